@@ -1,0 +1,101 @@
+/**
+ * ringcast's entry point: the acceptor. It resolves the config (exit 2 on a bad one), binds the
+ * client listeners through the descriptor pool, starts and supervises the workers, serves the HTTP
+ * control port, and stops everything cleanly on SIGINT/SIGTERM.
+ */
+import type http from 'node:http';
+import { ConfigError, loadConfig, resolvedWorkers, type Config } from './config.js';
+import { createControlServer } from './control/http.js';
+import { ListenFdPool, type ListenerSpec } from './listen-fds.js';
+import { createLogger } from './logger.js';
+import { Supervisor } from './supervisor.js';
+
+function readConfig(): Config {
+  try {
+    return loadConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`ringcast: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+function listen(server: http.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      resolve((server.address() as { port: number }).port);
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const startedAt = Date.now();
+  const config = readConfig();
+  const log = createLogger(config.log.level, 'acceptor');
+  const workers = resolvedWorkers(config);
+
+  const specs: ListenerSpec[] = [];
+  if (config.tcp.enabled) specs.push({ name: 'tcp', host: config.tcp.host, port: config.tcp.port });
+  if (config.ws.enabled) specs.push({ name: 'ws', host: config.ws.host, port: config.ws.port });
+  let fds: ListenFdPool;
+  try {
+    fds = await ListenFdPool.open(specs, workers, config.supervisor.spareListenFds);
+  } catch (err) {
+    process.stderr.write(`ringcast: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  fds.onRefillError = (err) => log.error({ err }, 'could not duplicate listening descriptors for replacement workers');
+
+  const supervisor = new Supervisor(config, workers, fds, log);
+  supervisor.onAllFailed = () => {
+    log.fatal('every worker keeps dying: stopping');
+    process.exit(1);
+  };
+  try {
+    await supervisor.start();
+  } catch (err) {
+    process.stderr.write(`ringcast: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+
+  const listeners = fds.listeners.map((l) => ({ name: l.name, host: l.host, port: l.port }));
+  const control = createControlServer({ supervisor, listeners, testCommands: config.debug.testCommands, log, startedAt });
+  let controlPort: number;
+  try {
+    controlPort = await listen(control, config.control.host, config.control.port);
+  } catch (err) {
+    process.stderr.write(`ringcast: cannot listen for control on ${config.control.host}:${config.control.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+    process.exit(1);
+  }
+
+  const lines = [`ringcast: ${workers} worker${workers === 1 ? '' : 's'}`];
+  for (const l of fds.listeners) lines.push(`ringcast: ${l.name} listening on ${l.host}:${l.port}${l.name === 'ws' ? ` (path ${config.ws.path})` : ''}`);
+  lines.push(`ringcast: control listening on ${config.control.host}:${controlPort}`);
+  process.stdout.write(lines.join('\n') + '\n');
+  log.info({ workers, listeners, controlPort, startupMs: Date.now() - startedAt }, 'ready');
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    const t0 = Date.now();
+    log.info({ signal }, 'stopping');
+    control.close();
+    control.closeAllConnections();
+    const { forced } = await supervisor.stop();
+    log.info({ ms: Date.now() - t0, forced }, 'stopped');
+    process.stdout.write(`ringcast: stopped (${signal}) in ${Date.now() - t0} ms\n`);
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+await main();

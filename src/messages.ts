@@ -1,0 +1,43 @@
+/**
+ * What threads say to each other.
+ *
+ * Ring records (hot path and supervision) carry a numeric MessageKind in the record header and a
+ * binary body laid out by the actor that receives it. Rare acceptor↔worker admin calls go through
+ * comlink (WorkerAdmin), and the few lifecycle events a worker reports by itself are typed
+ * postMessage objects (WorkerEvent).
+ */
+
+export const enum MessageKind {
+  /** Supervisor → worker system actor: proves the mailbox is being drained. Empty body. */
+  Probe = 1,
+  /** Connection actor → router shard: [f64 mid][u16 worker][u32 connId][u8 platformLen][platform][key]. */
+  RouterRegister = 10,
+  /** Connection actor → router shard: [f64 mid][key]. */
+  RouterUnregister = 11,
+  /** Supervisor → router shard: [u16 worker]: forget every entry on that (dead) worker. */
+  RouterPurgeWorker = 12,
+  /** Supervisor → worker system actor: [u16 shard]: re-register connections owned by that (new) shard. */
+  RouterResync = 13,
+}
+
+/** Worker lifecycle, worker → acceptor, by postMessage. */
+export type WorkerEvent = { type: 'ready'; index: number; threadId: number };
+
+/** Crash modes of the test-only crash command. */
+export type CrashMode = 'throw' | 'exit';
+
+/** Admin calls the acceptor makes on a worker (comlink). Control plane only, never the hot path. */
+export interface WorkerAdmin {
+  /** Closes the listeners and every connection, drains the mailbox; resolves with what was closed. */
+  drain(): Promise<{ connections: number; records: number }>;
+  /** Ends the worker thread (after drain). */
+  exit(): void;
+  /** Router-shard entries of one user, as [key, worker, platform] triples. */
+  routerLookup(mid: number): Array<[string, number, string]>;
+  /** Test only: registers a synthetic router entry from this worker, through the rings. */
+  debugRegister(mid: number, key: string, platform: string): void;
+  /** Test only: kills the worker the given way. */
+  debugCrash(mode: CrashMode): void;
+  /** Test only: keeps the worker's thread busy (not draining anything) for `ms`. */
+  debugBlock(ms: number): void;
+}

@@ -1,0 +1,293 @@
+/**
+ * The acceptor's supervision of worker threads (after piscina): start each worker with its own
+ * listening descriptors and wait for its ready handshake; replace a worker that dies, after its
+ * router entries are purged everywhere, unless it keeps dying (crash-loop guard); notice a worker
+ * whose mailbox stops moving; and at shutdown tell, drain and join every worker.
+ */
+import { Worker } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import { ActorKind, ActorSystem } from './actor-system.js';
+import { nodeEndpoint } from './comlink-node.js';
+import type { Config } from './config.js';
+import { ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
+import type { ListenFdPool } from './listen-fds.js';
+import type { Logger } from './logger.js';
+import { MessageKind, type WorkerAdmin, type WorkerEvent } from './messages.js';
+import { createRingBuffer, RingReader } from './ring/ring.js';
+import { encodeWorker } from '../actors/router-shard.js';
+import type { WorkerInit } from './worker-runtime.js';
+
+const WORKER_ENTRY = new URL('../workers/worker.js', import.meta.url);
+
+export type SlotState = 'starting' | 'ready' | 'dead' | 'failed' | 'stopping' | 'stopped';
+
+/** One worker position: the Worker in it changes when it is replaced; its index and mailbox do not. */
+interface Slot {
+  index: number;
+  state: SlotState;
+  worker: Worker | null;
+  admin: Comlink.Remote<WorkerAdmin> | null;
+  threadId: number;
+  restarts: number;
+  deaths: number[]; // times of recent deaths, for the crash-loop guard
+  lastExit: { code: number; error: string | null; at: number } | null;
+  // stall detection
+  probe: RingReader;
+  lastConsumed: number;
+  lastProgressAt: number;
+  stalled: boolean;
+}
+
+export interface WorkerStatus {
+  id: number;
+  state: SlotState;
+  stalled: boolean;
+  threadId: number;
+  restarts: number;
+  connections: number;
+  accepted: number;
+  routerEntries: number;
+  mailbox: { usedBytes: number; capacityBytes: number; consumed: number; fullEvents: number; parked: number; rejected: number; undeliverable: number };
+  lastProgressAgoMs: number;
+  lastExit: { code: number; error: string | null; agoMs: number } | null;
+}
+
+export class Supervisor {
+  readonly workers: number;
+  readonly mailboxes: SharedArrayBuffer[];
+  readonly status: SharedArrayBuffer;
+  /** The acceptor's own actor system (thread index = workers): how it writes records to workers. */
+  readonly system: ActorSystem;
+  private readonly slots: Slot[];
+  private readonly statusWords: Int32Array;
+  private readonly config: Config;
+  private readonly log: Logger;
+  private readonly fds: ListenFdPool;
+  private probeTimer: NodeJS.Timeout | null = null;
+  private stopping = false;
+  /** Called when no worker is left alive and none will be restarted. */
+  onAllFailed: () => void = () => undefined;
+
+  constructor(config: Config, workers: number, fds: ListenFdPool, log: Logger) {
+    this.config = config;
+    this.workers = workers;
+    this.fds = fds;
+    this.log = log;
+    // One mailbox per thread: workers 0..N-1, then the acceptor.
+    this.mailboxes = Array.from({ length: workers + 1 }, () => createRingBuffer(config.ring.mailboxBytes));
+    this.status = new SharedArrayBuffer((workers + 1) * STATUS_WORDS * 4);
+    this.statusWords = new Int32Array(this.status);
+    this.system = new ActorSystem({
+      self: workers,
+      mailboxes: this.mailboxes,
+      status: this.status,
+      overflowBytes: config.ring.overflowBytes,
+      drainBudget: config.ring.drainBudget,
+      log,
+    });
+    const now = Date.now();
+    this.slots = Array.from({ length: workers }, (_, index) => ({
+      index,
+      state: 'starting' as SlotState,
+      worker: null,
+      admin: null,
+      threadId: 0,
+      restarts: 0,
+      deaths: [],
+      lastExit: null,
+      probe: new RingReader(this.mailboxes[index]!), // read-only use: used()/consumed()
+      lastConsumed: 0,
+      lastProgressAt: now,
+      stalled: false,
+    }));
+  }
+
+  /** Starts every worker and resolves when all are ready. */
+  async start(): Promise<void> {
+    this.system.start();
+    await Promise.all(this.slots.map((slot) => this.spawn(slot)));
+    this.probeTimer = setInterval(() => this.probe(), this.config.supervisor.probeIntervalMs);
+    this.probeTimer.unref();
+  }
+
+  private spawn(slot: Slot): Promise<void> {
+    const init: WorkerInit = {
+      index: slot.index,
+      workers: this.workers,
+      config: this.config,
+      mailboxes: this.mailboxes,
+      status: this.status,
+      fds: this.fds.take(),
+    };
+    Atomics.store(this.statusWords, slot.index * STATUS_WORDS + ST_STATE, WorkerState.Starting);
+    const worker = new Worker(WORKER_ENTRY, { workerData: init, name: `ringcast-worker-${slot.index}` });
+    slot.worker = worker;
+    slot.state = 'starting';
+    slot.admin = Comlink.wrap<WorkerAdmin>(nodeEndpoint(worker));
+    let lastError: Error | null = null;
+    worker.on('error', (err) => {
+      lastError = err;
+    });
+    return new Promise((resolve, reject) => {
+      let ready = false;
+      worker.on('message', (msg: WorkerEvent | unknown) => {
+        if (typeof msg === 'object' && msg !== null && (msg as WorkerEvent).type === 'ready') {
+          ready = true;
+          slot.state = 'ready';
+          slot.threadId = (msg as WorkerEvent).threadId;
+          slot.lastProgressAt = Date.now();
+          slot.stalled = false;
+          resolve();
+        }
+      });
+      worker.on('exit', (code) => {
+        slot.worker = null;
+        slot.admin = null;
+        const error = lastError === null ? null : (lastError as Error).message;
+        slot.lastExit = { code, error, at: Date.now() };
+        if (this.stopping) {
+          slot.state = 'stopped';
+          if (!ready) resolve();
+          return;
+        }
+        this.onDeath(slot, code, lastError);
+        if (!ready) reject(new Error(`worker ${slot.index} died while starting (exit code ${code}${error ? `: ${error}` : ''})`));
+      });
+    });
+  }
+
+  private onDeath(slot: Slot, code: number, err: Error | null): void {
+    slot.state = 'dead';
+    this.log.error({ worker: slot.index, code, err }, 'worker died');
+    // Its sockets died with it: every router shard forgets the connections it held.
+    const body = encodeWorker(slot.index);
+    for (const other of this.slots) {
+      if (other !== slot && other.state !== 'failed') this.system.send(other.index, ActorKind.RouterShard, 0, MessageKind.RouterPurgeWorker, body);
+    }
+    const now = Date.now();
+    slot.deaths = slot.deaths.filter((t) => now - t < this.config.supervisor.crashLoopWindowMs);
+    slot.deaths.push(now);
+    if (slot.deaths.length >= this.config.supervisor.crashLoopLimit) {
+      slot.state = 'failed';
+      this.log.fatal({ worker: slot.index, deaths: slot.deaths.length, windowMs: this.config.supervisor.crashLoopWindowMs }, 'worker keeps dying: not restarting it');
+      if (this.slots.every((s) => s.state === 'failed')) this.onAllFailed();
+      return;
+    }
+    const timer = setTimeout(() => this.replace(slot), this.config.supervisor.restartDelayMs);
+    timer.unref();
+  }
+
+  private async replace(slot: Slot): Promise<void> {
+    if (this.stopping) return;
+    slot.restarts++;
+    try {
+      await this.fds.refill();
+      await this.spawn(slot);
+    } catch (err) {
+      this.log.error({ worker: slot.index, err }, 'replacement worker failed to start');
+      return; // its exit handler has already counted the death and scheduled the next try
+    }
+    this.log.info({ worker: slot.index, restarts: slot.restarts }, 'worker replaced');
+    // The new worker's router shard is empty: the others register again the users it owns.
+    const body = encodeWorker(slot.index);
+    for (const other of this.slots) {
+      if (other !== slot && other.state === 'ready') this.system.send(other.index, ActorKind.System, 0, MessageKind.RouterResync, body);
+    }
+  }
+
+  /**
+   * Stall detection: a worker whose mailbox holds records that it has not consumed for
+   * stallTimeoutMs is stalled. A probe record is written every interval, so even an otherwise idle
+   * worker that stops draining shows up.
+   */
+  private probe(): void {
+    const now = Date.now();
+    for (const slot of this.slots) {
+      if (slot.state !== 'ready') continue;
+      const consumed = slot.probe.consumed();
+      if (consumed !== slot.lastConsumed || slot.probe.used() === 0) {
+        slot.lastConsumed = consumed;
+        slot.lastProgressAt = now;
+        if (slot.stalled) {
+          slot.stalled = false;
+          this.log.warn({ worker: slot.index }, 'worker is draining its mailbox again');
+        }
+      } else if (!slot.stalled && now - slot.lastProgressAt >= this.config.supervisor.stallTimeoutMs) {
+        slot.stalled = true;
+        this.log.error({ worker: slot.index, stalledMs: now - slot.lastProgressAt, pendingBytes: slot.probe.used() }, 'worker stalled: its mailbox is not being drained');
+      }
+      this.system.send(slot.index, ActorKind.System, 0, MessageKind.Probe);
+    }
+  }
+
+  admin(index: number): Comlink.Remote<WorkerAdmin> | null {
+    return this.slots[index]?.admin ?? null;
+  }
+
+  readyCount(): number {
+    return this.slots.filter((s) => s.state === 'ready').length;
+  }
+
+  statuses(): WorkerStatus[] {
+    const now = Date.now();
+    return this.slots.map((slot) => {
+      const b = slot.index * STATUS_WORDS;
+      const w = (i: number): number => Atomics.load(this.statusWords, b + i);
+      return {
+        id: slot.index,
+        state: slot.state,
+        stalled: slot.stalled,
+        threadId: slot.threadId,
+        restarts: slot.restarts,
+        connections: w(1),
+        accepted: w(4),
+        routerEntries: w(3),
+        mailbox: {
+          usedBytes: slot.probe.used(),
+          capacityBytes: slot.probe.capacity,
+          consumed: slot.probe.consumed(),
+          fullEvents: slot.probe.fullEvents(),
+          parked: w(5),
+          rejected: w(6),
+          undeliverable: w(7),
+        },
+        lastProgressAgoMs: now - slot.lastProgressAt,
+        lastExit: slot.lastExit === null ? null : { code: slot.lastExit.code, error: slot.lastExit.error, agoMs: now - slot.lastExit.at },
+      };
+    });
+  }
+
+  /** Tells every worker to stop, waits for them to drain and exit; terminates stragglers. */
+  async stop(): Promise<{ forced: number }> {
+    this.stopping = true;
+    if (this.probeTimer !== null) clearInterval(this.probeTimer);
+    const deadline = this.config.supervisor.shutdownTimeoutMs;
+    let forced = 0;
+    await Promise.all(
+      this.slots.map(async (slot) => {
+        const worker = slot.worker;
+        if (worker === null) return;
+        slot.state = 'stopping';
+        const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+        const clean = (async () => {
+          const drained = await slot.admin!.drain();
+          this.log.info({ worker: slot.index, ...drained }, 'worker drained');
+          void slot.admin!.exit();
+          await exited;
+        })();
+        const timedOut = await Promise.race([clean.then(() => false, () => false), sleep(deadline).then(() => true)]);
+        if (timedOut) {
+          forced++;
+          this.log.warn({ worker: slot.index, timeoutMs: deadline }, 'worker did not stop in time: terminating it');
+          await worker.terminate();
+        }
+      }),
+    );
+    this.system.stop();
+    return { forced };
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

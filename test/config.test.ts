@@ -1,0 +1,239 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  CONFIG_DEFAULTS,
+  CONFIG_KEYS,
+  ConfigError,
+  DEFAULT_CONFIG_FILE,
+  PACKAGE_ROOT,
+  envName,
+  loadConfig,
+  resolveConfig,
+  resolvedWorkers,
+  type Config,
+} from '../src/config.js';
+
+const DEFAULT_JSON = path.join(PACKAGE_ROOT, 'config', 'default.json');
+const README = path.join(PACKAGE_ROOT, 'config', 'README.md');
+
+/** Runs `fn`, asserts it throws a ConfigError, checks each fragment is in the message; returns the error. */
+function expectConfigError(fn: () => unknown, ...fragments: string[]): ConfigError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${String(caught)}`);
+  for (const f of fragments) assert.ok(caught.message.includes(f), `message ${JSON.stringify(caught.message)} lacks ${JSON.stringify(f)}`);
+  return caught;
+}
+
+function leafKeys(tree: object, prefix = ''): string[] {
+  return Object.entries(tree).flatMap(([k, v]) => {
+    const key = prefix === '' ? k : `${prefix}.${k}`;
+    return typeof v === 'object' && v !== null ? leafKeys(v as object, key) : [key];
+  });
+}
+
+describe('config', () => {
+  let tmp: string;
+  before(() => {
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'ringcast-config-'));
+  });
+  after(() => {
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('defaults: resolveConfig({}) equals config/default.json exactly', () => {
+    const fromFile: unknown = JSON.parse(readFileSync(DEFAULT_JSON, 'utf8'));
+    assert.deepEqual(resolveConfig({}, {}), fromFile);
+    assert.deepEqual(CONFIG_DEFAULTS, fromFile);
+    assert.equal(DEFAULT_CONFIG_FILE, DEFAULT_JSON);
+    assert.deepEqual(leafKeys(fromFile as object), [...CONFIG_KEYS]);
+    // loadConfig with no arguments reads that file
+    assert.deepEqual(loadConfig([], {}), fromFile);
+  });
+
+  it('every key of default.json (and its env variable) is documented in config/README.md', () => {
+    const readme = readFileSync(README, 'utf8');
+    const keys = leafKeys(JSON.parse(readFileSync(DEFAULT_JSON, 'utf8')) as object);
+    assert.ok(keys.length >= 20);
+    for (const key of keys) {
+      assert.ok(readme.includes(`| \`${key}\` |`), `README lacks a row for ${key}`);
+      assert.ok(readme.includes(`\`${envName(key)}\``), `README lacks ${envName(key)}`);
+    }
+  });
+
+  it('envName maps dotted camelCase keys to RINGCAST_ upper snake case', () => {
+    assert.equal(envName('ring.mailboxBytes'), 'RINGCAST_RING_MAILBOX_BYTES');
+    assert.equal(envName('workers'), 'RINGCAST_WORKERS');
+    assert.equal(envName('supervisor.crashLoopWindowMs'), 'RINGCAST_SUPERVISOR_CRASH_LOOP_WINDOW_MS');
+    assert.equal(new Set(CONFIG_KEYS.map(envName)).size, CONFIG_KEYS.length);
+  });
+
+  it('partial input is merged over the defaults', () => {
+    const cfg = resolveConfig({ ws: { port: 4000 }, ring: { drainBudget: 7 } }, {});
+    assert.equal(cfg.ws.port, 4000);
+    assert.equal(cfg.ws.path, '/sub');
+    assert.equal(cfg.ring.drainBudget, 7);
+    assert.equal(cfg.ring.mailboxBytes, 4194304);
+  });
+
+  it('unknown key: names the dotted key and suggests the closest known key', () => {
+    const err = expectConfigError(() => resolveConfig({ ring: { mailboxByte: 1024 } }, {}), 'config: unknown key "ring.mailboxByte" (did you mean "ring.mailboxBytes"?)');
+    assert.equal(err.key, 'ring.mailboxByte');
+    assert.equal(err.value, 1024);
+    expectConfigError(() => resolveConfig({ wrokers: 2 }, {}), 'unknown key "wrokers" (did you mean "workers"?)');
+    const far = expectConfigError(() => resolveConfig({ completelyDifferent: 1 }, {}), 'config: unknown key "completelyDifferent"');
+    assert.ok(!far.message.includes('did you mean'));
+    // "__proto__" from JSON is an unknown key, not a prototype
+    expectConfigError(() => resolveConfig(JSON.parse('{"__proto__": {"workers": 3}}'), {}), 'unknown key "__proto__"');
+  });
+
+  it('wrong type: names key, value and expectation; sections must be objects', () => {
+    const err = expectConfigError(() => resolveConfig({ workers: '4' }, {}), 'config: workers = "4": expected an integer between 0 and 256');
+    assert.equal(err.key, 'workers');
+    assert.equal(err.value, '4');
+    assert.equal(err.expected, 'expected an integer between 0 and 256');
+    expectConfigError(() => resolveConfig({ tcp: 5 }, {}), 'config: tcp = 5: expected an object');
+    expectConfigError(() => resolveConfig({ ws: [] }, {}), 'config: ws = []: expected an object');
+    expectConfigError(() => resolveConfig({ tcp: { enabled: 'yes' } }, {}), 'config: tcp.enabled = "yes": expected a boolean');
+    expectConfigError(() => resolveConfig({ log: { level: 'verbose' } }, {}), 'config: log.level = "verbose": expected one of fatal, error, warn, info, debug, trace, silent');
+    expectConfigError(() => resolveConfig({ ws: { path: 'sub' } }, {}), 'config: ws.path = "sub": expected a string starting with "/"');
+    expectConfigError(() => resolveConfig({ tcp: { host: '' } }, {}), 'config: tcp.host = "": expected a non-empty string');
+    expectConfigError(() => resolveConfig({ ring: { drainBudget: 1.5 } }, {}), 'config: ring.drainBudget = 1.5: expected an integer between 1 and 1000000');
+    expectConfigError(() => resolveConfig(5, {}), '= 5: expected an object');
+  });
+
+  it('every problem gets one line naming key, value and expectation', () => {
+    const err = expectConfigError(() => resolveConfig({ workers: -1, tcp: { port: 'x' }, bogus: true }, {}));
+    const lines = err.message.split('\n');
+    assert.equal(lines.length, 3);
+    assert.ok(lines.includes('config: workers = -1: expected an integer between 0 and 256'), err.message);
+    assert.ok(lines.includes('config: tcp.port = "x": expected an integer between 0 and 65535'), err.message);
+    assert.ok(lines.includes('config: unknown key "bogus"'), err.message);
+    assert.equal(err.problems.length, 3);
+  });
+
+  it('workers: 0 means os.availableParallelism(); negative is rejected', () => {
+    assert.equal(resolveConfig({ workers: 0 }, {}).workers, 0);
+    assert.equal(resolveConfig({ workers: 1 }, {}).workers, 1);
+    assert.equal(resolveConfig({ workers: 256 }, {}).workers, 256);
+    expectConfigError(() => resolveConfig({ workers: -1 }, {}), 'config: workers = -1: expected an integer between 0 and 256');
+    expectConfigError(() => resolveConfig({ workers: 257 }, {}), 'config: workers = 257: expected an integer between 0 and 256');
+  });
+
+  it('ring.mailboxBytes must be a power of two in range', () => {
+    assert.equal(resolveConfig({ ring: { mailboxBytes: 64 } }, {}).ring.mailboxBytes, 64);
+    assert.equal(resolveConfig({ ring: { mailboxBytes: 1073741824 } }, {}).ring.mailboxBytes, 1073741824);
+    const expectation = 'expected a power of two between 64 and 1073741824';
+    expectConfigError(() => resolveConfig({ ring: { mailboxBytes: 5000 } }, {}), `config: ring.mailboxBytes = 5000: ${expectation}`);
+    expectConfigError(() => resolveConfig({ ring: { mailboxBytes: 32 } }, {}), `config: ring.mailboxBytes = 32: ${expectation}`);
+    expectConfigError(() => resolveConfig({ ring: { mailboxBytes: 2147483648 } }, {}), `config: ring.mailboxBytes = 2147483648: ${expectation}`);
+  });
+
+  it('port out of range', () => {
+    assert.equal(resolveConfig({ tcp: { port: 0 } }, {}).tcp.port, 0);
+    expectConfigError(() => resolveConfig({ tcp: { port: 65536 } }, {}), 'config: tcp.port = 65536: expected an integer between 0 and 65535');
+    expectConfigError(() => resolveConfig({ control: { port: -1 } }, {}), 'config: control.port = -1: expected an integer between 0 and 65535');
+  });
+
+  it('duplicate ports are rejected (naming the second key) unless 0; one listener must be enabled', () => {
+    expectConfigError(() => resolveConfig({ ws: { port: 3101 } }, {}), 'config: ws.port = 3101: expected a port different from tcp.port');
+    expectConfigError(() => resolveConfig({ control: { port: 3102 } }, {}), 'config: control.port = 3102: expected a port different from ws.port');
+    const zeros = resolveConfig({ tcp: { port: 0 }, ws: { port: 0 }, control: { port: 0 } }, {});
+    assert.equal(zeros.ws.port, 0);
+    assert.equal(resolveConfig({ tcp: { enabled: false } }, {}).ws.enabled, true);
+    expectConfigError(() => resolveConfig({ tcp: { enabled: false }, ws: { enabled: false } }, {}), 'config: ws.enabled = false: expected true when tcp.enabled is false');
+  });
+
+  it('env overrides are parsed by type and win over the input', () => {
+    const cfg = resolveConfig({ workers: 5 }, {
+      RINGCAST_WORKERS: '3',
+      RINGCAST_TCP_ENABLED: '0',
+      RINGCAST_DEBUG_TEST_COMMANDS: 'true',
+      RINGCAST_WS_PATH: '/ws',
+      RINGCAST_LOG_LEVEL: 'debug',
+      PATH: '/usr/bin',
+    });
+    assert.equal(cfg.workers, 3);
+    assert.equal(cfg.tcp.enabled, false);
+    assert.equal(cfg.debug.testCommands, true);
+    assert.equal(cfg.ws.path, '/ws');
+    assert.equal(cfg.log.level, 'debug');
+  });
+
+  it('bad env value: names the variable, the key, the raw value and the expectation', () => {
+    const err = expectConfigError(() => resolveConfig({}, { RINGCAST_TCP_PORT: 'abc' }), 'config: RINGCAST_TCP_PORT (tcp.port) = "abc": expected an integer between 0 and 65535');
+    assert.equal(err.key, 'RINGCAST_TCP_PORT');
+    assert.equal(err.value, 'abc');
+    expectConfigError(() => resolveConfig({}, { RINGCAST_TCP_PORT: '70000' }), 'config: RINGCAST_TCP_PORT (tcp.port) = "70000": expected an integer between 0 and 65535');
+    expectConfigError(() => resolveConfig({}, { RINGCAST_WORKERS: '1e3' }), 'config: RINGCAST_WORKERS (workers) = "1e3": expected an integer between 0 and 256');
+    expectConfigError(() => resolveConfig({}, { RINGCAST_WS_ENABLED: 'yes' }), 'config: RINGCAST_WS_ENABLED (ws.enabled) = "yes": expected true, false, 1 or 0');
+    expectConfigError(() => resolveConfig({}, { RINGCAST_WS_PORT: '3101' }), 'config: RINGCAST_WS_PORT (ws.port) = "3101": expected a port different from tcp.port');
+  });
+
+  it('unknown RINGCAST_ variable is an error naming the variable', () => {
+    const err = expectConfigError(() => resolveConfig({}, { RINGCAST_TCP_PROT: '1' }), 'unknown key "RINGCAST_TCP_PROT"', '(did you mean "RINGCAST_TCP_PORT"?)');
+    assert.equal(err.key, 'RINGCAST_TCP_PROT');
+    expectConfigError(() => resolveConfig({}, { RINGCAST_NOTHING_LIKE_IT: '1' }), 'unknown key "RINGCAST_NOTHING_LIKE_IT"');
+  });
+
+  it('--config FILE / --config=FILE read the file; values in it are attributed to it', () => {
+    const file = path.join(tmp, 'good.json');
+    writeFileSync(file, JSON.stringify({ workers: 2, ws: { path: '/x' } }));
+    assert.equal(loadConfig(['--config', file], {}).workers, 2);
+    assert.equal(loadConfig([`--config=${file}`], { RINGCAST_WORKERS: '7' }).workers, 7);
+    const bad = path.join(tmp, 'bad-value.json');
+    writeFileSync(bad, JSON.stringify({ ring: { mailboxBytes: 100 } }));
+    expectConfigError(() => loadConfig(['--config', bad], {}), 'config: ring.mailboxBytes = 100: expected a power of two between 64 and 1073741824', bad);
+  });
+
+  it('--config with a missing file names the file', () => {
+    const missing = path.join(tmp, 'does-not-exist.json');
+    const err = expectConfigError(() => loadConfig(['--config', missing], {}), `config: --config = ${JSON.stringify(missing)}: expected a readable JSON file`, 'ENOENT');
+    assert.equal(err.key, '--config');
+    assert.equal(err.value, missing);
+    expectConfigError(() => loadConfig(['--config'], {}), 'config: --config = undefined: expected a file name after --config');
+  });
+
+  it('invalid JSON file names the file', () => {
+    const file = path.join(tmp, 'broken.json');
+    writeFileSync(file, '{ "workers": 2, }');
+    const err = expectConfigError(() => loadConfig([`--config=${file}`], {}), `config: --config = ${JSON.stringify(file)}: expected a file containing valid JSON`);
+    assert.equal(err.key, '--config');
+  });
+
+  it('unknown command-line argument is an error', () => {
+    const err = expectConfigError(() => loadConfig(['--confg', 'x.json'], {}), 'unknown argument "--confg"', 'expected --config FILE');
+    assert.equal(err.key, 'argv');
+    assert.equal(err.value, '--confg');
+  });
+
+  it('the result is deeply frozen', () => {
+    const cfg = resolveConfig({}, {});
+    assert.ok(Object.isFrozen(cfg));
+    for (const section of ['tcp', 'ws', 'control', 'ring', 'supervisor', 'log', 'debug'] as const) assert.ok(Object.isFrozen(cfg[section]), section);
+    assert.throws(() => {
+      (cfg as { workers: number }).workers = 3;
+    }, TypeError);
+    assert.throws(() => {
+      (cfg.ring as { drainBudget: number }).drainBudget = 3;
+    }, TypeError);
+    assert.ok(Object.isFrozen(CONFIG_DEFAULTS.supervisor));
+    // the input is not aliased into the result
+    const input = { tcp: { port: 9000 } };
+    const fromInput = resolveConfig(input, {});
+    assert.notEqual(fromInput.tcp, input.tcp as unknown);
+    assert.ok(!Object.isFrozen(input.tcp));
+  });
+
+  it('resolvedWorkers: 0 means os.availableParallelism()', () => {
+    const auto: Config = resolveConfig({ workers: 0 }, {});
+    assert.equal(resolvedWorkers(auto), os.availableParallelism());
+    assert.equal(resolvedWorkers(resolveConfig({ workers: 3 }, {})), 3);
+  });
+});

@@ -1,0 +1,124 @@
+/**
+ * Starts the real server (`node dist/src/main.js`) as a child process on free ports, with a config
+ * file written for the test, and talks to it over real sockets.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const MAIN = path.join(ROOT, 'dist/src/main.js');
+
+export interface RunningServer {
+  proc: ChildProcess;
+  tcpPort: number;
+  wsPort: number;
+  controlPort: number;
+  stdout: string[];
+  stderr: string[];
+  get(pathname: string): Promise<{ status: number; body: any }>;
+  post(pathname: string): Promise<{ status: number; body: any }>;
+  /** SIGTERM and wait for the exit; resolves with the exit code and how long it took. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
+}
+
+let seq = 0;
+export function writeConfig(config: object): string {
+  const file = path.join(os.tmpdir(), `ringcast-test-${process.pid}-${seq++}.json`);
+  fs.writeFileSync(file, JSON.stringify(config));
+  return file;
+}
+
+export async function startServer(config: Record<string, unknown> = {}): Promise<RunningServer> {
+  const file = writeConfig({
+    workers: 2,
+    ...config,
+    tcp: { host: '127.0.0.1', port: 0, ...(config.tcp as object) },
+    ws: { host: '127.0.0.1', port: 0, ...(config.ws as object) },
+    control: { host: '127.0.0.1', port: 0, ...(config.control as object) },
+    debug: { testCommands: true, ...(config.debug as object) },
+    log: { level: 'warn', ...(config.log as object) },
+  });
+  const proc = spawn(process.execPath, [MAIN, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => stderr.push(d));
+  const ports: Record<string, number> = {};
+  await new Promise<void>((resolve, reject) => {
+    let buf = '';
+    const onExit = (code: number | null): void => reject(new Error(`server exited with ${code} before it was ready: ${stderr.join('')}`));
+    proc.once('exit', onExit);
+    proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      buf += d;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        stdout.push(line);
+        const m = /^ringcast: (\w+) listening on [^ ]+:(\d+)/.exec(line);
+        if (m !== null) ports[m[1]!] = Number(m[2]);
+        if (m !== null && m[1] === 'control') {
+          proc.off('exit', onExit);
+          resolve();
+        }
+      }
+    });
+  });
+  fs.rmSync(file, { force: true });
+  const request = async (method: string, pathname: string): Promise<{ status: number; body: any }> => {
+    const res = await fetch(`http://127.0.0.1:${ports.control}${pathname}`, { method });
+    return { status: res.status, body: await res.json() };
+  };
+  return {
+    proc,
+    tcpPort: ports.tcp ?? 0,
+    wsPort: ports.ws ?? 0,
+    controlPort: ports.control!,
+    stdout,
+    stderr,
+    get: (p) => request('GET', p),
+    post: (p) => request('POST', p),
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode !== null) return { code: proc.exitCode, ms: 0 };
+      const t0 = Date.now();
+      const exited = once(proc, 'exit');
+      proc.kill(signal);
+      const [code] = (await exited) as [number | null];
+      return { code, ms: Date.now() - t0 };
+    },
+  };
+}
+
+/** Opens a TCP connection and resolves once it is established. */
+export function connectTcp(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.off('error', reject);
+      resolve(s);
+    });
+    s.once('error', reject);
+  });
+}
+
+/** Polls `check` every 20 ms until it returns true or `ms` passes (for state with no event to wait on). */
+export async function until(check: () => Promise<boolean> | boolean, ms: number, what: string): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    if (await check()) return Date.now() - t0;
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat. */
+export function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+  return ticks / 100;
+}

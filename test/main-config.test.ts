@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import net from 'node:net';
+import { MAIN, writeConfig } from './helpers/server.js';
+
+async function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  const proc = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let stderr = '';
+  let stdout = '';
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  const [code] = (await once(proc, 'exit')) as [number | null];
+  return { code, stderr, stdout };
+}
+
+describe('start-up with a bad config (node dist/src/main.js)', function () {
+  this.timeout(20_000);
+  const cases: Array<[string, object, RegExp]> = [
+    ['an unknown key', { worker: 2 }, /unknown key "worker" \(did you mean "workers"\?\)/],
+    ['a wrong type', { workers: '4' }, /workers = "4": expected an integer between 0 and 256/],
+    ['workers below zero', { workers: -1 }, /workers = -1: expected an integer between 0 and 256/],
+    ['a ring size that is not a power of two', { ring: { mailboxBytes: 5000 } }, /ring\.mailboxBytes = 5000: expected a power of two/],
+    ['a port out of range', { tcp: { port: 70000 } }, /tcp\.port = 70000: expected an integer between 0 and 65535/],
+  ];
+  for (const [what, config, message] of cases) {
+    it(`exits 2 naming the key for ${what}`, async () => {
+      const file = writeConfig(config);
+      const { code, stderr, stdout } = await run(['--config', file]);
+      fs.rmSync(file, { force: true });
+      assert.equal(code, 2);
+      assert.match(stderr, message);
+      assert.equal(stdout, '', 'nothing started');
+    });
+  }
+
+  it('exits 2 naming the variable for a bad RINGCAST_* value', async () => {
+    const { code, stderr } = await run([], { RINGCAST_WORKERS: 'many' });
+    assert.equal(code, 2);
+    assert.match(stderr, /RINGCAST_WORKERS \(workers\) = "many"/);
+  });
+
+  it('exits 2 for a missing config file, naming it', async () => {
+    const { code, stderr } = await run(['--config', '/nonexistent/ringcast.json']);
+    assert.equal(code, 2);
+    assert.match(stderr, /\/nonexistent\/ringcast\.json/);
+  });
+
+  it('exits 1 with a message when a port is taken', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as net.AddressInfo).port;
+    const file = writeConfig({ workers: 1, tcp: { host: '127.0.0.1', port }, ws: { port: 0 }, control: { port: 0 } });
+    const { code, stderr } = await run(['--config', file]);
+    fs.rmSync(file, { force: true });
+    blocker.close();
+    assert.equal(code, 1);
+    assert.match(stderr, new RegExp(`cannot listen for tcp on 127\\.0\\.0\\.1:${port}: EADDRINUSE`));
+  });
+});

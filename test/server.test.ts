@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type net from 'node:net';
+import { WebSocket } from 'ws';
+import { connectTcp, cpuSeconds, startServer, until, type RunningServer } from './helpers/server.js';
+
+async function openMany(port: number, n: number): Promise<net.Socket[]> {
+  const out: net.Socket[] = [];
+  for (let i = 0; i < n; i += 50) out.push(...(await Promise.all(Array.from({ length: Math.min(50, n - i) }, () => connectTcp(port)))));
+  return out;
+}
+
+function closeAll(sockets: net.Socket[]): void {
+  for (const s of sockets) s.destroy();
+}
+
+describe('server (acceptor, workers, supervision)', function () {
+  this.timeout(60_000);
+  let server: RunningServer | null = null;
+
+  afterEach(async () => {
+    if (server !== null) await server.stop('SIGKILL');
+    server = null;
+  });
+
+  it('prints one line per listener and the worker count, and reports every worker in /health', async () => {
+    server = await startServer({ workers: 2 });
+    assert.match(server.stdout[0]!, /^ringcast: 2 workers$/);
+    assert.ok(server.stdout.some((l) => /^ringcast: tcp listening on 127\.0\.0\.1:\d+$/.test(l)));
+    assert.ok(server.stdout.some((l) => /^ringcast: ws listening on 127\.0\.0\.1:\d+ \(path \/sub\)$/.test(l)));
+    assert.ok(server.stdout.some((l) => /^ringcast: control listening on 127\.0\.0\.1:\d+$/.test(l)));
+    const { status, body } = await server.get('/health');
+    assert.equal(status, 200);
+    assert.equal(body.status, 'ok');
+    assert.deepEqual(body.workers.map((w: { id: number; state: string }) => [w.id, w.state]), [[0, 'ready'], [1, 'ready']]);
+    const missing = await server.get('/nope');
+    assert.equal(missing.status, 404);
+    assert.match(missing.body.message, /unknown route \/nope/);
+  });
+
+  it('spreads 200 TCP connections over both workers, and accepts WebSocket upgrades at /sub only', async () => {
+    server = await startServer({ workers: 2 });
+    const sockets = await openMany(server.tcpPort, 200);
+    const counts = await until(async () => (await server!.get('/health')).body.connections === 200, 5000, '200 connections in /health').then(async () =>
+      (await server!.get('/health')).body.workers.map((w: { connections: number }) => w.connections),
+    );
+    assert.equal(counts.length, 2);
+    assert.ok(counts[0] > 0 && counts[1] > 0, `both workers hold connections: ${counts}`);
+
+    const ws = new WebSocket(`ws://127.0.0.1:${server.wsPort}/sub`);
+    await once(ws, 'open');
+    const bad = new WebSocket(`ws://127.0.0.1:${server.wsPort}/other`);
+    const [, res] = (await once(bad, 'unexpected-response')) as [unknown, { statusCode: number }];
+    assert.equal(res.statusCode, 404);
+    bad.on('error', () => undefined);
+    ws.close();
+    closeAll(sockets);
+  });
+
+  for (const mode of ['throw', 'exit'] as const) {
+    it(`replaces a worker that dies (${mode}); the other worker's connections stay open and new ones succeed within 1 s`, async () => {
+      server = await startServer({ workers: 2, supervisor: { restartDelayMs: 50 } });
+      const s = server;
+      const sockets = await openMany(s.tcpPort, 200);
+      await until(async () => (await s.get('/health')).body.connections === 200, 5000, 'all connections counted');
+      const before = (await s.get('/health')).body.workers.map((w: { connections: number }) => w.connections) as number[];
+      // Router entries in worker 0's shard: one held by worker 1 (dies with it), one by worker 0.
+      let mid = 0;
+      for (let m = 1; m < 1000 && mid === 0; m++) {
+        const { body } = await s.post(`/debug/workers/1/register?mid=${m}&key=k${m}&platform=web`);
+        assert.equal(body.code, 0);
+        if ((await s.get(`/debug/router?mid=${m}`)).body.data.entries[0]?.shard === 0) mid = m;
+      }
+      assert.ok(mid > 0, 'found a user whose shard is worker 0');
+      await s.post(`/debug/workers/0/register?mid=${mid}&key=kept&platform=ios`);
+      const keys = async (): Promise<string[]> => (await s.get(`/debug/router?mid=${mid}`)).body.data.entries.map((e: { key: string }) => e.key).sort();
+      assert.deepEqual(await keys(), ['kept', `k${mid}`].sort());
+
+      let closed = 0;
+      const firstClose = new Promise<void>((resolve) => {
+        for (const sock of sockets)
+          sock.once('close', () => {
+            closed++;
+            resolve();
+          });
+      });
+      const crash = await s.post(`/debug/workers/1/crash?mode=${mode}`);
+      assert.equal(crash.status, 200);
+      await firstClose;
+      const crashedAt = Date.now();
+      // New connections go to the surviving worker at once.
+      const fresh = await openMany(s.tcpPort, 50);
+      assert.ok(Date.now() - crashedAt < 1000, `50 new connections took ${Date.now() - crashedAt} ms`);
+      await until(() => closed === before[1], 5000, `the ${before[1]} connections of worker 1 to close`);
+      // The replacement starts, and its router entries from the dead worker are gone.
+      await until(async () => (await s.get('/health')).body.workers[1].state === 'ready', 5000, 'worker 1 replaced');
+      const health = (await s.get('/health')).body;
+      assert.equal(health.workers[1].restarts, 1);
+      assert.equal(health.workers[1].lastExit.code, mode === 'exit' ? 3 : 1);
+      assert.equal(closed, before[1], 'only the dead worker\'s connections closed');
+      assert.ok(sockets.filter((x) => !x.destroyed).length === before[0]);
+      assert.deepEqual(await keys(), ['kept']);
+      // And the replacement accepts connections too.
+      const more = await openMany(s.tcpPort, 100);
+      await until(async () => (await s.get('/health')).body.workers[1].connections > 0, 5000, 'the replacement to hold connections');
+      closeAll([...sockets, ...fresh, ...more]);
+    });
+  }
+
+  it('stops replacing a worker that keeps dying (crash-loop guard)', async () => {
+    server = await startServer({ workers: 2, supervisor: { crashLoopLimit: 1, restartDelayMs: 10 } });
+    const s = server;
+    await s.post('/debug/workers/0/crash?mode=exit');
+    await until(async () => (await s.get('/health')).body.workers[0].state === 'failed', 5000, 'worker 0 marked failed');
+    const { status, body } = await s.get('/health');
+    assert.equal(status, 200);
+    assert.equal(body.status, 'degraded');
+    const sock = await connectTcp(s.tcpPort);
+    sock.destroy();
+  });
+
+  it('shows a worker that stops draining its mailbox as stalled in /health, and clears it after', async () => {
+    server = await startServer({ workers: 2, supervisor: { probeIntervalMs: 100, stallTimeoutMs: 500 } });
+    const s = server;
+    const t0 = Date.now();
+    await s.post('/debug/workers/0/block?ms=2500');
+    const ms = await until(async () => (await s.get('/health')).body.workers[0].stalled === true, 5000, 'worker 0 stalled');
+    assert.ok(Date.now() - t0 < 2500, `stall seen after ${ms} ms`);
+    assert.equal((await s.get('/health')).body.status, 'degraded');
+    await until(async () => (await s.get('/health')).body.workers[0].stalled === false, 10_000, 'worker 0 recovered');
+  });
+
+  it('idles under 1 % CPU and stops on SIGTERM within 5 s with exit code 0, closing client connections', async () => {
+    server = await startServer({ workers: 2 });
+    const s = server;
+    const sockets = await openMany(s.tcpPort, 20);
+    const ws = new WebSocket(`ws://127.0.0.1:${s.wsPort}/sub`);
+    await once(ws, 'open');
+    await until(async () => (await s.get('/health')).body.connections === 21, 5000, 'connections counted');
+    const c0 = cpuSeconds(s.proc.pid!);
+    const t0 = Date.now();
+    await new Promise((r) => setTimeout(r, 3000)); // the measured interval itself
+    const cpu = (cpuSeconds(s.proc.pid!) - c0) / ((Date.now() - t0) / 1000);
+    assert.ok(cpu < 0.01, `idle CPU ${(cpu * 100).toFixed(2)} %`);
+    const wsClosed = once(ws, 'close');
+    const tcpClosed = Promise.all(sockets.map((x) => once(x, 'close')));
+    const { code, ms } = await s.stop('SIGTERM');
+    assert.equal(code, 0);
+    assert.ok(ms < 5000, `stop took ${ms} ms`);
+    await Promise.all([wsClosed, tcpClosed]);
+    assert.ok(s.stdout.some((l) => /^ringcast: stopped \(SIGTERM\)/.test(l)));
+    server = null;
+  });
+
+  it('stops on SIGINT too', async () => {
+    server = await startServer({ workers: 1 });
+    const { code } = await server.stop('SIGINT');
+    assert.equal(code, 0);
+    server = null;
+  });
+});

@@ -1,0 +1,19 @@
+/**
+ * Worker-thread entry: read the frozen config and shared buffers from workerData, build the
+ * runtime, listen on this worker's own descriptors, expose the admin interface, report ready.
+ */
+import { parentPort, threadId, workerData } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import { nodeEndpoint } from '../src/comlink-node.js';
+import { createLogger } from '../src/logger.js';
+import type { WorkerEvent } from '../src/messages.js';
+import { WorkerRuntime, type WorkerInit } from '../src/worker-runtime.js';
+
+const init = workerData as WorkerInit;
+const log = createLogger(init.config.log.level, `worker-${init.index}`);
+const runtime = new WorkerRuntime(init, log);
+const port = parentPort!;
+
+Comlink.expose(runtime, nodeEndpoint(port));
+await runtime.start(init.fds);
+port.postMessage({ type: 'ready', index: init.index, threadId } satisfies WorkerEvent);
