@@ -216,7 +216,8 @@ export class Supervisor {
         slot.stalled = true;
         this.log.error({ worker: slot.index, stalledMs: now - slot.lastProgressAt, pendingBytes: slot.probe.used() }, 'worker stalled: its mailbox is not being drained');
       }
-      this.system.send(slot.index, ActorKind.System, 0, MessageKind.Probe);
+      // Only into an empty mailbox: pending records already prove (or disprove) progress.
+      if (slot.probe.used() === 0) this.system.send(slot.index, ActorKind.System, 0, MessageKind.Probe);
     }
   }
 

@@ -119,7 +119,7 @@ describe('ring (src/ring)', () => {
   it('outbox parks in order when the ring is full, refuses past its bound, and reports every refusal', async () => {
     const sab = createRingBuffer(256);
     const rejected: number[] = [];
-    const outbox = new Outbox(new RingWriter(sab, 0), 300, (_k, target) => rejected.push(target));
+    const outbox = new Outbox(new RingWriter(sab, 0), 400, (_k, target) => rejected.push(target));
     const reader = new RingReader(sab);
     const body = new Uint8Array(100);
     const results: SendResult[] = [];
@@ -127,7 +127,8 @@ describe('ring (src/ring)', () => {
       body.fill(i);
       results.push(outbox.send(1, i, body));
     }
-    // 2 records fit the ring (2 × 128 B), 3 more fit the 300-byte overflow list, the 6th is refused.
+    // 2 records fit the ring (2 × 128 B), 3 more fit the 400-byte overflow list (3 × 128 B in ring
+    // terms), the 6th is refused.
     assert.deepEqual(results, [SendResult.Written, SendResult.Written, SendResult.Parked, SendResult.Parked, SendResult.Parked, SendResult.Rejected]);
     assert.deepEqual(rejected, [5]);
     assert.equal(outbox.rejected, 1);
