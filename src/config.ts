@@ -66,6 +66,8 @@ export interface SupervisorConfig {
   readonly crashLoopWindowMs: number;
   /** Spare listening descriptors kept per listener for replacement workers. Default 2. */
   readonly spareListenFds: number;
+  /** Heap limit (MiB, V8 old generation) of each worker thread; past it the worker dies and is replaced. 0 = Node's default. Default 0. */
+  readonly workerHeapMb: number;
 }
 
 export interface LogConfig {
@@ -113,6 +115,7 @@ export const CONFIG_DEFAULTS: Config = deepFreeze({
     crashLoopLimit: 5,
     crashLoopWindowMs: 60000,
     spareListenFds: 2,
+    workerHeapMb: 0,
   },
   log: { level: 'info' },
   debug: { testCommands: false },
@@ -181,6 +184,7 @@ export const ConfigSchema = section({
     crashLoopLimit: int(1, 1000),
     crashLoopWindowMs: int(1000, 3600000),
     spareListenFds: int(1, 64),
+    workerHeapMb: int(0, 1048576),
   }),
   log: section({
     level: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }),

@@ -24,7 +24,7 @@ export const enum MessageKind {
 export type WorkerEvent = { type: 'ready'; index: number; threadId: number };
 
 /** Crash modes of the test-only crash command. */
-export type CrashMode = 'throw' | 'exit';
+export type CrashMode = 'throw' | 'exit' | 'oom';
 
 /** Admin calls the acceptor makes on a worker (comlink). Control plane only, never the hot path. */
 export interface WorkerAdmin {

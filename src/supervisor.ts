@@ -120,7 +120,12 @@ export class Supervisor {
       fds: this.fds.take(),
     };
     Atomics.store(this.statusWords, slot.index * STATUS_WORDS + ST_STATE, WorkerState.Starting);
-    const worker = new Worker(WORKER_ENTRY, { workerData: init, name: `ringcast-worker-${slot.index}` });
+    const heap = this.config.supervisor.workerHeapMb;
+    const worker = new Worker(WORKER_ENTRY, {
+      workerData: init,
+      name: `ringcast-worker-${slot.index}`,
+      ...(heap > 0 ? { resourceLimits: { maxOldGenerationSizeMb: heap } } : {}),
+    });
     slot.worker = worker;
     slot.state = 'starting';
     slot.admin = Comlink.wrap<WorkerAdmin>(nodeEndpoint(worker));

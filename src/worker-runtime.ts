@@ -159,6 +159,10 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin {
     this.log.warn({ mode }, 'test command: crashing this worker');
     setImmediate(() => {
       if (mode === 'exit') process.exit(3);
+      if (mode === 'oom') {
+        const hoard: number[][] = [];
+        for (;;) hoard.push(new Array<number>(1 << 20).fill(hoard.length));
+      }
       throw new Error('test command: worker crash');
     });
   }

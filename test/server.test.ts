@@ -57,9 +57,9 @@ describe('server (acceptor, workers, supervision)', function () {
     closeAll(sockets);
   });
 
-  for (const mode of ['throw', 'exit'] as const) {
+  for (const mode of ['throw', 'exit', 'oom'] as const) {
     it(`replaces a worker that dies (${mode}); the other worker's connections stay open and new ones succeed within 1 s`, async () => {
-      server = await startServer({ workers: 2, supervisor: { restartDelayMs: 50 } });
+      server = await startServer({ workers: 2, supervisor: { restartDelayMs: 50, workerHeapMb: 64 } });
       const s = server;
       const sockets = await openMany(s.tcpPort, 200);
       await until(async () => (await s.get('/health')).body.connections === 200, 5000, 'all connections counted');
@@ -93,10 +93,18 @@ describe('server (acceptor, workers, supervision)', function () {
       assert.ok(Date.now() - crashedAt < 1000, `50 new connections took ${Date.now() - crashedAt} ms`);
       await until(() => closed === before[1], 5000, `the ${before[1]} connections of worker 1 to close`);
       // The replacement starts, and its router entries from the dead worker are gone.
-      await until(async () => (await s.get('/health')).body.workers[1].state === 'ready', 5000, 'worker 1 replaced');
+      await until(
+        async () => {
+          const w = (await s.get('/health')).body.workers[1];
+          return w.restarts === 1 && w.state === 'ready';
+        },
+        5000,
+        'worker 1 replaced',
+      );
       const health = (await s.get('/health')).body;
       assert.equal(health.workers[1].restarts, 1);
       assert.equal(health.workers[1].lastExit.code, mode === 'exit' ? 3 : 1);
+      if (mode === 'oom') assert.match(health.workers[1].lastExit.error, /out of memory/i);
       assert.equal(closed, before[1], 'only the dead worker\'s connections closed');
       assert.ok(sockets.filter((x) => !x.destroyed).length === before[0]);
       assert.deepEqual(await keys(), ['kept']);

@@ -72,7 +72,7 @@ export function createControlServer(opts: ControlOptions): http.Server {
       const admin = worker(url, m[1]!);
       if (m[2] === 'crash') {
         const mode = url.searchParams.get('mode') ?? 'throw';
-        if (mode !== 'throw' && mode !== 'exit') throw new HttpError(400, `query parameter "mode" must be "throw" or "exit", got "${mode}"`);
+        if (mode !== 'throw' && mode !== 'exit' && mode !== 'oom') throw new HttpError(400, `query parameter "mode" must be "throw", "exit" or "oom", got "${mode}"`);
         await admin.debugCrash(mode as CrashMode);
         return { worker: Number(m[1]), crash: mode };
       }
