@@ -190,7 +190,13 @@ export class Supervisor {
       await this.spawn(slot);
     } catch (err) {
       this.log.error({ worker: slot.index, err }, 'replacement worker failed to start');
-      return; // its exit handler has already counted the death and scheduled the next try
+      // A worker that died while starting was counted by its exit handler, which scheduled the next
+      // try. One that never started (no listening descriptor could be had) needs a retry here.
+      if (slot.worker === null && slot.state === 'dead') {
+        const timer = setTimeout(() => this.replace(slot), Math.max(1000, this.config.supervisor.restartDelayMs));
+        timer.unref();
+      }
+      return;
     }
     this.log.info({ worker: slot.index, restarts: slot.restarts }, 'worker replaced');
     // The new worker's router shard is empty: the others register again the users it owns.
