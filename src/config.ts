@@ -33,6 +33,81 @@ export interface WsConfig {
   readonly port: number;
   /** HTTP path at which WebSocket upgrades are accepted. Default "/sub". */
   readonly path: string;
+  /** Negotiate permessage-deflate with clients that offer it. Default false (frames are written pre-encoded). */
+  readonly perMessageDeflate: boolean;
+}
+
+export interface MarsConfig {
+  /** Address the Tencent Mars long-link listener binds to. Default "0.0.0.0". */
+  readonly host: string;
+  /** Mars long-link TCP port; 0 = off. Default 0. */
+  readonly port: number;
+}
+
+export interface ProtocolConfig {
+  /** Largest inbound packet body in bytes (goim: 4096); a bigger packet closes the connection. Default 4096. */
+  readonly maxBodyBytes: number;
+  /** Time (ms) a new connection has to authenticate (op 7). Default 5000. */
+  readonly handshakeTimeoutMs: number;
+  /** A connection with no heartbeat (op 2) for this long (ms) is closed (goim: 8 min). Default 480000. */
+  readonly heartbeatTimeoutMs: number;
+  /** Resolution (ms) of each worker's timer wheel. Default 250. */
+  readonly timerTickMs: number;
+}
+
+export interface RoomsConfig {
+  /** Most rooms one connection may be in (its goim room plus extension joins). Default 16. */
+  readonly maxPerConnection: number;
+  /** How often (ms) per-worker room counts are summed into the process-wide counts heartbeats report. Default 1000. */
+  readonly countIntervalMs: number;
+}
+
+export const AUTH_MODES = ['none', 'jwt', 'http'] as const;
+export const JWT_ALGORITHMS = ['HS256', 'RS256'] as const;
+export const MULTI_LOGIN_POLICIES = ['allow', 'kick'] as const;
+
+export interface AuthJwtConfig {
+  /** Accepted signature algorithm (only this one). Default "HS256". */
+  readonly algorithm: (typeof JWT_ALGORITHMS)[number];
+  /** HS256 shared secret. Default "". */
+  readonly secret: string;
+  /** RS256 public key, PEM text. Default "". */
+  readonly publicKey: string;
+  /** Required `iss` claim when non-empty. Default "". */
+  readonly issuer: string;
+  /** Required `aud` claim when non-empty. Default "". */
+  readonly audience: string;
+}
+
+export interface AuthConfig {
+  /** none (trust the body's mid), jwt (token in the auth body) or http (ask a backend). Default "none". */
+  readonly mode: (typeof AUTH_MODES)[number];
+  /** Longest an authentication may take (ms) before the client is rejected. Default 3000. */
+  readonly timeoutMs: number;
+  readonly jwt: AuthJwtConfig;
+  readonly http: { readonly url: string };
+}
+
+export interface MultiLoginConfig {
+  /** Policy for a second login of the same user on the same platform: allow or kick (the older one). Default "allow". */
+  readonly default: (typeof MULTI_LOGIN_POLICIES)[number];
+  /** Comma-separated platforms whose policy is kick. Default "". */
+  readonly kick: string;
+  /** Comma-separated platforms whose policy is allow. Default "". */
+  readonly allow: string;
+}
+
+export interface UpstreamSettings {
+  /** Comma-separated `Service=baseURL` pairs: op-4 requests to Service/Method are POSTed to baseURL/Method. Default "". */
+  readonly services: string;
+  /** Longest wait (ms) for a backend reply. Default 5000. */
+  readonly timeoutMs: number;
+  /** Upstream requests one connection may have in flight. Default 8. */
+  readonly maxInFlight: number;
+  /** Sustained upstream requests per second per connection (token bucket rate). Default 20. */
+  readonly ratePerSec: number;
+  /** Token bucket size: requests per connection allowed in a burst. Default 40. */
+  readonly burst: number;
 }
 
 export interface ControlConfig {
@@ -87,7 +162,13 @@ export interface Config {
   readonly bucketsPerWorker: number;
   readonly tcp: TcpConfig;
   readonly ws: WsConfig;
+  readonly mars: MarsConfig;
   readonly control: ControlConfig;
+  readonly protocol: ProtocolConfig;
+  readonly rooms: RoomsConfig;
+  readonly auth: AuthConfig;
+  readonly multiLogin: MultiLoginConfig;
+  readonly upstream: UpstreamSettings;
   readonly ring: RingConfig;
   readonly supervisor: SupervisorConfig;
   readonly log: LogConfig;
@@ -104,8 +185,19 @@ export const CONFIG_DEFAULTS: Config = deepFreeze({
   workers: 0,
   bucketsPerWorker: 32,
   tcp: { enabled: true, host: '0.0.0.0', port: 3101 },
-  ws: { enabled: true, host: '0.0.0.0', port: 3102, path: '/sub' },
+  ws: { enabled: true, host: '0.0.0.0', port: 3102, path: '/sub', perMessageDeflate: false },
+  mars: { host: '0.0.0.0', port: 0 },
   control: { host: '127.0.0.1', port: 3111 },
+  protocol: { maxBodyBytes: 4096, handshakeTimeoutMs: 5000, heartbeatTimeoutMs: 480000, timerTickMs: 250 },
+  rooms: { maxPerConnection: 16, countIntervalMs: 1000 },
+  auth: {
+    mode: 'none',
+    timeoutMs: 3000,
+    jwt: { algorithm: 'HS256', secret: '', publicKey: '', issuer: '', audience: '' },
+    http: { url: '' },
+  },
+  multiLogin: { default: 'allow', kick: '', allow: '' },
+  upstream: { services: '', timeoutMs: 5000, maxInFlight: 8, ratePerSec: 20, burst: 40 },
   ring: { mailboxBytes: 4194304, overflowBytes: 16777216, drainBudget: 4096 },
   supervisor: {
     probeIntervalMs: 1000,
@@ -152,6 +244,10 @@ function powerOfTwo(min: number, max: number) {
 const bool = () => z.boolean({ error: 'expected a boolean (true or false)' });
 const host = () => z.string({ error: 'expected a non-empty string' }).min(1, { error: 'expected a non-empty string' });
 const port = () => int(0, 65535);
+const text = () => z.string({ error: 'expected a string' });
+function oneOf<T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: `expected one of ${values.join(', ')}` });
+}
 
 function section<S extends z.core.$ZodLooseShape>(shape: S) {
   return z.strictObject(shape, { error: OBJECT_EXPECTED });
@@ -169,8 +265,31 @@ export const ConfigSchema = section({
     path: z
       .string({ error: 'expected a string starting with "/"' })
       .startsWith('/', { error: 'expected a string starting with "/"' }),
+    perMessageDeflate: bool(),
   }),
+  mars: section({ host: host(), port: port() }),
   control: section({ host: host(), port: port() }),
+  protocol: section({
+    maxBodyBytes: int(0, 16777216),
+    handshakeTimeoutMs: int(100, 600000),
+    heartbeatTimeoutMs: int(1000, 86400000),
+    timerTickMs: int(10, 10000),
+  }),
+  rooms: section({ maxPerConnection: int(1, 1024), countIntervalMs: int(100, 600000) }),
+  auth: section({
+    mode: oneOf(AUTH_MODES),
+    timeoutMs: int(1, 600000),
+    jwt: section({ algorithm: oneOf(JWT_ALGORITHMS), secret: text(), publicKey: text(), issuer: text(), audience: text() }),
+    http: section({ url: text() }),
+  }),
+  multiLogin: section({ default: oneOf(MULTI_LOGIN_POLICIES), kick: text(), allow: text() }),
+  upstream: section({
+    services: text(),
+    timeoutMs: int(1, 600000),
+    maxInFlight: int(1, 100000),
+    ratePerSec: int(1, 1000000),
+    burst: int(1, 1000000),
+  }),
   ring: section({
     mailboxBytes: powerOfTwo(64, 1073741824),
     overflowBytes: int(0, 2 ** 31 - 1),
@@ -297,6 +416,34 @@ function leafEntries(tree: Tree, prefix = ''): [string, Leaf][] {
   return out;
 }
 
+/**
+ * `upstream.services` is "Service=baseURL,Other=baseURL": a string so that one environment
+ * variable can set it. Returns the map, or what is wrong as an "expected ..." text.
+ */
+export function parseServices(text: string): Record<string, string> | string {
+  const out: Record<string, string> = {};
+  for (const part of text.split(',')) {
+    const item = part.trim();
+    if (item === '') continue;
+    const eq = item.indexOf('=');
+    const name = item.slice(0, eq).trim();
+    const url = item.slice(eq + 1).trim();
+    if (eq <= 0 || !/^[A-Za-z0-9_.-]+$/.test(name) || !/^https?:\/\/./.test(url)) {
+      return `expected comma-separated Service=http://host/path pairs (bad item "${item}")`;
+    }
+    out[name] = url;
+  }
+  return out;
+}
+
+/** The set of platforms whose multi-login policy is `kick`. */
+export function kickPlatforms(cfg: MultiLoginConfig, platform: string): boolean {
+  const listed = (list: string): boolean => list.split(',').some((p) => p.trim() === platform);
+  if (listed(cfg.kick)) return true;
+  if (listed(cfg.allow)) return false;
+  return cfg.default === 'kick';
+}
+
 const DEFAULT_LEAVES: readonly [string, Leaf][] = leafEntries(CONFIG_DEFAULTS as unknown as Tree);
 
 /** Every leaf key, dotted, in declaration order (e.g. `ring.mailboxBytes`). */
@@ -397,6 +544,7 @@ function crossFieldProblems(cfg: Config): { key: string; value: unknown; expecte
     ['tcp.port', cfg.tcp.port],
     ['ws.port', cfg.ws.port],
     ['control.port', cfg.control.port],
+    ['mars.port', cfg.mars.port],
   ];
   for (let i = 1; i < listeners.length; i++) {
     const [key, p] = listeners[i]!;
@@ -407,6 +555,18 @@ function crossFieldProblems(cfg: Config): { key: string; value: unknown; expecte
   if (!cfg.tcp.enabled && !cfg.ws.enabled) {
     out.push({ key: 'ws.enabled', value: false, expected: 'expected true when tcp.enabled is false (at least one of tcp and ws must be enabled)' });
   }
+  const { auth } = cfg;
+  if (auth.mode === 'jwt' && auth.jwt.algorithm === 'HS256' && auth.jwt.secret === '') {
+    out.push({ key: 'auth.jwt.secret', value: '', expected: 'expected a secret when auth.mode is "jwt" with HS256' });
+  }
+  if (auth.mode === 'jwt' && auth.jwt.algorithm === 'RS256' && !auth.jwt.publicKey.includes('-----BEGIN')) {
+    out.push({ key: 'auth.jwt.publicKey', value: auth.jwt.publicKey, expected: 'expected a PEM public key when auth.mode is "jwt" with RS256' });
+  }
+  if (auth.mode === 'http' && !/^https?:\/\/./.test(auth.http.url)) {
+    out.push({ key: 'auth.http.url', value: auth.http.url, expected: 'expected an http:// or https:// URL when auth.mode is "http"' });
+  }
+  const services = parseServices(cfg.upstream.services);
+  if (typeof services === 'string') out.push({ key: 'upstream.services', value: cfg.upstream.services, expected: services });
   return out;
 }
 
