@@ -72,7 +72,7 @@ export class TimerWheel<T> {
     this.cursor = (this.cursor + 1) % this.heads.length;
     let e: TimerEntry<T> | null = this.heads[this.cursor]!;
     while (e !== null) {
-      const next = e.next;
+      const next: TimerEntry<T> | null = e.next;
       if (e.rounds > 0) {
         e.rounds--;
       } else {
