@@ -1,48 +1,291 @@
 /**
- * A connection actor: one client connection on one worker, whatever its transport.
+ * A connection actor: one client connection on one worker, whatever its transport, speaking goim's
+ * session protocol (../shared/docs/goim.md section 2) plus ringcast's extension ops.
  *
- * The runtime core only hosts it: it gets an id (its actor address inside the worker) and a key
- * (unique in the process), lives in a bucket, and leaves cleanly when the socket closes. The goim
- * session on top (auth, heartbeat, rooms) belongs to the gateway.
+ *   handshake ──op 7──▶ authenticating ──ok──▶ open ──close──▶ closed
+ *       │                     │ rejected: op 6 {code, reason}, then close
+ *       └─ other op, or no auth within protocol.handshakeTimeoutMs: close
+ *
+ * Open: op 2 heartbeat → op 3 with the room's online count (int32 BE) and the idle deadline moves
+ * back; op 12 change room → 13; op 14/16 sub/unsub accepts → 15/17; op 4 upstream request → op 5;
+ * ext ops 100/102 join/leave rooms → 101/103; any other op is echoed with an empty body (goim).
+ * Deadlines live on the worker's timer wheel: one entry per connection, no timer of its own.
  */
+import { randomUUID } from 'node:crypto';
+import { parseAuthBody, type AuthRequest, type AuthResult } from '../src/auth.js';
+import { Op } from '../src/codec.js';
 import type { Transport, TransportSink } from '../src/protocols/transport.js';
+import { TimerEntry } from '../src/timer-wheel.js';
+import { decodeRequest, encodeReply, RequestLimiter, UpstreamStatus } from '../src/upstream.js';
 
+/** ringcast's extension ops: 100..199, clear of goim's 0..17 and of application ops (≥ 1000). */
+export const enum ExtOp {
+  /** body: comma-separated room keys to join; reply 101: the rooms the connection is in now. */
+  JoinRooms = 100,
+  JoinRoomsReply = 101,
+  /** body: comma-separated room keys to leave; reply 103: the rooms the connection is in now. */
+  LeaveRooms = 102,
+  LeaveRoomsReply = 103,
+  /** An error answering a request op; same seq; body JSON {"op", "code", "reason"}. */
+  ErrorReply = 199,
+}
+
+export const enum ConnState {
+  Handshake = 0,
+  Authenticating = 1,
+  Open = 2,
+  /** close() was called; the socket's close event has not come yet. */
+  Closing = 3,
+  Closed = 4,
+}
+
+/** What a connection needs from the worker that hosts it. */
 export interface ConnectionHost {
-  /** Called once when the connection is gone. */
+  readonly maxRooms: number;
+  readonly heartbeatTimeoutMs: number;
+  authenticate(req: AuthRequest): Promise<AuthResult>;
+  /** The connection authenticated: index it by key, register it with the router. */
+  opened(conn: ConnectionActor, extraRooms: string[]): void;
+  joinRoom(conn: ConnectionActor, room: string): void;
+  leaveRoom(conn: ConnectionActor, room: string): void;
+  onlineCount(room: string): number;
+  schedule(conn: ConnectionActor, delayMs: number): void;
+  upstream(conn: ConnectionActor, service: string, method: string, payload: Uint8Array): Promise<{ status: number; body: Uint8Array }>;
+  newLimiter(): RequestLimiter;
+  /** The connection is gone (socket closed): unregister everything. */
   release(conn: ConnectionActor): void;
+  debug(conn: ConnectionActor, msg: string, extra?: object): void;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder('utf-8', { fatal: false });
+
+export function disconnectBody(code: number, reason: string): Uint8Array {
+  return enc.encode(JSON.stringify({ code, reason }));
 }
 
 export class ConnectionActor implements TransportSink {
   readonly id: number;
-  key: string;
   readonly transport: Transport;
-  readonly since: number;
-  /** Set once the client has authenticated (gateway); the router knows only authenticated users. */
-  mid: number | null = null;
+  readonly since = Date.now();
+  readonly timer: TimerEntry<ConnectionActor>;
+  state = ConnState.Handshake;
+  /** Set once the host has registered the connection with the router (undone on release). */
+  registered = false;
+  key = '';
+  mid = 0;
   platform = '';
+  /** The goim room (auth room_id / op 12); '' when none. */
+  room = '';
+  /** Every room the connection is in, the goim room included. */
+  readonly rooms = new Set<string>();
+  readonly accepts = new Set<number>();
+  private limiter: RequestLimiter | null = null;
   private readonly host: ConnectionHost;
-  private closed = false;
 
-  constructor(id: number, key: string, transport: Transport, host: ConnectionHost) {
+  constructor(id: number, transport: Transport, host: ConnectionHost) {
     this.id = id;
-    this.key = key;
     this.transport = transport;
     this.host = host;
-    this.since = Date.now();
+    this.timer = new TimerEntry(this);
   }
 
-  onData(_chunk: Uint8Array): void {
-    // The goim codec and session arrive with the gateway; until then inbound bytes are read and
-    // discarded so that a client cannot fill our socket buffer.
+  // ---- transport events ----
+
+  onPacket(ver: number, op: number, seq: number, buf: Uint8Array, off: number, len: number): void {
+    switch (this.state) {
+      case ConnState.Handshake:
+        if (op !== Op.Auth) {
+          this.close(`first packet must be auth (op 7), got op ${op}`);
+          return;
+        }
+        this.startAuth(ver, seq, buf, off, len);
+        return;
+      case ConnState.Authenticating:
+        return; // goim ignores packets until auth has finished
+      case ConnState.Open:
+        this.onOpenPacket(ver, op, seq, buf, off, len);
+        return;
+      default:
+        return;
+    }
+  }
+
+  onProtocolError(reason: string): void {
+    this.host.debug(this, 'protocol error: closing', { reason });
   }
 
   onClose(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.state === ConnState.Closed) return;
+    this.state = ConnState.Closed;
     this.host.release(this);
   }
 
+  /** The timer wheel fired: the handshake or the heartbeat deadline has passed. */
+  onTimeout(): void {
+    if (this.state === ConnState.Open) this.close('heartbeat timeout');
+    else if (this.state < ConnState.Open) this.close('handshake timeout');
+  }
+
   close(reason: string): void {
+    if (this.state >= ConnState.Closing) return;
+    this.state = ConnState.Closing;
+    this.host.debug(this, 'closing', { reason });
     this.transport.close(reason);
+  }
+
+  /** Tells the client why (op 6 with {code, reason}) and closes. */
+  kick(code: number, reason: string, seq = 0): void {
+    if (this.state >= ConnState.Closing) return;
+    this.transport.sendPacket(1, Op.DisconnectReply, seq, disconnectBody(code, reason));
+    this.close(reason);
+  }
+
+  // ---- session ----
+
+  private startAuth(ver: number, seq: number, buf: Uint8Array, off: number, len: number): void {
+    this.state = ConnState.Authenticating;
+    const req = parseAuthBody(buf, off, len);
+    if ('ok' in req) {
+      this.kick(req.code, req.reason, seq);
+      return;
+    }
+    this.key = req.key === '' ? randomUUID() : req.key;
+    this.platform = req.platform;
+    for (const op of req.accepts) this.accepts.add(op);
+    const roomId = req.roomId;
+    this.host.authenticate(req).then(
+      (result) => this.finishAuth(ver, seq, result, roomId),
+      (err: Error) => this.kick(500, `auth failed: ${err.message}`, seq),
+    );
+  }
+
+  private finishAuth(ver: number, seq: number, result: AuthResult, roomId: string): void {
+    if (this.state !== ConnState.Authenticating) return; // closed meanwhile
+    if (!result.ok) {
+      this.kick(result.code, result.reason, seq);
+      return;
+    }
+    this.mid = result.mid;
+    this.state = ConnState.Open;
+    if (roomId !== '') {
+      this.room = roomId;
+      this.rooms.add(roomId);
+      this.host.joinRoom(this, roomId);
+    }
+    const extra = result.rooms.filter((r) => r !== roomId).slice(0, Math.max(0, this.host.maxRooms - this.rooms.size));
+    for (const r of extra) {
+      this.rooms.add(r);
+      this.host.joinRoom(this, r);
+    }
+    this.host.opened(this, extra);
+    this.host.schedule(this, this.host.heartbeatTimeoutMs);
+    this.transport.sendPacket(ver, Op.AuthReply, seq, null);
+  }
+
+  private onOpenPacket(ver: number, op: number, seq: number, buf: Uint8Array, off: number, len: number): void {
+    switch (op) {
+      case Op.Heartbeat: {
+        this.host.schedule(this, this.host.heartbeatTimeoutMs);
+        const body = new Uint8Array(4);
+        new DataView(body.buffer).setInt32(0, this.room === '' ? 0 : this.host.onlineCount(this.room));
+        this.transport.sendPacket(ver, Op.HeartbeatReply, seq, body);
+        return;
+      }
+      case Op.ChangeRoom: {
+        const next = dec.decode(buf.subarray(off, off + len));
+        if (next !== this.room) {
+          if (next !== '' && !this.rooms.has(next) && this.rooms.size - (this.room === '' ? 0 : 1) >= this.host.maxRooms) {
+            this.error(ver, op, seq, 403, `room limit reached (${this.host.maxRooms} per connection)`);
+            return;
+          }
+          if (this.room !== '') this.leave(this.room);
+          this.room = next;
+          if (next !== '') this.join(next);
+        }
+        this.transport.sendPacket(ver, Op.ChangeRoomReply, seq, buf.slice(off, off + len));
+        return;
+      }
+      case Op.Sub:
+      case Op.Unsub: {
+        const text = dec.decode(buf.subarray(off, off + len));
+        for (const part of text.split(',')) {
+          const n = Number(part.trim());
+          if (part.trim() === '' || !Number.isInteger(n)) continue;
+          if (op === Op.Sub) this.accepts.add(n);
+          else this.accepts.delete(n);
+        }
+        this.transport.sendPacket(ver, op + 1, seq, buf.slice(off, off + len));
+        return;
+      }
+      case Op.SendMsg:
+        this.upstream(ver, seq, buf, off, len);
+        return;
+      case ExtOp.JoinRooms:
+      case ExtOp.LeaveRooms:
+        this.joinOrLeave(ver, op, seq, dec.decode(buf.subarray(off, off + len)));
+        return;
+      case Op.Auth:
+        return; // already authenticated: ignored, as goim does
+      default:
+        // goim echoes any other op with its seq and no body.
+        this.transport.sendPacket(ver, op, seq, null);
+    }
+  }
+
+  private join(room: string): void {
+    this.rooms.add(room);
+    this.host.joinRoom(this, room);
+  }
+  private leave(room: string): void {
+    this.rooms.delete(room);
+    this.host.leaveRoom(this, room);
+  }
+
+  private joinOrLeave(ver: number, op: number, seq: number, text: string): void {
+    const names = text
+      .split(',')
+      .map((r) => r.trim())
+      .filter((r) => r !== '');
+    if (op === ExtOp.JoinRooms) {
+      const fresh = [...new Set(names)].filter((r) => !this.rooms.has(r));
+      if (this.rooms.size + fresh.length > this.host.maxRooms) {
+        this.error(ver, op, seq, 403, `room limit reached (${this.host.maxRooms} per connection)`);
+        return;
+      }
+      for (const r of fresh) this.join(r);
+    } else {
+      for (const r of names) {
+        if (!this.rooms.has(r)) continue;
+        if (r === this.room) this.room = '';
+        this.leave(r);
+      }
+    }
+    this.transport.sendPacket(ver, op + 1, seq, enc.encode([...this.rooms].join(',')));
+  }
+
+  private error(ver: number, op: number, seq: number, code: number, reason: string): void {
+    this.transport.sendPacket(ver, ExtOp.ErrorReply, seq, enc.encode(JSON.stringify({ op, code, reason })));
+  }
+
+  private upstream(ver: number, seq: number, buf: Uint8Array, off: number, len: number): void {
+    const req = decodeRequest(buf, off, len);
+    if ('error' in req) {
+      this.transport.sendPacket(ver, Op.SendMsgReply, seq, encodeReply(UpstreamStatus.BadEnvelope, req.error));
+      return;
+    }
+    if (this.limiter === null) this.limiter = this.host.newLimiter();
+    const refused = this.limiter.tryStart(Date.now());
+    if (refused !== 0) {
+      const reason = refused === UpstreamStatus.RateLimited ? 'rate limited' : 'too many requests in flight';
+      this.transport.sendPacket(ver, Op.SendMsgReply, seq, encodeReply(refused, reason));
+      return;
+    }
+    const limiter = this.limiter;
+    void this.host.upstream(this, req.service, req.method, req.payload).then((reply) => {
+      limiter.finish();
+      if (this.state !== ConnState.Open) return;
+      this.transport.sendPacket(ver, Op.SendMsgReply, seq, encodeReply(reply.status, reply.body));
+    });
   }
 }

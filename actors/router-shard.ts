@@ -1,7 +1,14 @@
 /**
- * The router-shard actor: for the users whose mid hashes to this worker, which connections they
- * hold and on which worker (mid → key → {worker, platform}). It is the source of truth for "where is
- * this user" and for per-user online counts. Messages arrive as ring records from any worker.
+ * The router-shard actor. Each worker owns one; together they hold two directories, sharded over the
+ * workers by hash:
+ *   - users (by hash of mid): mid → key → {worker, connId, platform}: "where is this user", online
+ *     counts, and the multi-login policy (a second login on the same platform kicks the older one
+ *     when that platform's policy is kick);
+ *   - keys (by hash of key): key → {worker, connId}: a connection key is unique in the process; a
+ *     new connection with a key in use replaces the old one, which is kicked (goim).
+ * Every message comes as a ring record from a connection actor (or the supervisor) on any worker.
+ * Entries are removed only by the connection that made them (worker and connId must match), so a
+ * late unregister of a replaced connection cannot remove its successor.
  */
 import type { Actor } from '../src/actor-system.js';
 import { MessageKind } from '../src/messages.js';
@@ -12,66 +19,117 @@ export interface RouteEntry {
   platform: string;
 }
 
+export interface KeyEntry {
+  worker: number;
+  connId: number;
+}
+
+/** Register flag: this platform's multi-login policy is kick. */
+export const FLAG_KICK_SAME_PLATFORM = 1;
+
+export const enum KickCode {
+  SameKey = 4001,
+  MultiLogin = 4002,
+}
+
+export type KickSender = (worker: number, connId: number, code: number, reason: string) => void;
+
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** [f64 mid][u16 worker][u32 connId][u8 platformLen][platform][key] */
-export function encodeRegister(mid: number, worker: number, connId: number, platform: string, key: string): Uint8Array {
-  const p = enc.encode(platform.slice(0, 255));
+function header(size: number): { out: Uint8Array; dv: DataView } {
+  const out = new Uint8Array(size);
+  return { out, dv: new DataView(out.buffer) };
+}
+
+export function encodeRegister(mid: number, worker: number, connId: number, flags: number, platform: string, key: string): Uint8Array {
+  const p = enc.encode(platform).subarray(0, 255);
   const k = enc.encode(key);
-  const out = new Uint8Array(15 + p.length + k.length);
-  const dv = new DataView(out.buffer);
+  const { out, dv } = header(16 + p.length + k.length);
   dv.setFloat64(0, mid);
   dv.setUint16(8, worker);
   dv.setUint32(10, connId);
-  out[14] = p.length;
-  out.set(p, 15);
-  out.set(k, 15 + p.length);
+  out[14] = flags;
+  out[15] = p.length;
+  out.set(p, 16);
+  out.set(k, 16 + p.length);
   return out;
 }
 
-/** [f64 mid][key] */
-export function encodeUnregister(mid: number, key: string): Uint8Array {
+export function encodeUnregister(mid: number, worker: number, connId: number, key: string): Uint8Array {
   const k = enc.encode(key);
-  const out = new Uint8Array(8 + k.length);
-  new DataView(out.buffer).setFloat64(0, mid);
-  out.set(k, 8);
+  const { out, dv } = header(14 + k.length);
+  dv.setFloat64(0, mid);
+  dv.setUint16(8, worker);
+  dv.setUint32(10, connId);
+  out.set(k, 14);
   return out;
 }
 
-/** [u16 worker] */
-export function encodeWorker(worker: number): Uint8Array {
-  const out = new Uint8Array(2);
-  new DataView(out.buffer).setUint16(0, worker);
+/** KeyRegister / KeyUnregister body. */
+export function encodeKey(worker: number, connId: number, key: string): Uint8Array {
+  const k = enc.encode(key);
+  const { out, dv } = header(6 + k.length);
+  dv.setUint16(0, worker);
+  dv.setUint32(2, connId);
+  out.set(k, 6);
   return out;
+}
+
+export function encodeWorker(worker: number): Uint8Array {
+  const { out, dv } = header(2);
+  dv.setUint16(0, worker);
+  return out;
+}
+
+export function encodeKick(code: number, reason: string): Uint8Array {
+  const r = enc.encode(reason);
+  const { out, dv } = header(2 + r.length);
+  dv.setUint16(0, code);
+  out.set(r, 2);
+  return out;
+}
+
+export function decodeKick(buf: Uint8Array, off: number, len: number): { code: number; reason: string } {
+  if (len < 2) return { code: 0, reason: '' };
+  return { code: (buf[off]! << 8) | buf[off + 1]!, reason: dec.decode(buf.subarray(off + 2, off + len)) };
 }
 
 export class RouterShard implements Actor {
   readonly users = new Map<number, Map<string, RouteEntry>>();
+  readonly keys = new Map<string, KeyEntry>();
   entries = 0;
   private readonly onChange: (entries: number) => void;
+  private readonly kick: KickSender;
 
-  constructor(onChange: (entries: number) => void) {
+  constructor(onChange: (entries: number) => void, kick: KickSender) {
     this.onChange = onChange;
+    this.kick = kick;
   }
 
   receive(kind: number, _source: number, buf: Uint8Array, off: number, len: number): void {
     const dv = new DataView(buf.buffer, buf.byteOffset + off, len);
     switch (kind) {
       case MessageKind.RouterRegister: {
-        if (len < 15 || 15 + buf[off + 14]! > len) return;
-        const plen = buf[off + 14]!;
-        this.register(dv.getFloat64(0), dec.decode(buf.subarray(off + 15 + plen, off + len)), {
-          worker: dv.getUint16(8),
-          connId: dv.getUint32(10),
-          platform: dec.decode(buf.subarray(off + 15, off + 15 + plen)),
-        });
+        if (len < 16 || 16 + buf[off + 15]! > len) return;
+        const plen = buf[off + 15]!;
+        const entry = { worker: dv.getUint16(8), connId: dv.getUint32(10), platform: dec.decode(buf.subarray(off + 16, off + 16 + plen)) };
+        this.register(dv.getFloat64(0), dec.decode(buf.subarray(off + 16 + plen, off + len)), entry, (buf[off + 14]! & FLAG_KICK_SAME_PLATFORM) !== 0);
         break;
       }
       case MessageKind.RouterUnregister:
-        if (len < 8) return;
-        this.unregister(dv.getFloat64(0), dec.decode(buf.subarray(off + 8, off + len)));
+        if (len < 14) return;
+        this.unregister(dv.getFloat64(0), dec.decode(buf.subarray(off + 14, off + len)), dv.getUint16(8), dv.getUint32(10));
         break;
+      case MessageKind.KeyRegister:
+      case MessageKind.KeyUnregister: {
+        if (len < 6) return;
+        const key = dec.decode(buf.subarray(off + 6, off + len));
+        const e = { worker: dv.getUint16(0), connId: dv.getUint32(2) };
+        if (kind === MessageKind.KeyRegister) this.registerKey(key, e);
+        else this.unregisterKey(key, e);
+        return;
+      }
       case MessageKind.RouterPurgeWorker:
         if (len < 2) return;
         this.purgeWorker(dv.getUint16(0));
@@ -82,21 +140,45 @@ export class RouterShard implements Actor {
     this.onChange(this.entries);
   }
 
-  register(mid: number, key: string, entry: RouteEntry): void {
+  register(mid: number, key: string, entry: RouteEntry, kickSamePlatform: boolean): void {
     let keys = this.users.get(mid);
     if (keys === undefined) {
       keys = new Map();
       this.users.set(mid, keys);
     }
+    if (kickSamePlatform) {
+      for (const [k, e] of keys) {
+        if (k !== key && e.platform === entry.platform) {
+          this.kick(e.worker, e.connId, KickCode.MultiLogin, `logged in again on ${entry.platform || 'the same platform'}`);
+          keys.delete(k);
+          this.entries--;
+        }
+      }
+    }
     if (!keys.has(key)) this.entries++;
     keys.set(key, entry);
   }
 
-  unregister(mid: number, key: string): void {
+  unregister(mid: number, key: string, worker: number, connId: number): void {
     const keys = this.users.get(mid);
-    if (keys === undefined || !keys.delete(key)) return;
+    const e = keys?.get(key);
+    if (keys === undefined || e === undefined || e.worker !== worker || e.connId !== connId) return;
+    keys.delete(key);
     this.entries--;
     if (keys.size === 0) this.users.delete(mid);
+  }
+
+  registerKey(key: string, entry: KeyEntry): void {
+    const old = this.keys.get(key);
+    if (old !== undefined && (old.worker !== entry.worker || old.connId !== entry.connId)) {
+      this.kick(old.worker, old.connId, KickCode.SameKey, 'replaced by a new connection with the same key');
+    }
+    this.keys.set(key, entry);
+  }
+
+  unregisterKey(key: string, entry: KeyEntry): void {
+    const e = this.keys.get(key);
+    if (e !== undefined && e.worker === entry.worker && e.connId === entry.connId) this.keys.delete(key);
   }
 
   /** Forgets every connection held by a worker that died (its sockets died with it). */
@@ -111,6 +193,7 @@ export class RouterShard implements Actor {
       }
       if (keys.size === 0) this.users.delete(mid);
     }
+    for (const [key, e] of this.keys) if (e.worker === worker) this.keys.delete(key);
     this.entries -= removed;
     return removed;
   }

@@ -41,6 +41,7 @@ async function main(): Promise<void> {
   const specs: ListenerSpec[] = [];
   if (config.tcp.enabled) specs.push({ name: 'tcp', host: config.tcp.host, port: config.tcp.port });
   if (config.ws.enabled) specs.push({ name: 'ws', host: config.ws.host, port: config.ws.port });
+  if (config.mars.port !== 0) specs.push({ name: 'mars', host: config.mars.host, port: config.mars.port });
   let fds: ListenFdPool;
   try {
     fds = await ListenFdPool.open(specs, workers, config.supervisor.spareListenFds);

@@ -10,14 +10,20 @@
 export const enum MessageKind {
   /** Supervisor → worker system actor: proves the mailbox is being drained. Empty body. */
   Probe = 1,
-  /** Connection actor → router shard: [f64 mid][u16 worker][u32 connId][u8 platformLen][platform][key]. */
+  /** Connection actor → router shard of its mid: [f64 mid][u16 worker][u32 connId][u8 flags][u8 platformLen][platform][key]. */
   RouterRegister = 10,
-  /** Connection actor → router shard: [f64 mid][key]. */
+  /** Connection actor → router shard of its mid: [f64 mid][u16 worker][u32 connId][key]. */
   RouterUnregister = 11,
   /** Supervisor → router shard: [u16 worker]: forget every entry on that (dead) worker. */
   RouterPurgeWorker = 12,
   /** Supervisor → worker system actor: [u16 shard]: re-register connections owned by that (new) shard. */
   RouterResync = 13,
+  /** Connection actor → router shard of its key: [u16 worker][u32 connId][key]. */
+  KeyRegister = 14,
+  /** Connection actor → router shard of its key: [u16 worker][u32 connId][key]. */
+  KeyUnregister = 15,
+  /** Router shard → connection actor: [u16 code][reason UTF-8]: send op 6 and close. */
+  Kick = 20,
 }
 
 /** Worker lifecycle, worker → acceptor, by postMessage. */
@@ -32,6 +38,10 @@ export interface WorkerAdmin {
   drain(): Promise<{ connections: number; records: number }>;
   /** Ends the worker thread (after drain). */
   exit(): void;
+  /** This worker's member count per room. */
+  roomCounts(): Record<string, number>;
+  /** Process-wide member counts per room, summed by the acceptor (heartbeat replies carry them). */
+  setRoomTotals(totals: Record<string, number>): void;
   /** Router-shard entries of one user, as [key, worker, platform] triples. */
   routerLookup(mid: number): Array<[string, number, string]>;
   /** Test only: registers a synthetic router entry from this worker, through the rings. */

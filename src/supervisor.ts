@@ -64,6 +64,8 @@ export class Supervisor {
   private readonly log: Logger;
   private readonly fds: ListenFdPool;
   private probeTimer: NodeJS.Timeout | null = null;
+  private countTimer: NodeJS.Timeout | null = null;
+  private counting = false;
   private stopping = false;
   /** Called when no worker is left alive and none will be restarted. */
   onAllFailed: () => void = () => undefined;
@@ -108,6 +110,8 @@ export class Supervisor {
     await Promise.all(this.slots.map((slot) => this.spawn(slot)));
     this.probeTimer = setInterval(() => this.probe(), this.config.supervisor.probeIntervalMs);
     this.probeTimer.unref();
+    this.countTimer = setInterval(() => void this.sumRoomCounts(), this.config.rooms.countIntervalMs);
+    this.countTimer.unref();
   }
 
   private spawn(slot: Slot): Promise<void> {
@@ -232,6 +236,26 @@ export class Supervisor {
     }
   }
 
+  /**
+   * Sums every worker's room member counts and hands the totals back to all of them (goim's comet
+   * reports room counts to logic every 10 s and heartbeats carry the sum). Control plane: comlink.
+   */
+  private async sumRoomCounts(): Promise<void> {
+    if (this.counting || this.stopping) return;
+    this.counting = true;
+    try {
+      const admins = this.slots.filter((s) => s.state === 'ready' && s.admin !== null).map((s) => s.admin!);
+      const counts = await Promise.all(admins.map((a) => a.roomCounts()));
+      const totals: Record<string, number> = {};
+      for (const c of counts) for (const [room, n] of Object.entries(c)) totals[room] = (totals[room] ?? 0) + n;
+      await Promise.all(admins.map((a) => a.setRoomTotals(totals)));
+    } catch (err) {
+      this.log.debug({ err }, 'room count round failed (a worker went away); the next round retries');
+    } finally {
+      this.counting = false;
+    }
+  }
+
   admin(index: number): Comlink.Remote<WorkerAdmin> | null {
     return this.slots[index]?.admin ?? null;
   }
@@ -273,6 +297,7 @@ export class Supervisor {
   async stop(): Promise<{ forced: number }> {
     this.stopping = true;
     if (this.probeTimer !== null) clearInterval(this.probeTimer);
+    if (this.countTimer !== null) clearInterval(this.countTimer);
     const deadline = this.config.supervisor.shutdownTimeoutMs;
     let forced = 0;
     await Promise.all(

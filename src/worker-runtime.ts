@@ -1,22 +1,27 @@
 /**
  * Everything one worker thread runs: its actor system (mailbox drain loop), its connection actors in
- * buckets, its router-shard actor, and its own listeners on its own descriptors of the shared
- * listening sockets. workers/worker.ts only builds this from workerData.
+ * buckets, its room actors, its router-shard actor, its timer wheel, and its own listeners on its own
+ * descriptors of the shared listening sockets. workers/worker.ts only builds this from workerData.
  */
 import type net from 'node:net';
 import type http from 'node:http';
 import { ActorKind, ActorSystem, type Actor } from './actor-system.js';
-import type { Config } from './config.js';
-import { shardOfMid } from './hash.js';
-import { ACTOR_ID_MASK, ST_ACCEPTED, ST_CONNECTIONS, ST_ROUTER_ENTRIES, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
+import { createAuthenticator, type AuthRequest, type AuthResult, type Authenticator } from './auth.js';
+import { kickPlatforms, parseServices, type Config } from './config.js';
+import { hashString, shardOfMid } from './hash.js';
+import { ACTOR_ID_MASK, ST_ACCEPTED, ST_CONNECTIONS, ST_ROOMS, ST_ROUTER_ENTRIES, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
 import type { Logger } from './logger.js';
 import { MessageKind, type CrashMode, type WorkerAdmin } from './messages.js';
+import { listenMars } from './protocols/mars.js';
 import { listenTcp } from './protocols/tcp.js';
 import type { Transport, TransportSink } from './protocols/transport.js';
 import { listenWs } from './protocols/ws.js';
+import { TimerWheel } from './timer-wheel.js';
+import { RequestLimiter, UpstreamClient, type UpstreamReply } from './upstream.js';
 import { Buckets } from '../actors/bucket.js';
-import { ConnectionActor, type ConnectionHost } from '../actors/connection.js';
-import { encodeRegister, encodeUnregister, RouterShard } from '../actors/router-shard.js';
+import { ConnectionActor, ConnState, type ConnectionHost } from '../actors/connection.js';
+import { Rooms } from '../actors/room.js';
+import { decodeKick, encodeKey, encodeKick, encodeRegister, encodeUnregister, FLAG_KICK_SAME_PLATFORM, RouterShard } from '../actors/router-shard.js';
 
 export interface WorkerInit {
   index: number;
@@ -39,18 +44,40 @@ class SystemActor implements Actor {
   }
 }
 
+/** Kick records addressed to connection actors (the only ring messages they take for now). */
+class ConnectionInbox implements Actor {
+  private readonly conn: ConnectionActor;
+  constructor(conn: ConnectionActor) {
+    this.conn = conn;
+  }
+  receive(kind: number, _source: number, buf: Uint8Array, off: number, len: number): void {
+    if (kind !== MessageKind.Kick) return;
+    const { code, reason } = decodeKick(buf, off, len);
+    this.conn.kick(code, reason);
+  }
+}
+
+const TIMER_SLOTS = 4096;
+
 export class WorkerRuntime implements ConnectionHost, WorkerAdmin {
   readonly index: number;
   readonly workers: number;
   readonly system: ActorSystem;
   readonly router: RouterShard;
+  /** Authenticated connections by key. */
   readonly connections: Buckets<ConnectionActor>;
+  readonly rooms = new Rooms<ConnectionActor>();
+  readonly maxRooms: number;
+  readonly heartbeatTimeoutMs: number;
   private readonly config: Config;
   private readonly log: Logger;
   private readonly status: Int32Array;
   private readonly base: number;
   private readonly servers: Array<net.Server | http.Server> = [];
   private readonly byId = new Map<number, ConnectionActor>();
+  private readonly wheel: TimerWheel<ConnectionActor>;
+  private readonly authenticator: Authenticator;
+  private readonly upstreamClient: UpstreamClient;
   private nextId = 1;
   private accepting = true;
 
@@ -59,6 +86,8 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin {
     this.workers = init.workers;
     this.config = init.config;
     this.log = log;
+    this.maxRooms = init.config.rooms.maxPerConnection;
+    this.heartbeatTimeoutMs = init.config.protocol.heartbeatTimeoutMs;
     this.status = new Int32Array(init.status);
     this.base = init.index * STATUS_WORDS;
     this.connections = new Buckets(init.config.bucketsPerWorker);
@@ -70,35 +99,40 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin {
       drainBudget: init.config.ring.drainBudget,
       log,
     });
-    this.router = new RouterShard((n) => Atomics.store(this.status, this.base + ST_ROUTER_ENTRIES, n));
+    this.router = new RouterShard(
+      (n) => Atomics.store(this.status, this.base + ST_ROUTER_ENTRIES, n),
+      (worker, connId, code, reason) => this.system.send(worker, ActorKind.Connection, connId, MessageKind.Kick, encodeKick(code, reason)),
+    );
     this.system.register(ActorKind.System, 0, new SystemActor(this));
     this.system.register(ActorKind.RouterShard, 0, this.router);
+    this.wheel = new TimerWheel(init.config.protocol.timerTickMs, TIMER_SLOTS, (conn) => conn.onTimeout());
+    this.authenticator = createAuthenticator(init.config.auth, log);
+    const services = parseServices(init.config.upstream.services);
+    const serviceMap: Record<string, { url: string; timeoutMs: number }> = {};
+    if (typeof services !== 'string') for (const [name, url] of Object.entries(services)) serviceMap[name] = { url, timeoutMs: init.config.upstream.timeoutMs };
+    this.upstreamClient = new UpstreamClient({ services: serviceMap, maxInFlight: init.config.upstream.maxInFlight, ratePerSec: init.config.upstream.ratePerSec, burst: init.config.upstream.burst }, log);
   }
 
   async start(fds: Record<string, number>): Promise<void> {
     this.system.start();
+    this.wheel.start();
     const accept = (t: Transport): TransportSink => this.accept(t);
-    if (fds.tcp !== undefined) this.servers.push(await listenTcp(fds.tcp, accept));
-    if (fds.ws !== undefined) this.servers.push(await listenWs(fds.ws, this.config.ws.path, false, accept));
+    const maxBody = this.config.protocol.maxBodyBytes;
+    if (fds.tcp !== undefined) this.servers.push(await listenTcp(fds.tcp, maxBody, accept));
+    if (fds.ws !== undefined) this.servers.push(await listenWs(fds.ws, { path: this.config.ws.path, perMessageDeflate: this.config.ws.perMessageDeflate, maxBody }, accept));
+    if (fds.mars !== undefined) this.servers.push(await listenMars(fds.mars, maxBody, accept));
     Atomics.store(this.status, this.base + ST_STATE, WorkerState.Ready);
   }
 
   private accept(transport: Transport): TransportSink {
-    const id = this.allocateId();
-    const conn = new ConnectionActor(id, `${this.index}-${id}-${Date.now().toString(36)}`, transport, this);
-    this.byId.set(id, conn);
-    this.connections.put(conn.key, conn);
+    const conn = new ConnectionActor(this.allocateId(), transport, this);
+    this.byId.set(conn.id, conn);
+    this.system.register(ActorKind.Connection, conn.id, new ConnectionInbox(conn));
     Atomics.add(this.status, this.base + ST_ACCEPTED, 1);
     Atomics.store(this.status, this.base + ST_CONNECTIONS, this.byId.size);
-    if (!this.accepting) conn.close('server shutting down');
+    if (this.accepting) this.wheel.schedule(conn.timer, this.config.protocol.handshakeTimeoutMs);
+    else conn.close('server shutting down');
     return conn;
-  }
-
-  release(conn: ConnectionActor): void {
-    this.byId.delete(conn.id);
-    this.connections.delete(conn.key, conn);
-    if (conn.mid !== null) this.sendToShard(conn.mid, MessageKind.RouterUnregister, encodeUnregister(conn.mid, conn.key));
-    Atomics.store(this.status, this.base + ST_CONNECTIONS, this.byId.size);
   }
 
   /** Ids are 24-bit actor addresses inside this worker; skip ones still in use after wrapping. */
@@ -110,16 +144,88 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin {
     }
   }
 
-  /** Registers an authenticated connection with the router shard that owns its user. */
-  registerRoute(conn: ConnectionActor): void {
-    if (conn.mid === null) return;
-    this.sendToShard(conn.mid, MessageKind.RouterRegister, encodeRegister(conn.mid, this.index, conn.id, conn.platform, conn.key));
+  // ---- ConnectionHost ----
+
+  authenticate(req: AuthRequest): Promise<AuthResult> {
+    return this.authenticator(req);
   }
 
-  /** A replaced worker's shard starts empty: tell it again about our users it owns. */
+  opened(conn: ConnectionActor): void {
+    // Same key on this worker: the newer connection wins at once; the key shard catches other workers.
+    const local = this.connections.get(conn.key);
+    if (local !== undefined && local !== conn) local.kick(4001, 'replaced by a new connection with the same key');
+    this.connections.put(conn.key, conn);
+    conn.registered = true;
+    this.registerRoute(conn);
+    this.system.send(this.keyShard(conn.key), ActorKind.RouterShard, 0, MessageKind.KeyRegister, encodeKey(this.index, conn.id, conn.key));
+  }
+
+  joinRoom(conn: ConnectionActor, room: string): void {
+    this.rooms.join(room, conn);
+    Atomics.store(this.status, this.base + ST_ROOMS, this.rooms.byId.size);
+  }
+
+  leaveRoom(conn: ConnectionActor, room: string): void {
+    this.rooms.leave(room, conn);
+    Atomics.store(this.status, this.base + ST_ROOMS, this.rooms.byId.size);
+  }
+
+  onlineCount(room: string): number {
+    return this.rooms.onlineCount(room);
+  }
+
+  schedule(conn: ConnectionActor, delayMs: number): void {
+    this.wheel.schedule(conn.timer, delayMs);
+  }
+
+  upstream(conn: ConnectionActor, service: string, method: string, payload: Uint8Array): Promise<UpstreamReply> {
+    return this.upstreamClient.call(service, method, payload, { mid: conn.mid, key: conn.key, platform: conn.platform });
+  }
+
+  newLimiter(): RequestLimiter {
+    const u = this.config.upstream;
+    return new RequestLimiter(u.maxInFlight, u.ratePerSec, u.burst);
+  }
+
+  release(conn: ConnectionActor): void {
+    this.wheel.cancel(conn.timer);
+    this.byId.delete(conn.id);
+    this.system.unregister(ActorKind.Connection, conn.id);
+    for (const room of conn.rooms) this.rooms.leave(room, conn);
+    Atomics.store(this.status, this.base + ST_ROOMS, this.rooms.byId.size);
+    this.connections.delete(conn.key, conn);
+    if (conn.registered) {
+      conn.registered = false;
+      this.sendToShard(conn.mid, MessageKind.RouterUnregister, encodeUnregister(conn.mid, this.index, conn.id, conn.key));
+      this.system.send(this.keyShard(conn.key), ActorKind.RouterShard, 0, MessageKind.KeyUnregister, encodeKey(this.index, conn.id, conn.key));
+    }
+    Atomics.store(this.status, this.base + ST_CONNECTIONS, this.byId.size);
+  }
+
+  debug(conn: ConnectionActor, msg: string, extra?: object): void {
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ conn: conn.id, key: conn.key, mid: conn.mid, remote: conn.transport.remoteAddress, proto: conn.transport.protocol, ...extra }, msg);
+  }
+
+  // ---- router ----
+
+  private keyShard(key: string): number {
+    return hashString(key) % this.workers;
+  }
+
+  /** Registers an authenticated connection with the router shard that owns its user. */
+  registerRoute(conn: ConnectionActor): void {
+    const flags = kickPlatforms(this.config.multiLogin, conn.platform) ? FLAG_KICK_SAME_PLATFORM : 0;
+    this.sendToShard(conn.mid, MessageKind.RouterRegister, encodeRegister(conn.mid, this.index, conn.id, flags, conn.platform, conn.key));
+  }
+
+  /** A replaced worker's shard starts empty: tell it again about our users and keys it owns. */
   resyncShard(shard: number): void {
     for (const conn of this.byId.values()) {
-      if (conn.mid !== null && shardOfMid(conn.mid, this.workers) === shard) this.registerRoute(conn);
+      if (conn.state !== ConnState.Open) continue;
+      if (shardOfMid(conn.mid, this.workers) === shard) {
+        this.sendToShard(conn.mid, MessageKind.RouterRegister, encodeRegister(conn.mid, this.index, conn.id, 0, conn.platform, conn.key));
+      }
+      if (this.keyShard(conn.key) === shard) this.system.send(shard, ActorKind.RouterShard, 0, MessageKind.KeyRegister, encodeKey(this.index, conn.id, conn.key));
     }
   }
 
@@ -134,8 +240,10 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin {
     Atomics.store(this.status, this.base + ST_STATE, WorkerState.Draining);
     const closing = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     const connections = this.byId.size;
-    for (const conn of [...this.byId.values()]) conn.close('server shutting down');
+    for (const conn of [...this.byId.values()]) conn.kick(1001, 'server shutting down');
     await Promise.all(closing);
+    this.wheel.stop();
+    this.upstreamClient.close();
     await this.system.settled();
     const records = this.system.drainAll();
     this.system.stop();
@@ -147,12 +255,20 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin {
     setImmediate(() => process.exit(0));
   }
 
+  roomCounts(): Record<string, number> {
+    return this.rooms.localCounts();
+  }
+
+  setRoomTotals(totals: Record<string, number>): void {
+    this.rooms.setTotals(totals);
+  }
+
   routerLookup(mid: number): Array<[string, number, string]> {
     return this.router.lookup(mid);
   }
 
   debugRegister(mid: number, key: string, platform: string): void {
-    this.sendToShard(mid, MessageKind.RouterRegister, encodeRegister(mid, this.index, 0, platform, key));
+    this.sendToShard(mid, MessageKind.RouterRegister, encodeRegister(mid, this.index, 0, 0, platform, key));
   }
 
   debugCrash(mode: CrashMode): void {

@@ -139,7 +139,8 @@ describe('server (acceptor, workers, supervision)', function () {
   });
 
   it('idles under 1 % CPU and stops on SIGTERM within 5 s with exit code 0, closing client connections', async () => {
-    server = await startServer({ workers: 2 });
+    // The clients never authenticate: a long handshake timeout keeps them connected until the stop.
+    server = await startServer({ workers: 2, protocol: { handshakeTimeoutMs: 600_000 } });
     const s = server;
     const sockets = await openMany(s.tcpPort, 20);
     const ws = new WebSocket(`ws://127.0.0.1:${s.wsPort}/sub`);

@@ -1,17 +1,28 @@
-/** Raw TCP transport: a net.Server on this worker's own descriptor of the shared listening socket. */
+/**
+ * goim over raw TCP: a stream of packets, decoded as they arrive (split and coalesced reads), on a
+ * net.Server listening on this worker's own descriptor of the shared listening socket.
+ */
 import net from 'node:net';
-import type { Transport, TransportSink } from './transport.js';
+import { codecErrorReason, CodecError, encodePacket, GoimStreamDecoder, type PacketHandler } from '../codec.js';
+import type { Accept, Transport, TransportSink } from './transport.js';
 
-const SINK = Symbol('sink');
+const CONN = Symbol('conn');
 
 class TcpTransport implements Transport {
   readonly protocol = 'tcp' as const;
   readonly remoteAddress: string;
-  private readonly socket: net.Socket;
+  readonly socket: net.Socket;
+  readonly decoder: GoimStreamDecoder;
+  sink!: TransportSink;
+  onPacket!: PacketHandler;
 
-  constructor(socket: net.Socket) {
+  constructor(socket: net.Socket, maxBody: number) {
     this.socket = socket;
     this.remoteAddress = socket.remoteAddress ?? '';
+    this.decoder = new GoimStreamDecoder(maxBody);
+  }
+  sendPacket(ver: number, op: number, seq: number, body: Uint8Array | null): boolean {
+    return this.socket.write(encodePacket(op, seq, body, ver));
   }
   write(bytes: Uint8Array): boolean {
     return this.socket.write(bytes);
@@ -20,29 +31,35 @@ class TcpTransport implements Transport {
     this.socket.end();
     this.socket.destroySoon();
   }
-  destroy(): void {
-    this.socket.destroy();
+}
+
+type SocketWithConn = net.Socket & { [CONN]: TcpTransport };
+
+// Listeners live at module level and reach the transport through a symbol: no closures per socket.
+function onData(this: SocketWithConn, chunk: Buffer): void {
+  const t = this[CONN];
+  const err = t.decoder.push(chunk, t.onPacket);
+  if (err !== CodecError.None) {
+    this.destroy();
+    t.sink.onProtocolError(codecErrorReason(err));
   }
 }
-
-type SocketWithSink = net.Socket & { [SINK]: TransportSink };
-
-// Listeners live at module level and reach the actor through a symbol: no closures per connection.
-function onData(this: SocketWithSink, chunk: Buffer): void {
-  this[SINK].onData(chunk);
+function onClose(this: SocketWithConn): void {
+  this[CONN].sink.onClose();
 }
-function onClose(this: SocketWithSink): void {
-  this[SINK].onClose();
-}
-function onError(this: SocketWithSink): void {
-  // 'close' follows every 'error'; resets from clients are routine and not worth a log line.
+function onError(this: SocketWithConn): void {
+  // 'close' follows every 'error'; resets from clients are routine.
 }
 
-export function listenTcp(fd: number, accept: (t: Transport) => TransportSink): Promise<net.Server> {
+export function listenTcp(fd: number, maxBody: number, accept: Accept): Promise<net.Server> {
   return new Promise((resolve, reject) => {
     const server = net.createServer({ noDelay: true }, (socket) => {
-      const s = socket as SocketWithSink;
-      s[SINK] = accept(new TcpTransport(socket));
+      const t = new TcpTransport(socket, maxBody);
+      const sink = accept(t);
+      t.sink = sink;
+      t.onPacket = sink.onPacket.bind(sink);
+      const s = socket as SocketWithConn;
+      s[CONN] = t;
       s.on('data', onData);
       s.on('close', onClose);
       s.on('error', onError);

@@ -1,18 +1,26 @@
 /**
- * What a connection actor needs from the socket under it. TCP and WebSocket each implement it, so
- * the session logic (auth, heartbeat, rooms) exists once, in actors/connection.ts.
+ * What a connection actor needs from the socket under it. Each file in src/protocols/ implements it
+ * for one framing (goim over TCP, goim over WebSocket, Mars over TCP), so the session logic (auth,
+ * heartbeat, rooms) exists once, in actors/connection.ts, in goim's terms (ver, op, seq, body).
  */
 export interface Transport {
-  readonly protocol: 'tcp' | 'ws';
+  readonly protocol: 'tcp' | 'ws' | 'mars';
   readonly remoteAddress: string;
-  /** Queues bytes (one goim packet, or several back to back); false when the socket buffer is full. */
+  /** Sends one packet, framed for this transport. False when the socket's buffer is full. */
+  sendPacket(ver: number, op: number, seq: number, body: Uint8Array | null): boolean;
+  /** Writes bytes already framed for this transport (frame-once pushes). */
   write(bytes: Uint8Array): boolean;
-  /** Closes the connection; `reason` is logged (and, on WebSocket, sent in the close frame). */
+  /** Closes the connection after what is queued has been written. */
   close(reason: string): void;
 }
 
 /** Events a transport reports to its connection actor. */
 export interface TransportSink {
-  onData(chunk: Uint8Array): void;
+  /** One inbound packet; the body `buf[off .. off+len)` is valid only during the call. */
+  onPacket(ver: number, op: number, seq: number, buf: Uint8Array, off: number, len: number): void;
+  /** The peer sent bytes that are not a valid packet; the transport is already closing. */
+  onProtocolError(reason: string): void;
   onClose(): void;
 }
+
+export type Accept = (transport: Transport) => TransportSink;

@@ -1,64 +1,90 @@
 /**
- * WebSocket transport: an HTTP server on this worker's own descriptor; upgrades at the configured
- * path (goim: exactly `/sub`) become connections, anything else gets a plain HTTP error.
+ * goim over WebSocket: an HTTP server on this worker's own descriptor; upgrades at the configured
+ * path (goim: exactly `/sub`) become connections, anything else gets a plain HTTP error. One goim
+ * packet per message; binary and text messages are both accepted, as goim does; we send binary.
  */
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { Transport, TransportSink } from './transport.js';
+import { codecErrorReason, CodecError, decodeFrame, encodePacket, type PacketHandler } from '../codec.js';
+import type { Accept, Transport, TransportSink } from './transport.js';
 
-const SINK = Symbol('sink');
+const CONN = Symbol('conn');
 
 class WsTransport implements Transport {
   readonly protocol = 'ws' as const;
   readonly remoteAddress: string;
-  private readonly ws: WebSocket;
+  readonly ws: WebSocket;
+  readonly maxBody: number;
+  sink!: TransportSink;
+  onPacket!: PacketHandler;
 
-  constructor(ws: WebSocket, remoteAddress: string) {
+  constructor(ws: WebSocket, remoteAddress: string, maxBody: number) {
     this.ws = ws;
     this.remoteAddress = remoteAddress;
+    this.maxBody = maxBody;
+  }
+  sendPacket(ver: number, op: number, seq: number, body: Uint8Array | null): boolean {
+    this.ws.send(encodePacket(op, seq, body, ver), { binary: true });
+    return this.ws.bufferedAmount === 0;
   }
   write(bytes: Uint8Array): boolean {
     this.ws.send(bytes, { binary: true });
     return this.ws.bufferedAmount === 0;
   }
   close(reason: string): void {
-    this.ws.close(1000, reason.slice(0, 120));
+    // Close reasons are limited to 123 bytes by the WebSocket protocol.
+    this.ws.close(1000, Buffer.from(reason).subarray(0, 120).toString());
   }
 }
 
-type WsWithSink = WebSocket & { [SINK]: TransportSink };
+type WsWithConn = WebSocket & { [CONN]: WsTransport };
 
 function onMessage(this: WebSocket, data: Buffer): void {
-  (this as WsWithSink)[SINK].onData(data);
+  const t = (this as WsWithConn)[CONN];
+  const err = decodeFrame(data, t.maxBody, t.onPacket);
+  if (err !== CodecError.None) {
+    this.close(1002, codecErrorReason(err).slice(0, 120));
+    t.sink.onProtocolError(codecErrorReason(err));
+  }
 }
 function onClose(this: WebSocket): void {
-  (this as WsWithSink)[SINK].onClose();
+  (this as WsWithConn)[CONN].sink.onClose();
 }
 function onError(this: WebSocket): void {
-  // 'close' follows; nothing to do here.
+  // Bad frames (bad opcode, unmasked, too big) end here; ws closes the socket and 'close' follows.
 }
 
 function refuse(socket: Duplex, status: number, message: string): void {
   socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
 }
 
-export function listenWs(fd: number, path: string, perMessageDeflate: boolean, accept: (t: Transport) => TransportSink): Promise<http.Server> {
-  const wss = new WebSocketServer({ noServer: true, perMessageDeflate, clientTracking: false });
+export interface WsOptions {
+  path: string;
+  perMessageDeflate: boolean;
+  maxBody: number;
+}
+
+export function listenWs(fd: number, opts: WsOptions, accept: Accept): Promise<http.Server> {
+  // maxPayload: a goim packet is at most 16 + maxBody bytes; goim ignores trailing bytes, allow some.
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: opts.perMessageDeflate, clientTracking: false, maxPayload: 16 + opts.maxBody + 1024 });
   const server = http.createServer((_req, res) => {
-    res.writeHead(426, { 'Content-Type': 'text/plain' }).end(`WebSocket endpoint: upgrade at ${path}\n`);
+    res.writeHead(426, { 'Content-Type': 'text/plain' }).end(`WebSocket endpoint: upgrade at ${opts.path}\n`);
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (req.url !== path) {
-      refuse(socket, 404, `no WebSocket endpoint at ${req.url ?? ''}; use ${path}\n`);
+    if (req.url !== opts.path) {
+      refuse(socket, 404, `no WebSocket endpoint at ${req.url ?? ''}; use ${opts.path}\n`);
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const w = ws as WsWithSink;
-      w[SINK] = accept(new WsTransport(ws, req.socket.remoteAddress ?? ''));
-      w.on('message', onMessage);
-      w.on('close', onClose);
-      w.on('error', onError);
+      const t = new WsTransport(ws, req.socket.remoteAddress ?? '', opts.maxBody);
+      const sink = accept(t);
+      t.sink = sink;
+      t.onPacket = sink.onPacket.bind(sink);
+      (ws as WsWithConn)[CONN] = t;
+      ws.on('message', onMessage);
+      ws.on('close', onClose);
+      ws.on('error', onError);
     });
   });
   server.on('clientError', (_err, socket: Duplex) => refuse(socket, 400, 'bad request\n'));

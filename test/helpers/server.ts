@@ -99,6 +99,7 @@ export function connectTcp(port: number): Promise<net.Socket> {
     const s = net.connect({ host: '127.0.0.1', port });
     s.once('connect', () => {
       s.off('error', reject);
+      s.resume(); // discard what the server sends, so that its FIN is seen and 'close' follows
       resolve(s);
     });
     s.once('error', reject);
