@@ -17,6 +17,7 @@ export interface RunningServer {
   proc: ChildProcess;
   tcpPort: number;
   wsPort: number;
+  marsPort: number;
   controlPort: number;
   stdout: string[];
   stderr: string[];
@@ -27,6 +28,17 @@ export interface RunningServer {
 }
 
 let seq = 0;
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
 export function writeConfig(config: object): string {
   const file = path.join(os.tmpdir(), `ringcast-test-${process.pid}-${seq++}.json`);
   fs.writeFileSync(file, JSON.stringify(config));
@@ -39,6 +51,8 @@ export async function startServer(config: Record<string, unknown> = {}): Promise
     ...config,
     tcp: { host: '127.0.0.1', port: 0, ...(config.tcp as object) },
     ws: { host: '127.0.0.1', port: 0, ...(config.ws as object) },
+    // mars.port 0 means "off", so a Mars test gets a port that was free a moment ago.
+    ...(config.mars !== undefined ? { mars: { host: '127.0.0.1', ...(config.mars as object), port: (config.mars as { port?: number }).port || (await freePort()) } } : {}),
     control: { host: '127.0.0.1', port: 0, ...(config.control as object) },
     debug: { testCommands: true, ...(config.debug as object) },
     log: { level: 'warn', ...(config.log as object) },
@@ -77,6 +91,7 @@ export async function startServer(config: Record<string, unknown> = {}): Promise
     proc,
     tcpPort: ports.tcp ?? 0,
     wsPort: ports.ws ?? 0,
+    marsPort: ports.mars ?? 0,
     controlPort: ports.control!,
     stdout,
     stderr,
