@@ -55,7 +55,18 @@ export interface ConnectionHost {
   /** The connection is gone (socket closed): unregister everything. */
   release(conn: ConnectionActor): void;
   debug(conn: ConnectionActor, msg: string, extra?: object): void;
+  error(conn: ConnectionActor, msg: string): void;
 }
+
+interface EarlyPacket {
+  ver: number;
+  op: number;
+  seq: number;
+  body: Uint8Array;
+}
+
+/** Packets a client may send after op 7 before the auth reply (goim's client ring holds 8). */
+const MAX_EARLY_PACKETS = 8;
 
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: false });
@@ -81,6 +92,8 @@ export class ConnectionActor implements TransportSink {
   readonly rooms = new Set<string>();
   readonly accepts = new Set<number>();
   private limiter: RequestLimiter | null = null;
+  /** Packets that arrived while auth was in progress. */
+  private early: EarlyPacket[] | null = null;
   private readonly host: ConnectionHost;
 
   constructor(id: number, transport: Transport, host: ConnectionHost) {
@@ -102,7 +115,16 @@ export class ConnectionActor implements TransportSink {
         this.startAuth(ver, seq, buf, off, len);
         return;
       case ConnState.Authenticating:
-        return; // goim ignores packets until auth has finished
+        // goim reads packets in order, so what follows op 7 is answered after op 8: keep it (copied,
+        // the read buffer is reused) and play it back once the auth reply is out. Bounded, as goim's
+        // client ring (cliProto) is.
+        if (this.early === null) this.early = [];
+        if (this.early.length >= MAX_EARLY_PACKETS) {
+          this.close(`more than ${MAX_EARLY_PACKETS} packets before the auth reply`);
+          return;
+        }
+        this.early.push({ ver, op, seq, body: buf.slice(off, off + len) });
+        return;
       case ConnState.Open:
         this.onOpenPacket(ver, op, seq, buf, off, len);
         return;
@@ -112,7 +134,8 @@ export class ConnectionActor implements TransportSink {
   }
 
   onProtocolError(reason: string): void {
-    this.host.debug(this, 'protocol error: closing', { reason });
+    if (reason.startsWith('internal error')) this.host.error(this, reason);
+    else this.host.debug(this, 'protocol error: closing', { reason });
   }
 
   onClose(): void {
@@ -181,6 +204,9 @@ export class ConnectionActor implements TransportSink {
     this.host.opened(this, extra);
     this.host.schedule(this, this.host.heartbeatTimeoutMs);
     this.transport.sendPacket(ver, Op.AuthReply, seq, null);
+    const early = this.early;
+    this.early = null;
+    if (early !== null) for (const p of early) if (this.state === ConnState.Open) this.onOpenPacket(p.ver, p.op, p.seq, p.body, 0, p.body.length);
   }
 
   private onOpenPacket(ver: number, op: number, seq: number, buf: Uint8Array, off: number, len: number): void {

@@ -206,6 +206,10 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin {
     if (this.log.isLevelEnabled('debug')) this.log.debug({ conn: conn.id, key: conn.key, mid: conn.mid, remote: conn.transport.remoteAddress, proto: conn.transport.protocol, ...extra }, msg);
   }
 
+  error(conn: ConnectionActor, msg: string): void {
+    this.log.error({ conn: conn.id, key: conn.key, mid: conn.mid, proto: conn.transport.protocol }, msg);
+  }
+
   // ---- router ----
 
   private keyShard(key: string): number {

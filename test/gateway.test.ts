@@ -59,8 +59,9 @@ describe('gateway: goim session over TCP, WebSocket and Mars', function () {
       const echo = await c.expect(1000);
       assert.equal(echo.seq, 43);
       assert.equal(echo.body.length, 0);
+      // Registration travels through the rings: it lands shortly after the auth reply.
+      await until(async () => (await s.get('/debug/router?mid=7001')).body.data.entries.length === 1, 3000, 'the router entry');
       const router = (await s.get('/debug/router?mid=7001')).body.data.entries;
-      assert.equal(router.length, 1);
       assert.equal(router[0].platform, 'web');
     });
   }
@@ -132,9 +133,13 @@ describe('gateway: goim session over TCP, WebSocket and Mars', function () {
   it('decodes packets split across reads and several packets in one read', async () => {
     const c = await open('tcp');
     const both = Buffer.concat([encodePacket(Op.Auth, 1, Buffer.from(JSON.stringify(DEMO_AUTH))), encodePacket(Op.Heartbeat, 2, null)]);
-    // Auth and a heartbeat in one write: the heartbeat arrives while auth is in progress and is ignored.
+    // Auth and a heartbeat in one write: the heartbeat arrives while auth is in progress and is
+    // answered after the auth reply, in order, as goim does.
     c.writeRaw(both);
     assert.equal((await c.next())?.op, Op.AuthReply);
+    const early = await c.next();
+    assert.equal(early?.op, Op.HeartbeatReply);
+    assert.equal(early?.seq, 2);
     const hb = encodePacket(Op.Heartbeat, 3, null);
     const three = Buffer.concat([hb, hb, hb]);
     for (let i = 0; i < three.length; i++) {
@@ -256,7 +261,7 @@ describe('gateway: auth modes and upstream requests', function () {
       const token = await new SignJWT({ rooms: ['vip://1'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('4242').setExpirationTime('1h').sign(key);
       const ok = await GoimClient.connect(kind, kind === 'ws' ? s.wsPort : s.tcpPort);
       assert.equal((await ok.auth({ token, room_id: 'live://1' })).op, Op.AuthReply);
-      assert.equal((await s.get('/debug/router?mid=4242')).body.data.entries.length, 1);
+      await until(async () => (await s!.get('/debug/router?mid=4242')).body.data.entries.length === 1, 3000, 'the router entry for sub 4242');
       const bad = await GoimClient.connect(kind, kind === 'ws' ? s.wsPort : s.tcpPort);
       const rej = await bad.auth({ token: token.slice(0, -3) + 'AAA' });
       assert.equal(rej.op, Op.DisconnectReply);
@@ -280,7 +285,7 @@ describe('gateway: auth modes and upstream requests', function () {
     s = await startServer({ workers: 1, auth: { mode: 'http', timeoutMs: 500, http: { url: `${backend.url}/auth` } } });
     const ok = await GoimClient.connect('tcp', s.tcpPort);
     assert.equal((await ok.auth({ token: 'let-me-in' })).op, Op.AuthReply);
-    assert.equal((await s.get('/debug/router?mid=77')).body.data.entries.length, 1);
+    await until(async () => (await s!.get('/debug/router?mid=77')).body.data.entries.length === 1, 3000, 'the router entry for mid 77');
     const no = await GoimClient.connect('ws', s.wsPort);
     const rej = await no.auth({ token: 'nope' });
     assert.equal(JSON.parse(rej.body.toString()).code, 401);

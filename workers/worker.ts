@@ -14,6 +14,9 @@ const log = createLogger(init.config.log.level, `worker-${init.index}`);
 const runtime = new WorkerRuntime(init, log);
 const port = parentPort!;
 
+// A promise a session forgot to handle is a bug to log, not a reason to drop every connection here.
+process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection in a worker'));
+
 Comlink.expose(runtime, nodeEndpoint(port));
 await runtime.start(init.fds);
 port.postMessage({ type: 'ready', index: init.index, threadId } satisfies WorkerEvent);

@@ -65,7 +65,15 @@ type SocketWithConn = net.Socket & { [CONN]: MarsTransport };
 
 function onData(this: SocketWithConn, chunk: Buffer): void {
   const t = this[CONN];
-  const err = t.decoder.push(chunk, t.onPacket);
+  let err: CodecError;
+  try {
+    err = t.decoder.push(chunk, t.onPacket);
+  } catch (e) {
+    // A bug in the session must cost this connection, never the worker.
+    this.destroy();
+    t.sink.onProtocolError(`internal error: ${(e as Error).message}`);
+    return;
+  }
   if (err !== CodecError.None) {
     this.destroy();
     t.sink.onProtocolError(codecErrorReason(err));

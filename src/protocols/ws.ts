@@ -42,7 +42,15 @@ type WsWithConn = WebSocket & { [CONN]: WsTransport };
 
 function onMessage(this: WebSocket, data: Buffer): void {
   const t = (this as WsWithConn)[CONN];
-  const err = decodeFrame(data, t.maxBody, t.onPacket);
+  let err: CodecError;
+  try {
+    err = decodeFrame(data, t.maxBody, t.onPacket);
+  } catch (e) {
+    // A bug in the session must cost this connection, never the worker.
+    this.terminate();
+    t.sink.onProtocolError(`internal error: ${(e as Error).message}`);
+    return;
+  }
   if (err !== CodecError.None) {
     this.close(1002, codecErrorReason(err).slice(0, 120));
     t.sink.onProtocolError(codecErrorReason(err));
