@@ -73,12 +73,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const lines = [`ringcast: ${workers} worker${workers === 1 ? '' : 's'}`];
-  for (const l of fds.listeners) lines.push(`ringcast: ${l.name} listening on ${l.host}:${l.port}${l.name === 'ws' ? ` (path ${config.ws.path})` : ''}`);
-  lines.push(`ringcast: control listening on ${config.control.host}:${controlPort}`);
-  process.stdout.write(lines.join('\n') + '\n');
-  log.info({ workers, listeners, controlPort, startupMs: Date.now() - startedAt }, 'ready');
-
+  // Signal handlers before the ready lines: whoever waits for those lines may signal at once.
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) {
@@ -97,6 +92,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+
+  const lines = [`ringcast: ${workers} worker${workers === 1 ? '' : 's'}`];
+  for (const l of fds.listeners) lines.push(`ringcast: ${l.name} listening on ${l.host}:${l.port}${l.name === 'ws' ? ` (path ${config.ws.path})` : ''}`);
+  lines.push(`ringcast: control listening on ${config.control.host}:${controlPort}`);
+  process.stdout.write(lines.join('\n') + '\n');
+  log.info({ workers, listeners, controlPort, startupMs: Date.now() - startedAt }, 'ready');
+
 }
 
 await main();

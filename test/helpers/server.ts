@@ -98,7 +98,7 @@ export async function startServer(config: Record<string, unknown> = {}): Promise
     get: (p) => request('GET', p),
     post: (p) => request('POST', p),
     async stop(signal = 'SIGTERM') {
-      if (proc.exitCode !== null) return { code: proc.exitCode, ms: 0 };
+      if (proc.exitCode !== null || proc.signalCode !== null) return { code: proc.exitCode, ms: 0 };
       const t0 = Date.now();
       const exited = once(proc, 'exit');
       proc.kill(signal);
