@@ -81,6 +81,10 @@ export class ConnectionActor implements TransportSink {
   readonly since = Date.now();
   readonly timer: TimerEntry<ConnectionActor>;
   state = ConnState.Handshake;
+  /** Authenticated and not closing: may receive pushes. */
+  get open(): boolean {
+    return this.state === ConnState.Open;
+  }
   /** Set once the host has registered the connection with the router (undone on release). */
   registered = false;
   key = '';

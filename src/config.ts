@@ -62,6 +62,13 @@ export interface RoomsConfig {
   readonly countIntervalMs: number;
 }
 
+export interface PushConfig {
+  /** Room and broadcast pushes arriving within this window (ms) go out as one write per connection; 0 = merge only what is already queued. Default 5. */
+  readonly batchWindowMs: number;
+  /** A merged batch is written at once when it reaches this many bytes. Default 32768. */
+  readonly batchMaxBytes: number;
+}
+
 export const AUTH_MODES = ['none', 'jwt', 'http'] as const;
 export const JWT_ALGORITHMS = ['HS256', 'RS256'] as const;
 export const MULTI_LOGIN_POLICIES = ['allow', 'kick'] as const;
@@ -115,6 +122,30 @@ export interface ControlConfig {
   readonly host: string;
   /** Control listener port; 0 = any free port. Default 3111. */
   readonly port: number;
+  /** When set, every control request must carry `Authorization: Bearer <token>`. Default "". */
+  readonly token: string;
+  /** Largest request body (push payloads, batches) in bytes. Default 1048576. */
+  readonly maxBodyBytes: number;
+  /** Most keys + mids in one POST /push/batch. Default 100000. */
+  readonly batchMaxTargets: number;
+}
+
+export interface NodesConfig {
+  /** Domain handed to web clients by /goim/nodes/weighted (empty: addresses instead). Default "". */
+  readonly domain: string;
+  /** Comma-separated addresses of this node handed to clients (empty: the TCP listener's host). Default "". */
+  readonly addrs: string;
+  /** WSS port advertised (ringcast serves no TLS itself; a proxy may). Default 3103. */
+  readonly wssPort: number;
+  /** Client heartbeat interval advertised, seconds (goim: 240). Default 240. */
+  readonly heartbeatSec: number;
+  /** Missed heartbeats before a client reconnects, advertised (goim: 2). Default 2. */
+  readonly heartbeatMax: number;
+  /** Reconnect backoff advertised to clients (goim: 300 / 3 / 1.8 / 0.3). */
+  readonly backoffMaxDelay: number;
+  readonly backoffBaseDelay: number;
+  readonly backoffFactor: number;
+  readonly backoffJitter: number;
 }
 
 export interface RingConfig {
@@ -169,6 +200,8 @@ export interface Config {
   readonly auth: AuthConfig;
   readonly multiLogin: MultiLoginConfig;
   readonly upstream: UpstreamSettings;
+  readonly push: PushConfig;
+  readonly nodes: NodesConfig;
   readonly ring: RingConfig;
   readonly supervisor: SupervisorConfig;
   readonly log: LogConfig;
@@ -187,7 +220,7 @@ export const CONFIG_DEFAULTS: Config = deepFreeze({
   tcp: { enabled: true, host: '0.0.0.0', port: 3101 },
   ws: { enabled: true, host: '0.0.0.0', port: 3102, path: '/sub', perMessageDeflate: false },
   mars: { host: '0.0.0.0', port: 0 },
-  control: { host: '127.0.0.1', port: 3111 },
+  control: { host: '127.0.0.1', port: 3111, token: '', maxBodyBytes: 1048576, batchMaxTargets: 100000 },
   protocol: { maxBodyBytes: 4096, handshakeTimeoutMs: 5000, heartbeatTimeoutMs: 480000, timerTickMs: 250 },
   rooms: { maxPerConnection: 16, countIntervalMs: 1000 },
   auth: {
@@ -198,6 +231,18 @@ export const CONFIG_DEFAULTS: Config = deepFreeze({
   },
   multiLogin: { default: 'allow', kick: '', allow: '' },
   upstream: { services: '', timeoutMs: 5000, maxInFlight: 8, ratePerSec: 20, burst: 40 },
+  push: { batchWindowMs: 5, batchMaxBytes: 32768 },
+  nodes: {
+    domain: '',
+    addrs: '',
+    wssPort: 3103,
+    heartbeatSec: 240,
+    heartbeatMax: 2,
+    backoffMaxDelay: 300,
+    backoffBaseDelay: 3,
+    backoffFactor: 1.8,
+    backoffJitter: 0.3,
+  },
   ring: { mailboxBytes: 4194304, overflowBytes: 16777216, drainBudget: 4096 },
   supervisor: {
     probeIntervalMs: 1000,
@@ -245,6 +290,10 @@ const bool = () => z.boolean({ error: 'expected a boolean (true or false)' });
 const host = () => z.string({ error: 'expected a non-empty string' }).min(1, { error: 'expected a non-empty string' });
 const port = () => int(0, 65535);
 const text = () => z.string({ error: 'expected a string' });
+function num(min: number, max: number) {
+  const error = `expected a number between ${min} and ${max}`;
+  return z.number({ error }).min(min, { error }).max(max, { error });
+}
 function oneOf<T extends readonly [string, ...string[]]>(values: T) {
   return z.enum(values, { error: `expected one of ${values.join(', ')}` });
 }
@@ -268,7 +317,7 @@ export const ConfigSchema = section({
     perMessageDeflate: bool(),
   }),
   mars: section({ host: host(), port: port() }),
-  control: section({ host: host(), port: port() }),
+  control: section({ host: host(), port: port(), token: text(), maxBodyBytes: int(1, 1073741824), batchMaxTargets: int(1, 10000000) }),
   protocol: section({
     maxBodyBytes: int(0, 16777216),
     handshakeTimeoutMs: int(100, 600000),
@@ -289,6 +338,18 @@ export const ConfigSchema = section({
     maxInFlight: int(1, 100000),
     ratePerSec: int(1, 1000000),
     burst: int(1, 1000000),
+  }),
+  push: section({ batchWindowMs: int(0, 10000), batchMaxBytes: int(64, 16777216) }),
+  nodes: section({
+    domain: text(),
+    addrs: text(),
+    wssPort: port(),
+    heartbeatSec: int(1, 86400),
+    heartbeatMax: int(1, 1000),
+    backoffMaxDelay: int(0, 86400),
+    backoffBaseDelay: int(0, 86400),
+    backoffFactor: num(1, 100),
+    backoffJitter: num(0, 1),
   }),
   ring: section({
     mailboxBytes: powerOfTwo(64, 1073741824),
@@ -524,7 +585,8 @@ function applyEnv(merged: Record<string, unknown>, env: NodeJS.ProcessEnv): { ov
     const [key, dflt] = entry;
     let value: unknown = raw;
     if (typeof dflt === 'number') {
-      if (INTEGER_TEXT.test(raw)) value = Number(raw);
+      // Integers everywhere; the few fractional keys (nodes.backoffFactor, …) take decimals too.
+      if (INTEGER_TEXT.test(raw) || (!Number.isInteger(dflt) && /^-?\d+(\.\d+)?$/.test(raw))) value = Number(raw);
     } else if (typeof dflt === 'boolean') {
       if (Object.prototype.hasOwnProperty.call(ENV_BOOLEANS, raw)) value = ENV_BOOLEANS[raw];
     }

@@ -9,6 +9,9 @@ import { createControlServer } from './control/http.js';
 import { ListenFdPool, type ListenerSpec } from './listen-fds.js';
 import { createLogger } from './logger.js';
 import { Supervisor } from './supervisor.js';
+import { ActorKind } from './actor-system.js';
+import { SystemActorId } from './messages.js';
+import { PushDispatcher } from './push/dispatcher.js';
 
 function readConfig(): Config {
   try {
@@ -64,7 +67,32 @@ async function main(): Promise<void> {
   }
 
   const listeners = fds.listeners.map((l) => ({ name: l.name, host: l.host, port: l.port }));
-  const control = createControlServer({ supervisor, listeners, testCommands: config.debug.testCommands, log, startedAt });
+  const push = new PushDispatcher(supervisor, log);
+  supervisor.system.register(ActorKind.System, SystemActorId.Supervision, push);
+  const port = (name: string, fallback: number): number => fds.listeners.find((l) => l.name === name)?.port ?? fallback;
+  const n = config.nodes;
+  const addrs = n.addrs.split(',').map((a) => a.trim()).filter((a) => a !== '');
+  const control = createControlServer({
+    supervisor,
+    listeners,
+    testCommands: config.debug.testCommands,
+    log,
+    startedAt,
+    push,
+    token: config.control.token,
+    maxBodyBytes: config.control.maxBodyBytes,
+    batchMaxTargets: config.control.batchMaxTargets,
+    nodes: {
+      domain: n.domain,
+      tcpPort: port('tcp', config.tcp.port),
+      wsPort: port('ws', config.ws.port),
+      wssPort: n.wssPort,
+      heartbeatSec: n.heartbeatSec,
+      heartbeatMax: n.heartbeatMax,
+      backoff: { maxDelay: n.backoffMaxDelay, baseDelay: n.backoffBaseDelay, factor: n.backoffFactor, jitter: n.backoffJitter },
+      addrs: addrs.length > 0 ? addrs : [config.tcp.host === '0.0.0.0' ? '127.0.0.1' : config.tcp.host],
+    },
+  });
   let controlPort: number;
   try {
     controlPort = await listen(control, config.control.host, config.control.port);
@@ -86,6 +114,7 @@ async function main(): Promise<void> {
     control.close();
     control.closeAllConnections();
     const { forced } = await supervisor.stop();
+    push.close();
     log.info({ ms: Date.now() - t0, forced }, 'stopped');
     process.stdout.write(`ringcast: stopped (${signal}) in ${Date.now() - t0} ms\n`);
     process.exit(0);

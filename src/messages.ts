@@ -24,6 +24,28 @@ export const enum MessageKind {
   KeyUnregister = 15,
   /** Router shard → connection actor: [u16 code][reason UTF-8]: send op 6 and close. */
   Kick = 20,
+  /** Push path; bodies in src/push/records.ts. Acceptor → every worker's deliverer. */
+  PushRoom = 30,
+  PushAll = 31,
+  /** Acceptor → the router-shard push actor owning the keys / mids. */
+  PushKeys = 32,
+  PushMids = 33,
+  /** Router shard → the deliverer of the worker holding the connections. */
+  Deliver = 34,
+  /** First-hop receiver (deliverer for room/all, shard for keys/mids) → acceptor. */
+  PushReply = 35,
+  /** Second-hop receiver (the deliverer of a Deliver) → acceptor. */
+  DeliverReply = 36,
+}
+
+/** Well-known actor ids inside a thread (besides connection actors). */
+export const enum SystemActorId {
+  Supervision = 0,
+  Deliverer = 1,
+}
+export const enum RouterActorId {
+  Shard = 0,
+  PushRouter = 1,
 }
 
 /** Worker lifecycle, worker → acceptor, by postMessage. */
@@ -42,6 +64,12 @@ export interface WorkerAdmin {
   roomCounts(): Record<string, number>;
   /** Process-wide member counts per room, summed by the acceptor (heartbeat replies carry them). */
   setRoomTotals(totals: Record<string, number>): void;
+  /** Connections open on this worker (authenticated or not). */
+  connectionCount(): number;
+  /** Distinct client IP addresses connected to this worker. */
+  ips(): string[];
+  /** Details of this worker's connections with these keys (for GET /sessions). */
+  sessionInfo(keys: string[]): Array<{ key: string; rooms: string[]; since: number; protocol: 'tcp' | 'ws' | 'mars' }>;
   /** Router-shard entries of one user, as [key, worker, platform] triples. */
   routerLookup(mid: number): Array<[string, number, string]>;
   /** Test only: registers a synthetic router entry from this worker, through the rings. */

@@ -45,6 +45,7 @@ export interface WorkerStatus {
   threadId: number;
   restarts: number;
   connections: number;
+  rooms: number;
   accepted: number;
   routerEntries: number;
   mailbox: { usedBytes: number; capacityBytes: number; consumed: number; fullEvents: number; parked: number; rejected: number; undeliverable: number };
@@ -260,6 +261,10 @@ export class Supervisor {
     return this.slots[index]?.admin ?? null;
   }
 
+  liveWorkers(): number[] {
+    return this.slots.filter((s) => s.state === 'ready').map((s) => s.index);
+  }
+
   readyCount(): number {
     return this.slots.filter((s) => s.state === 'ready').length;
   }
@@ -276,6 +281,7 @@ export class Supervisor {
         threadId: slot.threadId,
         restarts: slot.restarts,
         connections: w(1),
+        rooms: w(2),
         accepted: w(4),
         routerEntries: w(3),
         mailbox: {

@@ -11,7 +11,7 @@ import { kickPlatforms, parseServices, type Config } from './config.js';
 import { hashString, shardOfMid } from './hash.js';
 import { ACTOR_ID_MASK, ST_ACCEPTED, ST_CONNECTIONS, ST_ROOMS, ST_ROUTER_ENTRIES, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
 import type { Logger } from './logger.js';
-import { MessageKind, type CrashMode, type WorkerAdmin } from './messages.js';
+import { MessageKind, RouterActorId, SystemActorId, type CrashMode, type WorkerAdmin } from './messages.js';
 import { listenMars } from './protocols/mars.js';
 import { listenTcp } from './protocols/tcp.js';
 import type { Transport, TransportSink } from './protocols/transport.js';
@@ -21,6 +21,9 @@ import { RequestLimiter, UpstreamClient, type UpstreamReply } from './upstream.j
 import { Buckets } from '../actors/bucket.js';
 import { ConnectionActor, ConnState, type ConnectionHost } from '../actors/connection.js';
 import { Rooms } from '../actors/room.js';
+import { Deliverer, type DeliveryHost, type DeliveryTarget } from './push/deliverer.js';
+import { PushRouter } from './push/router-push.js';
+import { encodeReply as encodePushReply } from './push/records.js';
 import { decodeKick, encodeKey, encodeKick, encodeRegister, encodeUnregister, FLAG_KICK_SAME_PLATFORM, RouterShard } from '../actors/router-shard.js';
 
 export interface WorkerInit {
@@ -59,7 +62,7 @@ class ConnectionInbox implements Actor {
 
 const TIMER_SLOTS = 4096;
 
-export class WorkerRuntime implements ConnectionHost, WorkerAdmin {
+export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost {
   readonly index: number;
   readonly workers: number;
   readonly system: ActorSystem;
@@ -78,6 +81,9 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin {
   private readonly wheel: TimerWheel<ConnectionActor>;
   private readonly authenticator: Authenticator;
   private readonly upstreamClient: UpstreamClient;
+  private readonly deliverer: Deliverer;
+  /** Open connections per client IP (distinct IPs for /goim/online/total). */
+  private readonly ipCounts = new Map<string, number>();
   private nextId = 1;
   private accepting = true;
 
@@ -104,7 +110,18 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin {
       (worker, connId, code, reason) => this.system.send(worker, ActorKind.Connection, connId, MessageKind.Kick, encodeKick(code, reason)),
     );
     this.system.register(ActorKind.System, 0, new SystemActor(this));
-    this.system.register(ActorKind.RouterShard, 0, this.router);
+    this.system.register(ActorKind.RouterShard, RouterActorId.Shard, this.router);
+    this.system.register(
+      ActorKind.RouterShard,
+      RouterActorId.PushRouter,
+      new PushRouter(
+        this.router,
+        (worker, body) => this.system.send(worker, ActorKind.System, SystemActorId.Deliverer, MessageKind.Deliver, body),
+        (req, connections, forwards) => this.reply(MessageKind.PushReply, req, connections, forwards),
+      ),
+    );
+    this.deliverer = new Deliverer(this, init.config.push.batchWindowMs, init.config.push.batchMaxBytes);
+    this.system.register(ActorKind.System, SystemActorId.Deliverer, this.deliverer);
     this.wheel = new TimerWheel(init.config.protocol.timerTickMs, TIMER_SLOTS, (conn) => conn.onTimeout());
     this.authenticator = createAuthenticator(init.config.auth, log);
     const services = parseServices(init.config.upstream.services);
@@ -129,6 +146,8 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin {
     this.byId.set(conn.id, conn);
     this.system.register(ActorKind.Connection, conn.id, new ConnectionInbox(conn));
     Atomics.add(this.status, this.base + ST_ACCEPTED, 1);
+    const ip = transport.remoteAddress;
+    this.ipCounts.set(ip, (this.ipCounts.get(ip) ?? 0) + 1);
     Atomics.store(this.status, this.base + ST_CONNECTIONS, this.byId.size);
     if (this.accepting) this.wheel.schedule(conn.timer, this.config.protocol.handshakeTimeoutMs);
     else conn.close('server shutting down');
@@ -190,6 +209,10 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin {
   release(conn: ConnectionActor): void {
     this.wheel.cancel(conn.timer);
     this.byId.delete(conn.id);
+    const ip = conn.transport.remoteAddress;
+    const left = (this.ipCounts.get(ip) ?? 1) - 1;
+    if (left <= 0) this.ipCounts.delete(ip);
+    else this.ipCounts.set(ip, left);
     this.system.unregister(ActorKind.Connection, conn.id);
     for (const room of conn.rooms) this.rooms.leave(room, conn);
     Atomics.store(this.status, this.base + ST_ROOMS, this.rooms.byId.size);
@@ -208,6 +231,24 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin {
 
   error(conn: ConnectionActor, msg: string): void {
     this.log.error({ conn: conn.id, key: conn.key, mid: conn.mid, proto: conn.transport.protocol }, msg);
+  }
+
+  // ---- DeliveryHost ----
+
+  connection(id: number): DeliveryTarget | undefined {
+    return this.byId.get(id);
+  }
+
+  roomMembers(room: string): Iterable<DeliveryTarget> | undefined {
+    return this.rooms.byId.get(room)?.members;
+  }
+
+  allConnections(): Iterable<DeliveryTarget> {
+    return this.byId.values();
+  }
+
+  reply(kind: MessageKind.PushReply | MessageKind.DeliverReply, req: number, connections: number, forwards: number): void {
+    this.system.send(this.workers, ActorKind.System, SystemActorId.Supervision, kind, encodePushReply(req, connections, forwards));
   }
 
   // ---- router ----
@@ -246,6 +287,7 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin {
     const connections = this.byId.size;
     for (const conn of [...this.byId.values()]) conn.kick(1001, 'server shutting down');
     await Promise.all(closing);
+    this.deliverer.flushAll();
     this.wheel.stop();
     this.upstreamClient.close();
     await this.system.settled();
@@ -265,6 +307,23 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin {
 
   setRoomTotals(totals: Record<string, number>): void {
     this.rooms.setTotals(totals);
+  }
+
+  connectionCount(): number {
+    return this.byId.size;
+  }
+
+  ips(): string[] {
+    return [...this.ipCounts.keys()];
+  }
+
+  sessionInfo(keys: string[]): Array<{ key: string; rooms: string[]; since: number; protocol: 'tcp' | 'ws' | 'mars' }> {
+    const out: Array<{ key: string; rooms: string[]; since: number; protocol: 'tcp' | 'ws' | 'mars' }> = [];
+    for (const key of keys) {
+      const conn = this.connections.get(key);
+      if (conn !== undefined) out.push({ key, rooms: [...conn.rooms], since: conn.since, protocol: conn.transport.protocol });
+    }
+    return out;
   }
 
   routerLookup(mid: number): Array<[string, number, string]> {

@@ -13,6 +13,7 @@
 import net from 'node:net';
 import { codecErrorReason, CodecError } from '../codec.js';
 import { encodeMarsPacket, MARS_NOOP_CMDID, MARS_NOOP_SEQ, MarsStreamDecoder, type MarsHandler } from '../codec-mars.js';
+import type { PushFrames } from '../push/frames.js';
 import type { Accept, Transport, TransportSink } from './transport.js';
 
 export const MARS_OP_OFFSET = 100;
@@ -54,6 +55,9 @@ class MarsTransport implements Transport {
   }
   write(bytes: Uint8Array): boolean {
     return this.socket.write(bytes);
+  }
+  writeFrames(frames: PushFrames): void {
+    this.socket.write(frames.mars());
   }
   close(_reason: string): void {
     this.socket.end();

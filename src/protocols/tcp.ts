@@ -4,6 +4,7 @@
  */
 import net from 'node:net';
 import { codecErrorReason, CodecError, encodePacket, GoimStreamDecoder, type PacketHandler } from '../codec.js';
+import type { PushFrames } from '../push/frames.js';
 import type { Accept, Transport, TransportSink } from './transport.js';
 
 const CONN = Symbol('conn');
@@ -26,6 +27,9 @@ class TcpTransport implements Transport {
   }
   write(bytes: Uint8Array): boolean {
     return this.socket.write(bytes);
+  }
+  writeFrames(frames: PushFrames): void {
+    this.socket.write(frames.tcp());
   }
   close(_reason: string): void {
     this.socket.end();

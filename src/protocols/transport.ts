@@ -3,13 +3,17 @@
  * for one framing (goim over TCP, goim over WebSocket, Mars over TCP), so the session logic (auth,
  * heartbeat, rooms) exists once, in actors/connection.ts, in goim's terms (ver, op, seq, body).
  */
+import type { PushFrames } from '../push/frames.js';
+
 export interface Transport {
   readonly protocol: 'tcp' | 'ws' | 'mars';
   readonly remoteAddress: string;
   /** Sends one packet, framed for this transport. False when the socket's buffer is full. */
   sendPacket(ver: number, op: number, seq: number, body: Uint8Array | null): boolean;
-  /** Writes bytes already framed for this transport (frame-once pushes). */
+  /** Writes bytes already framed for this transport. */
   write(bytes: Uint8Array): boolean;
+  /** Writes a push, using the frame this transport's kind shares with every other recipient. */
+  writeFrames(frames: PushFrames): void;
   /** Closes the connection after what is queued has been written. */
   close(reason: string): void;
 }

@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { codecErrorReason, CodecError, decodeFrame, encodePacket, type PacketHandler } from '../codec.js';
+import type { PushFrames } from '../push/frames.js';
 import type { Accept, Transport, TransportSink } from './transport.js';
 
 const CONN = Symbol('conn');
@@ -31,6 +32,20 @@ class WsTransport implements Transport {
   write(bytes: Uint8Array): boolean {
     this.ws.send(bytes, { binary: true });
     return this.ws.bufferedAmount === 0;
+  }
+  /**
+   * The pre-built frame goes straight to the socket when that is safe: no permessage-deflate on
+   * this connection (nothing to compress, so ws's sender never queues) and the socket open.
+   * Otherwise ws frames (and compresses) the op-9 payload itself.
+   */
+  writeFrames(frames: PushFrames): void {
+    const ws = this.ws as WebSocket & { _socket?: Duplex; _sender?: { _queue?: unknown[] } };
+    if (ws.readyState !== WebSocket.OPEN) return;
+    if (ws.extensions === '' && ws._socket !== undefined && (ws._sender?._queue?.length ?? 0) === 0) {
+      ws._socket.write(frames.ws());
+    } else {
+      ws.send(frames.wsPayload(), { binary: true });
+    }
   }
   close(reason: string): void {
     // Close reasons are limited to 123 bytes by the WebSocket protocol.

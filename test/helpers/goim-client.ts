@@ -22,6 +22,8 @@ export type Kind = 'tcp' | 'ws' | 'mars';
 
 export class GoimClient {
   readonly kind: Kind;
+  /** WebSocket: how many packets each op-9 message carried, in arrival order. */
+  readonly batches: number[] = [];
   private readonly queue: Packet[] = [];
   private waiters: Array<(p: Packet | null) => void> = [];
   private ended = false;
@@ -51,6 +53,9 @@ export class GoimClient {
       ws.on('message', (data: Buffer) => {
         decodeFrame(data, 1 << 24, (ver, op, seq, buf, off, len) => {
           if (op === Op.Raw) {
+            let inner = 0;
+            decodeBatch(buf, off, len, () => inner++);
+            c.batches.push(inner);
             decodeBatch(buf, off, len, (v, o, s, b, bo, bl) => c.push({ ver: v, op: o, seq: s, body: Buffer.from(b.subarray(bo, bo + bl)) }));
           } else {
             c.push({ ver, op, seq, body: Buffer.from(buf.subarray(off, off + len)) });
@@ -145,6 +150,17 @@ export class GoimClient {
     this.send(Op.Heartbeat, seq);
     const p = await this.expect(Op.HeartbeatReply);
     return p.body.length >= 4 ? p.body.readInt32BE(0) : -1;
+  }
+
+  /** Collects packets until one with `op` and body `until` arrives (that one excluded). */
+  async collectUntil(op: number, until: string, ms = 5000): Promise<Packet[]> {
+    const out: Packet[] = [];
+    for (;;) {
+      const p = await this.next(ms);
+      if (p === null) throw new Error(`closed while collecting until "${until}"`);
+      if (p.op === op && p.body.toString() === until) return out;
+      out.push(p);
+    }
   }
 
   close(): void {

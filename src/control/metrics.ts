@@ -1,0 +1,135 @@
+/**
+ * Prometheus metrics of the control port (GET /metrics), on a registry of their own (not
+ * prom-client's global one). Worker gauges are read from a `MetricsSource` at scrape time (the
+ * supervisor's `statuses()` fits it); push and request counters are counted by the HTTP layer.
+ */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+
+/** One worker as the metrics see it: a subset of the supervisor's `WorkerStatus` (`rooms` optional). */
+export interface WorkerMetrics {
+  id: number;
+  connections: number;
+  rooms?: number;
+  routerEntries: number;
+  accepted: number;
+  restarts: number;
+  mailbox: { usedBytes: number; fullEvents: number; parked: number; rejected: number };
+}
+
+export interface MetricsSource {
+  workers(): readonly WorkerMetrics[];
+}
+
+export type PushKind = 'keys' | 'mids' | 'room' | 'all' | 'batch';
+
+export interface ControlMetricsOptions {
+  /** Also register prom-client's default process/Node.js metrics on the registry. Default true. */
+  defaultMetrics?: boolean;
+  /** Sampling resolution (ms) of the event-loop delay monitor. Default 100. */
+  eventLoopResolutionMs?: number;
+}
+
+const WORKER = ['worker'] as const;
+
+export class ControlMetrics {
+  readonly registry = new Registry();
+  private readonly source: MetricsSource;
+  private readonly connections: Gauge<'worker'>;
+  private readonly rooms: Gauge<'worker'>;
+  private readonly routerEntries: Gauge<'worker'>;
+  private readonly mailboxUsed: Gauge<'worker'>;
+  private readonly mailboxFull: Counter<'worker'>;
+  private readonly mailboxParked: Gauge<'worker'>;
+  private readonly mailboxRejected: Counter<'worker'>;
+  private readonly accepted: Counter<'worker'>;
+  private readonly restarts: Counter<'worker'>;
+  private readonly pushes: Counter<'kind'>;
+  private readonly deliveries: Counter;
+  private readonly pushBytes: Counter;
+  private readonly requests: Counter<'route' | 'status'>;
+  private readonly loopLag: Gauge;
+  private readonly loopLagMax: Gauge;
+  private readonly loopDelay: IntervalHistogram;
+  /** Timer resolution (ns) of loopDelay: its samples include it, the lag is what exceeds it. */
+  private readonly loopResolutionNs: number;
+
+  constructor(source: MetricsSource, opts: ControlMetricsOptions = {}) {
+    this.source = source;
+    const registers = [this.registry];
+    const gauge = (name: string, help: string): Gauge<'worker'> => new Gauge({ name, help, labelNames: WORKER, registers });
+    const counter = (name: string, help: string): Counter<'worker'> => new Counter({ name, help, labelNames: WORKER, registers });
+    this.connections = gauge('ringcast_connections', 'Open client connections per worker.');
+    this.rooms = gauge('ringcast_rooms', 'Rooms with at least one member per worker.');
+    this.routerEntries = gauge('ringcast_router_entries', 'Entries (mid -> connection) in the worker shard of the mid router.');
+    this.mailboxUsed = gauge('ringcast_mailbox_used_bytes', 'Bytes waiting in the worker mailbox ring.');
+    this.mailboxFull = counter('ringcast_mailbox_full_events_total', 'Times a write found the worker mailbox ring full.');
+    this.mailboxParked = gauge('ringcast_mailbox_parked', 'Records parked in overflow lists waiting for room in the worker mailbox.');
+    this.mailboxRejected = counter('ringcast_mailbox_rejected_total', 'Records dropped because the overflow list for the worker was full.');
+    this.accepted = counter('ringcast_accepted_total', 'Connections accepted by the worker (since it started).');
+    this.restarts = counter('ringcast_worker_restarts_total', 'Times the worker slot was restarted after its thread died.');
+    this.pushes = new Counter({ name: 'ringcast_pushes_total', help: 'Pushes accepted by the control API, by kind (batch = one per batch item).', labelNames: ['kind'] as const, registers });
+    this.deliveries = new Counter({ name: 'ringcast_push_deliveries_total', help: 'Connections pushes were queued to (sum over pushes).', registers });
+    this.pushBytes = new Counter({ name: 'ringcast_push_bytes_total', help: 'Push body bytes accepted by the control API (once per push, not per connection).', registers });
+    this.requests = new Counter({ name: 'ringcast_http_requests_total', help: 'Control API requests by route and HTTP status.', labelNames: ['route', 'status'] as const, registers });
+    this.loopLag = new Gauge({ name: 'ringcast_event_loop_lag_seconds', help: 'p99 event-loop lag of the acceptor (main thread) since the previous scrape.', registers });
+    this.loopLagMax = new Gauge({ name: 'ringcast_event_loop_lag_max_seconds', help: 'Largest event-loop lag of the acceptor (main thread) since the previous scrape.', registers });
+    for (const kind of ['keys', 'mids', 'room', 'all', 'batch'] as const) this.pushes.inc({ kind }, 0);
+    // 100 ms, not prom-client's 10: a 10 ms sampler wakes an idle acceptor 100 times a second.
+    const resolutionMs = opts.eventLoopResolutionMs ?? 100;
+    this.loopResolutionNs = resolutionMs * 1e6;
+    this.loopDelay = monitorEventLoopDelay({ resolution: resolutionMs });
+    this.loopDelay.enable();
+    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: resolutionMs });
+  }
+
+  countPush(kind: PushKind, connections: number, bytes: number): void {
+    this.pushes.inc({ kind });
+    if (connections > 0) this.deliveries.inc(connections);
+    if (bytes > 0) this.pushBytes.inc(bytes);
+  }
+
+  countRequest(route: string, status: number): void {
+    this.requests.inc({ route, status: String(status) });
+  }
+
+  /** Prometheus text exposition (`contentType` is its content type). */
+  async render(): Promise<string> {
+    this.fillWorkers();
+    const d = this.loopDelay;
+    const lag = (ns: number): number => Math.max(0, ns - this.loopResolutionNs) / 1e9;
+    this.loopLag.set(d.count > 0 ? lag(d.percentile(99)) : 0);
+    this.loopLagMax.set(d.count > 0 ? lag(d.max) : 0);
+    d.reset();
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Stops the event-loop delay monitor. */
+  close(): void {
+    this.loopDelay.disable();
+  }
+
+  private fillWorkers(): void {
+    const workers = this.source.workers();
+    const perWorker = [this.connections, this.rooms, this.routerEntries, this.mailboxUsed, this.mailboxParked];
+    for (const m of perWorker) m.reset();
+    for (const m of [this.mailboxFull, this.mailboxRejected, this.accepted, this.restarts]) m.reset();
+    for (const w of workers) {
+      const labels = { worker: String(w.id) };
+      this.connections.set(labels, w.connections);
+      if (w.rooms !== undefined) this.rooms.set(labels, w.rooms);
+      this.routerEntries.set(labels, w.routerEntries);
+      this.mailboxUsed.set(labels, w.mailbox.usedBytes);
+      this.mailboxParked.set(labels, w.mailbox.parked);
+      // Totals kept by the workers: reset + inc sets the counter to the worker's own value.
+      this.mailboxFull.inc(labels, Math.max(0, w.mailbox.fullEvents));
+      this.mailboxRejected.inc(labels, Math.max(0, w.mailbox.rejected));
+      this.accepted.inc(labels, Math.max(0, w.accepted));
+      this.restarts.inc(labels, Math.max(0, w.restarts));
+    }
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * The acceptor's side of the push path (implements PushService for the control API).
+ *
+ * keys → the router shard owning each key (hash of key) → the workers holding them;
+ * mids → the router shard owning each mid (hash of mid) → the workers holding their connections;
+ * room and all → every running worker (each knows its own room members).
+ * Every crossing is one ring record. A request completes when every first-hop receiver has replied
+ * and every Deliver a shard announced has been answered; the answer says how many connections the
+ * push was queued to. A request whose replies do not all come within `timeoutMs` (a worker died
+ * meanwhile) completes with what was counted, and is logged.
+ */
+import type { Actor, ActorSystem } from '../actor-system.js';
+import { ActorKind } from '../actor-system.js';
+import { hashString, shardOfMid } from '../hash.js';
+import type { Logger } from '../logger.js';
+import { MessageKind, RouterActorId, SystemActorId, type WorkerAdmin } from '../messages.js';
+import { SendResult } from '../ring/outbox.js';
+import { encodeAllPush, encodeKeysPush, encodeMidsPush, encodeRoomPush } from './records.js';
+import type { OnlineTotal, PushResult, PushService, SessionInfo } from './types.js';
+
+interface Pending {
+  firstHopLeft: number;
+  forwardsExpected: number;
+  forwardsDone: number;
+  connections: number;
+  startedAt: number;
+  resolve: (r: PushResult) => void;
+}
+
+/** What the dispatcher needs from the supervisor. */
+export interface WorkerDirectory {
+  readonly workers: number;
+  readonly system: ActorSystem;
+  /** Indexes of the workers that are running now. */
+  liveWorkers(): number[];
+  admin(index: number): { [K in keyof WorkerAdmin]: (...args: Parameters<WorkerAdmin[K]>) => Promise<Awaited<ReturnType<WorkerAdmin[K]>>> } | null;
+}
+
+export class PushDispatcher implements PushService, Actor {
+  private readonly dir: WorkerDirectory;
+  private readonly log: Logger;
+  private readonly timeoutMs: number;
+  private readonly pending = new Map<number, Pending>();
+  private nextReq = 1;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(dir: WorkerDirectory, log: Logger, timeoutMs = 5000) {
+    this.dir = dir;
+    this.log = log;
+    this.timeoutMs = timeoutMs;
+    // One coarse sweep for stuck requests instead of a timer per request.
+    this.sweeper = setInterval(() => this.sweep(), Math.min(1000, timeoutMs));
+    this.sweeper.unref();
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    for (const req of [...this.pending.keys()]) this.finish(req);
+  }
+
+  // ---- PushService ----
+
+  pushRoom(op: number, room: string, body: Uint8Array): Promise<PushResult> {
+    return this.fanOut(MessageKind.PushRoom, (req) => encodeRoomPush(req, op, room, body));
+  }
+
+  pushAll(op: number, speed: number, body: Uint8Array): Promise<PushResult> {
+    return this.fanOut(MessageKind.PushAll, (req) => encodeAllPush(req, op, speed, body));
+  }
+
+  pushKeys(op: number, keys: string[], body: Uint8Array): Promise<PushResult> {
+    const byShard = groupBy(keys, (k) => hashString(k) % this.dir.workers);
+    return this.toShards(MessageKind.PushKeys, byShard, (req, group) => encodeKeysPush(req, op, group, body));
+  }
+
+  pushMids(op: number, mids: number[], body: Uint8Array): Promise<PushResult> {
+    const byShard = groupBy(mids, (m) => shardOfMid(m, this.dir.workers));
+    return this.toShards(MessageKind.PushMids, byShard, (req, group) => encodeMidsPush(req, op, group, body));
+  }
+
+  async onlineTop(type: string, limit: number): Promise<Array<{ room_id: string; count: number }>> {
+    const prefix = `${type}://`;
+    const totals = await this.roomTotals();
+    return Object.entries(totals)
+      .filter(([room]) => room.startsWith(prefix))
+      .map(([room, count]) => ({ room_id: room.slice(prefix.length), count }))
+      .sort((a, b) => b.count - a.count || (a.room_id < b.room_id ? -1 : 1))
+      .slice(0, limit);
+  }
+
+  async onlineRooms(type: string, rooms: string[]): Promise<Record<string, number>> {
+    const totals = await this.roomTotals();
+    const out: Record<string, number> = {};
+    for (const r of rooms) out[r] = totals[`${type}://${r}`] ?? 0;
+    return out;
+  }
+
+  async onlineTotal(): Promise<OnlineTotal> {
+    const ips = new Set<string>();
+    let conns = 0;
+    for (const i of this.dir.liveWorkers()) {
+      const admin = this.dir.admin(i);
+      if (admin === null) continue;
+      for (const ip of await admin.ips()) ips.add(ip);
+      conns += await admin.connectionCount();
+    }
+    return { ip_count: ips.size, conn_count: conns };
+  }
+
+  async sessions(mid: number): Promise<SessionInfo[]> {
+    const shard = this.dir.admin(shardOfMid(mid, this.dir.workers));
+    if (shard === null) return [];
+    const entries = await shard.routerLookup(mid);
+    const byWorker = groupBy(entries, (e) => e[1]);
+    const out: SessionInfo[] = [];
+    for (const [worker, list] of byWorker) {
+      const admin = this.dir.admin(worker);
+      if (admin === null) continue;
+      const platforms = new Map(list.map(([key, , platform]) => [key, platform]));
+      for (const info of await admin.sessionInfo(list.map((e) => e[0]))) {
+        out.push({ key: info.key, platform: platforms.get(info.key) ?? '', worker, rooms: info.rooms, since: info.since, protocol: info.protocol });
+      }
+    }
+    return out.sort((a, b) => a.since - b.since);
+  }
+
+  // ---- replies (ring records to the acceptor) ----
+
+  receive(kind: number, _source: number, buf: Uint8Array, off: number, len: number): void {
+    if (len < 12 || (kind !== MessageKind.PushReply && kind !== MessageKind.DeliverReply)) return;
+    const dv = new DataView(buf.buffer, buf.byteOffset + off, 12);
+    const req = dv.getUint32(0);
+    const p = this.pending.get(req);
+    if (p === undefined) return; // timed out already
+    p.connections += dv.getUint32(4);
+    if (kind === MessageKind.PushReply) {
+      p.firstHopLeft--;
+      p.forwardsExpected += dv.getUint32(8);
+    } else {
+      p.forwardsDone++;
+    }
+    if (p.firstHopLeft <= 0 && p.forwardsDone >= p.forwardsExpected) this.finish(req);
+  }
+
+  // ---- internals ----
+
+  private begin(firstHops: number): { req: number; done: Promise<PushResult> } {
+    const req = this.nextReq;
+    this.nextReq = (this.nextReq + 1) >>> 0 || 1;
+    let resolve!: (r: PushResult) => void;
+    const done = new Promise<PushResult>((r) => (resolve = r));
+    this.pending.set(req, { firstHopLeft: firstHops, forwardsExpected: 0, forwardsDone: 0, connections: 0, startedAt: Date.now(), resolve });
+    if (firstHops === 0) this.finish(req);
+    return { req, done };
+  }
+
+  private fanOut(kind: MessageKind, encode: (req: number) => Uint8Array): Promise<PushResult> {
+    const targets = this.dir.liveWorkers();
+    const { req, done } = this.begin(targets.length);
+    const body = encode(req);
+    for (const w of targets) this.send(req, w, ActorKind.System, SystemActorId.Deliverer, kind, body);
+    return done;
+  }
+
+  private toShards<T>(kind: MessageKind, byShard: Map<number, T[]>, encode: (req: number, group: T[]) => Uint8Array): Promise<PushResult> {
+    const live = new Set(this.dir.liveWorkers());
+    const shards = [...byShard.keys()].filter((s) => live.has(s));
+    const { req, done } = this.begin(shards.length);
+    for (const s of shards) this.send(req, s, ActorKind.RouterShard, RouterActorId.PushRouter, kind, encode(req, byShard.get(s)!));
+    return done;
+  }
+
+  private send(req: number, worker: number, actorKind: ActorKind, actorId: number, kind: MessageKind, body: Uint8Array): void {
+    if (this.dir.system.send(worker, actorKind, actorId, kind, body) === SendResult.Rejected) {
+      // The worker's mailbox and our overflow list are full: this hop is given up (counted and logged
+      // by the outbox); the request must not wait for it.
+      const p = this.pending.get(req);
+      if (p === undefined) return;
+      p.firstHopLeft--;
+      if (p.firstHopLeft <= 0 && p.forwardsDone >= p.forwardsExpected) this.finish(req);
+    }
+  }
+
+  private finish(req: number): void {
+    const p = this.pending.get(req);
+    if (p === undefined) return;
+    this.pending.delete(req);
+    p.resolve({ connections: p.connections });
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [req, p] of this.pending) {
+      if (now - p.startedAt < this.timeoutMs) continue;
+      this.log.warn({ req, firstHopLeft: p.firstHopLeft, forwardsLeft: p.forwardsExpected - p.forwardsDone, connections: p.connections }, 'push request incomplete after timeout: answering with what was counted');
+      this.finish(req);
+    }
+  }
+
+  private async roomTotals(): Promise<Record<string, number>> {
+    const totals: Record<string, number> = {};
+    for (const i of this.dir.liveWorkers()) {
+      const admin = this.dir.admin(i);
+      if (admin === null) continue;
+      for (const [room, n] of Object.entries(await admin.roomCounts())) totals[room] = (totals[room] ?? 0) + n;
+    }
+    return totals;
+  }
+}
+
+function groupBy<T>(items: T[], key: (t: T) => number): Map<number, T[]> {
+  const out = new Map<number, T[]>();
+  for (const it of items) {
+    const k = key(it);
+    const list = out.get(k);
+    if (list === undefined) out.set(k, [it]);
+    else list.push(it);
+  }
+  return out;
+}

@@ -1,0 +1,132 @@
+/**
+ * Binary bodies of the push records that cross threads (MessageKind.Push*). Fixed big-endian
+ * layouts, no JSON: the acceptor writes them once per push and workers read them in place.
+ *
+ *   PushRoom  acceptor → every worker          [u32 req][i32 op][u16 roomLen][room][body]
+ *   PushAll   acceptor → every worker          [u32 req][i32 op][u32 speed][body]
+ *   PushKeys  acceptor → key's router shard    [u32 req][i32 op][u32 n]{[u16 len][key]}*n[body]
+ *   PushMids  acceptor → mid's router shard    [u32 req][i32 op][u32 n]{[f64 mid]}*n[body]
+ *   Deliver   router shard → holding worker    [u32 req][i32 op][u32 n]{[u32 connId]}*n[body]
+ *   PushReply any worker → acceptor            [u32 req][u32 connections][u32 more]
+ * `more` is how many further replies the acceptor must wait for (a shard that forwarded to k
+ * workers says k); a request is complete when every expected reply has come.
+ */
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function view(buf: Uint8Array, off: number, len: number): DataView {
+  return new DataView(buf.buffer, buf.byteOffset + off, len);
+}
+
+export function encodeRoomPush(req: number, op: number, room: string, body: Uint8Array): Uint8Array {
+  const r = enc.encode(room);
+  const out = new Uint8Array(10 + r.length + body.length);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, req);
+  dv.setInt32(4, op);
+  dv.setUint16(8, r.length);
+  out.set(r, 10);
+  out.set(body, 10 + r.length);
+  return out;
+}
+
+export interface RoomPush {
+  req: number;
+  op: number;
+  room: string;
+  bodyOff: number;
+}
+
+export function decodeRoomPush(buf: Uint8Array, off: number, len: number): RoomPush | null {
+  if (len < 10) return null;
+  const dv = view(buf, off, len);
+  const rlen = dv.getUint16(8);
+  if (10 + rlen > len) return null;
+  return { req: dv.getUint32(0), op: dv.getInt32(4), room: dec.decode(buf.subarray(off + 10, off + 10 + rlen)), bodyOff: 10 + rlen };
+}
+
+export function encodeAllPush(req: number, op: number, speed: number, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + body.length);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, req);
+  dv.setInt32(4, op);
+  dv.setUint32(8, speed);
+  out.set(body, 12);
+  return out;
+}
+
+export function encodeKeysPush(req: number, op: number, keys: string[], body: Uint8Array): Uint8Array {
+  const encoded = keys.map((k) => enc.encode(k));
+  const size = 12 + encoded.reduce((n, k) => n + 2 + k.length, 0) + body.length;
+  const out = new Uint8Array(size);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, req);
+  dv.setInt32(4, op);
+  dv.setUint32(8, keys.length);
+  let p = 12;
+  for (const k of encoded) {
+    dv.setUint16(p, k.length);
+    out.set(k, p + 2);
+    p += 2 + k.length;
+  }
+  out.set(body, p);
+  return out;
+}
+
+export function encodeMidsPush(req: number, op: number, mids: number[], body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + mids.length * 8 + body.length);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, req);
+  dv.setInt32(4, op);
+  dv.setUint32(8, mids.length);
+  for (let i = 0; i < mids.length; i++) dv.setFloat64(12 + i * 8, mids[i]!);
+  out.set(body, 12 + mids.length * 8);
+  return out;
+}
+
+export function encodeDeliver(req: number, op: number, connIds: number[], body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + connIds.length * 4 + body.length);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, req);
+  dv.setInt32(4, op);
+  dv.setUint32(8, connIds.length);
+  for (let i = 0; i < connIds.length; i++) dv.setUint32(12 + i * 4, connIds[i]!);
+  out.set(body, 12 + connIds.length * 4);
+  return out;
+}
+
+/** The common head of PushAll/PushKeys/PushMids/Deliver: request id, op, and a count or speed. */
+export interface PushHead {
+  req: number;
+  op: number;
+  n: number;
+}
+
+export function decodeHead(buf: Uint8Array, off: number, len: number): PushHead | null {
+  if (len < 12) return null;
+  const dv = view(buf, off, 12);
+  return { req: dv.getUint32(0), op: dv.getInt32(4), n: dv.getUint32(8) };
+}
+
+/** Keys of a PushKeys body and the offset of the push body after them, or null when malformed. */
+export function decodeKeys(buf: Uint8Array, off: number, len: number, n: number): { keys: string[]; bodyOff: number } | null {
+  const keys: string[] = [];
+  let p = 12;
+  for (let i = 0; i < n; i++) {
+    if (p + 2 > len) return null;
+    const klen = (buf[off + p]! << 8) | buf[off + p + 1]!;
+    if (p + 2 + klen > len) return null;
+    keys.push(dec.decode(buf.subarray(off + p + 2, off + p + 2 + klen)));
+    p += 2 + klen;
+  }
+  return { keys, bodyOff: p };
+}
+
+export function encodeReply(req: number, connections: number, more: number): Uint8Array {
+  const out = new Uint8Array(12);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, req);
+  dv.setUint32(4, connections);
+  dv.setUint32(8, more);
+  return out;
+}

@@ -1,0 +1,61 @@
+/**
+ * The router-shard push actor: takes pushes addressed to keys or mids this shard owns, finds the
+ * workers holding those connections in the shard's directories, and forwards one Deliver record
+ * per holding worker. It tells the acceptor how many Deliver records it sent, so the acceptor knows
+ * how many replies complete the request.
+ */
+import type { Actor } from '../actor-system.js';
+import { MessageKind } from '../messages.js';
+import type { RouterShard } from '../../actors/router-shard.js';
+import { decodeHead, decodeKeys, encodeDeliver } from './records.js';
+
+export type DeliverSender = (worker: number, body: Uint8Array) => void;
+export type ReplySender = (req: number, connections: number, forwards: number) => void;
+
+export class PushRouter implements Actor {
+  private readonly shard: RouterShard;
+  private readonly deliver: DeliverSender;
+  private readonly reply: ReplySender;
+
+  constructor(shard: RouterShard, deliver: DeliverSender, reply: ReplySender) {
+    this.shard = shard;
+    this.deliver = deliver;
+    this.reply = reply;
+  }
+
+  receive(kind: number, _source: number, buf: Uint8Array, off: number, len: number): void {
+    const h = decodeHead(buf, off, len);
+    if (h === null) return;
+    const holders = new Map<number, number[]>();
+    const add = (worker: number, connId: number): void => {
+      const list = holders.get(worker);
+      if (list === undefined) holders.set(worker, [connId]);
+      else list.push(connId);
+    };
+    let bodyOff: number;
+    if (kind === MessageKind.PushKeys) {
+      const k = decodeKeys(buf, off, len, h.n);
+      if (k === null) return this.reply(h.req, 0, 0);
+      for (const key of k.keys) {
+        const e = this.shard.keys.get(key);
+        if (e !== undefined) add(e.worker, e.connId);
+      }
+      bodyOff = k.bodyOff;
+    } else if (kind === MessageKind.PushMids) {
+      if (12 + h.n * 8 > len) return this.reply(h.req, 0, 0);
+      const dv = new DataView(buf.buffer, buf.byteOffset + off + 12, h.n * 8);
+      for (let i = 0; i < h.n; i++) {
+        const keys = this.shard.users.get(dv.getFloat64(i * 8));
+        if (keys !== undefined) for (const e of keys.values()) add(e.worker, e.connId);
+      }
+      bodyOff = 12 + h.n * 8;
+    } else {
+      return;
+    }
+    // Reply first: the acceptor must learn how many Deliver replies to expect before they arrive.
+    this.reply(h.req, 0, holders.size);
+    if (holders.size === 0) return;
+    const body = buf.subarray(off + bodyOff, off + len);
+    for (const [worker, connIds] of holders) this.deliver(worker, encodeDeliver(h.req, h.op, connIds, body));
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * The push service as the control API sees it. The acceptor implements it by writing push records
+ * into the workers' rings (src/push/dispatcher.ts); the HTTP layer (src/control/) only parses,
+ * validates and answers.
+ */
+
+export interface PushResult {
+  /** Connections the push was queued to (after accepts filtering). */
+  connections: number;
+}
+
+export interface SessionInfo {
+  key: string;
+  platform: string;
+  worker: number;
+  rooms: string[];
+  /** Connected since, ms since the epoch. */
+  since: number;
+  protocol: 'tcp' | 'ws' | 'mars';
+}
+
+export interface OnlineTotal {
+  ip_count: number;
+  conn_count: number;
+}
+
+export interface PushService {
+  pushKeys(op: number, keys: string[], body: Uint8Array): Promise<PushResult>;
+  pushMids(op: number, mids: number[], body: Uint8Array): Promise<PushResult>;
+  /** `room` is the full room key, `type://id`. */
+  pushRoom(op: number, room: string, body: Uint8Array): Promise<PushResult>;
+  /** `speed`: goim's pacing hint (pushes per second per worker); 0 = as fast as possible. */
+  pushAll(op: number, speed: number, body: Uint8Array): Promise<PushResult>;
+  /** Rooms of one type (`live` for `live://...`), by member count, descending. */
+  onlineTop(type: string, limit: number): Promise<Array<{ room_id: string; count: number }>>;
+  /** Member counts of the given rooms of one type, keyed by room id (without the type). */
+  onlineRooms(type: string, rooms: string[]): Promise<Record<string, number>>;
+  onlineTotal(): Promise<OnlineTotal>;
+  sessions(mid: number): Promise<SessionInfo[]>;
+}

@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { Op } from '../src/codec.js';
+import { GoimClient, type Kind, type Packet } from './helpers/goim-client.js';
+import { startServer, until, type RunningServer } from './helpers/server.js';
+
+interface Member {
+  c: GoimClient;
+  mid: number;
+  key: string;
+  room: string;
+}
+
+const N = 12;
+
+describe('push path: goim control API → rings → frame-once writes', function () {
+  this.timeout(60_000);
+  let s: RunningServer;
+  let members: Member[] = [];
+
+  const post = async (path: string, body: string | Uint8Array): Promise<{ status: number; json: any }> => {
+    const res = await fetch(`http://127.0.0.1:${s.controlPort}${path}`, { method: 'POST', body });
+    return { status: res.status, json: await res.json() };
+  };
+  const get = async (path: string): Promise<any> => (await s.get(path)).body;
+  /** Sends a marker to everyone and returns, per member, what arrived before it. */
+  const drainAll = async (marker: string): Promise<Map<number, Packet[]>> => {
+    const r = await post(`/goim/push/all?operation=1000`, marker);
+    assert.equal(r.json.data.connections, members.length);
+    const out = new Map<number, Packet[]>();
+    for (const m of members) out.set(m.mid, await m.c.collectUntil(1000, marker));
+    return out;
+  };
+  const bodies = (ps: Packet[] | undefined): string[] => (ps ?? []).map((p) => `${p.op}:${p.body.toString()}`);
+
+  before(async () => {
+    s = await startServer({ workers: 2, push: { batchWindowMs: 30 }, rooms: { countIntervalMs: 100 } });
+    members = [];
+    for (let i = 0; i < N; i++) {
+      const kind: Kind = i % 2 === 0 ? 'tcp' : 'ws';
+      const c = await GoimClient.connect(kind, kind === 'tcp' ? s.tcpPort : s.wsPort);
+      const m = { c, mid: 100 + i, key: `key-${i}`, room: i % 3 === 0 ? 'live://1' : 'live://2' };
+      assert.equal((await c.auth({ mid: m.mid, key: m.key, room_id: m.room, platform: 'web', accepts: [1000] })).op, Op.AuthReply);
+      members.push(m);
+    }
+    // Both workers hold members, and every router entry has landed.
+    const workers = (await get('/health')).workers.map((w: { connections: number }) => w.connections);
+    assert.ok(workers[0] > 0 && workers[1] > 0, `members spread over both workers: ${workers}`);
+    await until(async () => (await get('/goim/online/total')).data.conn_count === N, 5000, 'all connections counted');
+    await drainAll('ready');
+  });
+  after(async () => {
+    for (const m of members) m.c.close();
+    await s.stop('SIGKILL');
+  });
+
+  it('push/keys reaches exactly the connections with those keys, on either worker and transport', async () => {
+    const r = await post('/goim/push/keys?operation=1000&keys=key-1&keys=key-4&keys=nobody', 'to-keys');
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json, { code: 0, message: '', data: { connections: 2 } });
+    const got = await drainAll('end-keys');
+    for (const m of members) assert.deepEqual(bodies(got.get(m.mid)), m.key === 'key-1' || m.key === 'key-4' ? ['1000:to-keys'] : [], m.key);
+  });
+
+  it('push/mids reaches every connection of those users and no one else', async () => {
+    const extra = await GoimClient.connect('ws', s.wsPort);
+    await extra.auth({ mid: 105, key: 'key-5-phone', accepts: [1000] }); // a second device of mid 105
+    const r = await post('/goim/push/mids?operation=1000&mids=105&mids=107', Buffer.from([0, 1, 2, 255]));
+    assert.equal(r.json.data.connections, 3);
+    const p = await extra.expect(1000);
+    assert.deepEqual([...p.body], [0, 1, 2, 255], 'binary bodies arrive unchanged');
+    extra.close();
+    await until(async () => (await get('/goim/online/total')).data.conn_count === N, 3000, 'the extra device gone');
+    const got = await drainAll('end-mids');
+    for (const m of members) assert.equal(got.get(m.mid)!.length, m.mid === 105 || m.mid === 107 ? 1 : 0, `mid ${m.mid}`);
+  });
+
+  it('push/room reaches exactly the room members; room pushes are not filtered by accepts', async () => {
+    const r = await post('/goim/push/room?operation=2000&type=live&room=1', 'to-room-1');
+    const inRoom = members.filter((m) => m.room === 'live://1');
+    assert.equal(r.json.data.connections, inRoom.length);
+    const got = await drainAll('end-room');
+    for (const m of members) assert.deepEqual(bodies(got.get(m.mid)), m.room === 'live://1' ? ['2000:to-room-1'] : [], m.key);
+  });
+
+  it('push/all and keys respect accepts (op 14 adds an op)', async () => {
+    const none = await post('/goim/push/all?operation=3000', 'not-accepted');
+    assert.equal(none.json.data.connections, 0);
+    const m0 = members[0]!;
+    m0.c.send(Op.Sub, 1, '3000');
+    await m0.c.expect(Op.SubReply);
+    const one = await post('/goim/push/all?operation=3000', 'accepted');
+    assert.equal(one.json.data.connections, 1);
+    const got = await drainAll('end-accepts');
+    for (const m of members) assert.deepEqual(bodies(got.get(m.mid)), m === m0 ? ['3000:accepted'] : [], m.key);
+  });
+
+  it('merges room pushes that arrive within the window into one op-9 frame on WebSocket', async () => {
+    const ws = members.find((m) => m.c.kind === 'ws' && m.room === 'live://2')!;
+    const before = ws.c.batches.length;
+    await Promise.all([1, 2, 3, 4, 5].map((i) => post('/goim/push/room?operation=1000&type=live&room=2', `burst-${i}`)));
+    // Every burst arrives exactly once, across TCP and WebSocket members.
+    const all = await drainAll('end-burst');
+    const frames = ws.c.batches.slice(before);
+    assert.ok(frames.some((n) => n > 1), `some frame carried several pushes: ${frames}`);
+    for (const m of members.filter((x) => x.room === 'live://2')) {
+      assert.deepEqual(bodies(all.get(m.mid)).sort(), ['1000:burst-1', '1000:burst-2', '1000:burst-3', '1000:burst-4', '1000:burst-5'], m.key);
+    }
+  });
+
+  it('online counts stay exact through room changes and closes', async () => {
+    const rooms = async (): Promise<Record<string, number>> => (await get('/goim/online/room?type=live&rooms=1&rooms=2')).data;
+    const in1 = members.filter((m) => m.room === 'live://1').length;
+    assert.deepEqual(await rooms(), { 1: in1, 2: N - in1 });
+    const mover = members.find((m) => m.room === 'live://1')!;
+    mover.c.send(Op.ChangeRoom, 1, 'live://2');
+    await mover.c.expect(Op.ChangeRoomReply);
+    mover.room = 'live://2';
+    assert.deepEqual(await rooms(), { 1: in1 - 1, 2: N - in1 + 1 });
+    const top = (await get('/goim/online/top?type=live&limit=1')).data;
+    assert.deepEqual(top, [{ room_id: '2', count: N - in1 + 1 }]);
+    const leaver = members.pop()!;
+    leaver.c.close();
+    await until(async () => (await get('/goim/online/total')).data.conn_count === N - 1, 3000, 'the close counted');
+    const total = (await get('/goim/online/total')).data;
+    assert.deepEqual(total, { ip_count: 1, conn_count: N - 1 });
+    // Heartbeats carry the same numbers (summed every rooms.countIntervalMs).
+    const in2 = members.filter((m) => m.room === 'live://2').length;
+    await until(async () => (await members.find((m) => m.room === 'live://2')!.c.heartbeat()) === in2, 3000, `heartbeat count ${in2}`);
+  });
+});
