@@ -9,7 +9,7 @@ import * as Comlink from 'comlink';
 import { ActorKind, ActorSystem } from './actor-system.js';
 import { nodeEndpoint } from './comlink-node.js';
 import type { Config } from './config.js';
-import { ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
+import { ST_ROOM_VERSION, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
 import type { ListenFdPool } from './listen-fds.js';
 import type { Logger } from './logger.js';
 import { MessageKind, type WorkerAdmin, type WorkerEvent } from './messages.js';
@@ -67,6 +67,8 @@ export class Supervisor {
   private probeTimer: NodeJS.Timeout | null = null;
   private countTimer: NodeJS.Timeout | null = null;
   private counting = false;
+  /** Sum of the workers' room versions at the last count round: no change, no round. */
+  private countedVersion = -1;
   private stopping = false;
   /** Called when no worker is left alive and none will be restarted. */
   onAllFailed: () => void = () => undefined;
@@ -243,6 +245,9 @@ export class Supervisor {
    */
   private async sumRoomCounts(): Promise<void> {
     if (this.counting || this.stopping) return;
+    let version = 0;
+    for (const s of this.slots) version += Atomics.load(this.statusWords, s.index * STATUS_WORDS + ST_ROOM_VERSION) + s.restarts;
+    if (version === this.countedVersion) return; // an idle server sends nothing
     this.counting = true;
     try {
       const admins = this.slots.filter((s) => s.state === 'ready' && s.admin !== null).map((s) => s.admin!);
@@ -250,6 +255,7 @@ export class Supervisor {
       const totals: Record<string, number> = {};
       for (const c of counts) for (const [room, n] of Object.entries(c)) totals[room] = (totals[room] ?? 0) + n;
       await Promise.all(admins.map((a) => a.setRoomTotals(totals)));
+      this.countedVersion = version;
     } catch (err) {
       this.log.debug({ err }, 'room count round failed (a worker went away); the next round retries');
     } finally {

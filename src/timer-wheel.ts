@@ -37,12 +37,23 @@ export class TimerWheel<T> {
     this.onExpire = onExpire;
   }
 
+  private enabled = false;
+
+  /** Ticks while entries are scheduled; a wheel with nothing on it costs no wake-ups. */
   start(): void {
-    if (this.timer !== null) return;
+    this.enabled = true;
+    if (this.size > 0) this.arm();
+  }
+  stop(): void {
+    this.enabled = false;
+    this.disarm();
+  }
+  private arm(): void {
+    if (this.timer !== null || !this.enabled) return;
     this.timer = setInterval(() => this.tick(), this.tickMs);
     this.timer.unref();
   }
-  stop(): void {
+  private disarm(): void {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
   }
@@ -60,7 +71,7 @@ export class TimerWheel<T> {
     entry.next = this.heads[slot]!;
     if (entry.next !== null) entry.next.prev = entry;
     this.heads[slot] = entry;
-    this.size++;
+    if (this.size++ === 0) this.arm();
   }
 
   cancel(entry: TimerEntry<T>): void {
@@ -91,6 +102,6 @@ export class TimerWheel<T> {
     if (entry.next !== null) entry.next.prev = entry.prev;
     entry.next = entry.prev = null;
     entry.slot = -1;
-    this.size--;
+    if (--this.size === 0) this.disarm();
   }
 }

@@ -9,7 +9,7 @@ import { ActorKind, ActorSystem, type Actor } from './actor-system.js';
 import { createAuthenticator, type AuthRequest, type AuthResult, type Authenticator } from './auth.js';
 import { kickPlatforms, parseServices, type Config } from './config.js';
 import { hashString, shardOfMid } from './hash.js';
-import { ACTOR_ID_MASK, ST_ACCEPTED, ST_CONNECTIONS, ST_ROOMS, ST_ROUTER_ENTRIES, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
+import { ACTOR_ID_MASK, ST_ACCEPTED, ST_CONNECTIONS, ST_ROOM_VERSION, ST_ROOMS, ST_ROUTER_ENTRIES, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
 import type { Logger } from './logger.js';
 import { MessageKind, RouterActorId, SystemActorId, type CrashMode, type WorkerAdmin } from './messages.js';
 import { listenMars } from './protocols/mars.js';
@@ -181,12 +181,17 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
 
   joinRoom(conn: ConnectionActor, room: string): void {
     this.rooms.join(room, conn);
-    Atomics.store(this.status, this.base + ST_ROOMS, this.rooms.byId.size);
+    this.roomsChanged();
   }
 
   leaveRoom(conn: ConnectionActor, room: string): void {
     this.rooms.leave(room, conn);
+    this.roomsChanged();
+  }
+
+  private roomsChanged(): void {
     Atomics.store(this.status, this.base + ST_ROOMS, this.rooms.byId.size);
+    Atomics.add(this.status, this.base + ST_ROOM_VERSION, 1);
   }
 
   onlineCount(room: string): number {
@@ -215,7 +220,7 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     else this.ipCounts.set(ip, left);
     this.system.unregister(ActorKind.Connection, conn.id);
     for (const room of conn.rooms) this.rooms.leave(room, conn);
-    Atomics.store(this.status, this.base + ST_ROOMS, this.rooms.byId.size);
+    if (conn.rooms.size > 0) this.roomsChanged();
     this.connections.delete(conn.key, conn);
     if (conn.registered) {
       conn.registered = false;

@@ -138,7 +138,7 @@ describe('server (acceptor, workers, supervision)', function () {
     await until(async () => (await s.get('/health')).body.workers[0].stalled === false, 10_000, 'worker 0 recovered');
   });
 
-  it('idles under 1 % CPU and stops on SIGTERM within 5 s with exit code 0, closing client connections', async () => {
+  it('idles under 1 % CPU and stops on SIGTERM within 5 s with exit code 0, closing client connections', async function () {
     // The clients never authenticate: a long handshake timeout keeps them connected until the stop.
     server = await startServer({ workers: 2, protocol: { handshakeTimeoutMs: 600_000 } });
     const s = server;
@@ -146,11 +146,25 @@ describe('server (acceptor, workers, supervision)', function () {
     const ws = new WebSocket(`ws://127.0.0.1:${s.wsPort}/sub`);
     await once(ws, 'open');
     await until(async () => (await s.get('/health')).body.connections === 21, 5000, 'connections counted');
-    const c0 = cpuSeconds(s.proc.pid!);
-    const t0 = Date.now();
-    await new Promise((r) => setTimeout(r, 3000)); // the measured interval itself
-    const cpu = (cpuSeconds(s.proc.pid!) - c0) / ((Date.now() - t0) / 1000);
-    assert.ok(cpu < 0.01, `idle CPU ${(cpu * 100).toFixed(2)} %`);
+    // For its first ~20 s a Node process runs V8's memory reducer (GCs in every isolate while the
+    // heap settles), a few % of a core. Idle means after that: measure 2-second windows until two
+    // in a row stay under 1 %, within 45 s.
+    this.timeout(90_000);
+    const window = async (): Promise<number> => {
+      const c0 = cpuSeconds(s.proc.pid!);
+      const t0 = Date.now();
+      await new Promise((r) => setTimeout(r, 2000)); // the measured interval itself
+      return (cpuSeconds(s.proc.pid!) - c0) / ((Date.now() - t0) / 1000);
+    };
+    const started = Date.now();
+    const seen: string[] = [];
+    let quiet = 0;
+    while (quiet < 2) {
+      const cpu = await window();
+      seen.push(`${(cpu * 100).toFixed(2)}%`);
+      quiet = cpu < 0.01 ? quiet + 1 : 0;
+      assert.ok(Date.now() - started < 45_000, `idle CPU never settled under 1 %: ${seen.join(', ')}`);
+    }
     const wsClosed = once(ws, 'close');
     const tcpClosed = Promise.all(sockets.map((x) => once(x, 'close')));
     const { code, ms } = await s.stop('SIGTERM');

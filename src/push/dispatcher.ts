@@ -42,19 +42,17 @@ export class PushDispatcher implements PushService, Actor {
   private readonly timeoutMs: number;
   private readonly pending = new Map<number, Pending>();
   private nextReq = 1;
-  private readonly sweeper: NodeJS.Timeout;
+  private sweeper: NodeJS.Timeout | null = null;
 
   constructor(dir: WorkerDirectory, log: Logger, timeoutMs = 5000) {
     this.dir = dir;
     this.log = log;
     this.timeoutMs = timeoutMs;
-    // One coarse sweep for stuck requests instead of a timer per request.
-    this.sweeper = setInterval(() => this.sweep(), Math.min(1000, timeoutMs));
-    this.sweeper.unref();
   }
 
   close(): void {
-    clearInterval(this.sweeper);
+    if (this.sweeper !== null) clearInterval(this.sweeper);
+    this.sweeper = null;
     for (const req of [...this.pending.keys()]) this.finish(req);
   }
 
@@ -150,6 +148,11 @@ export class PushDispatcher implements PushService, Actor {
     let resolve!: (r: PushResult) => void;
     const done = new Promise<PushResult>((r) => (resolve = r));
     this.pending.set(req, { firstHopLeft: firstHops, forwardsExpected: 0, forwardsDone: 0, connections: 0, startedAt: Date.now(), resolve });
+    if (this.sweeper === null) {
+      // One coarse sweep for stuck requests, running only while requests are pending: no timer per request.
+      this.sweeper = setInterval(() => this.sweep(), Math.min(1000, this.timeoutMs));
+      this.sweeper.unref();
+    }
     if (firstHops === 0) this.finish(req);
     return { req, done };
   }
@@ -186,6 +189,10 @@ export class PushDispatcher implements PushService, Actor {
     if (p === undefined) return;
     this.pending.delete(req);
     p.resolve({ connections: p.connections });
+    if (this.pending.size === 0 && this.sweeper !== null) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+    }
   }
 
   private sweep(): void {
