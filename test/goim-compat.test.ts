@@ -299,8 +299,19 @@ class GoBenchClient {
   }
 }
 
-// Push delivery to these clients (room push as op 9 on WebSocket, plain packets on TCP) is tested
-// with the push path (issue 5): see commit history of this file for the emulations to restore.
+// ---- push routes (goim logic's HTTP API) ----
+
+async function goimPush(server: RunningServer, pathAndQuery: string, body: string): Promise<{ status: number; json: any }> {
+  const res = await fetch(`http://127.0.0.1:${server.controlPort}${pathAndQuery}`, { method: 'POST', body });
+  const text = await res.text();
+  let json: unknown = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: res.status, json };
+}
 
 // ---- tests ----
 
@@ -387,6 +398,33 @@ describe("goim's own clients, emulated byte for byte", function () {
       assert.ok(tabs.every((t) => t.ws.readyState === WebSocket.OPEN));
     });
 
+    it('receives a room push as goim sends it: one op-9 frame (ver 1, seq 0) walked from offset 16 into {"test":1} with op 1000', async function () {
+      const c = await JsDemoClient.open(server.wsPort);
+      open.push(c);
+      c.auth();
+      await c.next('op 8');
+      const res = await goimPush(server, '/goim/push/room?operation=1000&type=live&room=1000', '{"test":1}');
+      assert.equal(res.status, 200);
+      assert.equal(res.json.code, 0);
+      const push = await c.next('op 9 push', 5000);
+      assert.equal(push.frame.isBinary, true);
+      assert.equal(push.parsed.kind, 'messages');
+      assert.deepEqual([push.parsed.op, push.parsed.ver, push.parsed.seq], [9, 1, 0]);
+      assert.equal(push.parsed.packetLen, push.frame.data.byteLength);
+      assert.deepEqual(push.parsed.messages, [{ ver: 1, op: 1000, seq: 0, body: '{"test":1}' }]);
+    });
+
+    it('receives a push to mid 123 as an op-9 frame too', async function () {
+      const c = await JsDemoClient.open(server.wsPort);
+      open.push(c);
+      c.auth();
+      await c.next('op 8');
+      const res = await goimPush(server, '/goim/push/mids?operation=1000&mids=123', 'hello 123');
+      assert.equal(res.json.code, 0);
+      const push = await c.next('op 9 push', 5000);
+      assert.deepEqual([push.parsed.op, push.parsed.ver, push.parsed.seq], [9, 1, 0]);
+      assert.deepEqual(push.parsed.messages, [{ ver: 1, op: 1000, seq: 0, body: 'hello 123' }]);
+    });
   });
 
   describe('benchmarks/client/main.go over TCP', () => {
@@ -461,6 +499,28 @@ describe("goim's own clients, emulated byte for byte", function () {
       assert.deepEqual([hb.op, hb.seq, hb.ver, hb.packLen], [3, 1, 0, 20]);
     });
 
+    it('receives a room push to test://1 as a plain packet (op 1000, ver 1, seq 0), never op 9', async function () {
+      const c = await GoBenchClient.dial(server.tcpPort);
+      open.push(c);
+      c.auth(5);
+      assert.equal((await c.readProto()).op, 8);
+      const res = await goimPush(server, '/goim/push/room?operation=1000&type=test&room=1', '{"test":1}');
+      assert.equal(res.json.code, 0);
+      const p = await c.readProto();
+      assert.deepEqual({ ...p, body: p.body?.toString() }, { packLen: 26, headerLen: 16, ver: 1, op: 1000, seq: 0, body: '{"test":1}' });
+    });
+
+    it('receives a push by mid (benchmarks/push body) as a plain op-1000 packet', async function () {
+      const c = await GoBenchClient.dial(server.tcpPort);
+      open.push(c);
+      c.auth(6);
+      assert.equal((await c.readProto()).op, 8);
+      const body = '{"m":{"test":1},"u":6}';
+      const res = await goimPush(server, '/goim/push/mids?operation=1000&mids=6', body);
+      assert.equal(res.json.code, 0);
+      const p = await c.readProto();
+      assert.deepEqual({ ...p, body: p.body?.toString() }, { packLen: 16 + body.length, headerLen: 16, ver: 1, op: 1000, seq: 0, body });
+    });
   });
 
   describe('other goim session behaviour on the same wire', () => {

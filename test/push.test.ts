@@ -107,6 +107,38 @@ describe('push path: goim control API → rings → frame-once writes', function
     }
   });
 
+  it('POST /push/batch delivers several pushes in one request; /sessions and /metrics see the connections', async () => {
+    const res = await fetch(`http://127.0.0.1:${s.controlPort}/push/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        pushes: [
+          { op: 1000, keys: ['key-2'], body: 'b-key' },
+          { op: 1000, mids: [103], body_base64: Buffer.from('b-mid').toString('base64') },
+          { op: 1000, room: 'live://1', body: 'b-room' },
+        ],
+      }),
+    });
+    const json = (await res.json()) as { code: number; data: { results: Array<{ connections: number }>; connections: number } };
+    const in1 = members.filter((m) => m.room === 'live://1');
+    assert.equal(json.code, 0);
+    assert.deepEqual(json.data.results.map((r) => r.connections), [1, 1, in1.length]);
+    const got = await drainAll('end-batch');
+    for (const m of members) {
+      const want = [...(m.key === 'key-2' ? ['1000:b-key'] : []), ...(m.mid === 103 ? ['1000:b-mid'] : []), ...(m.room === 'live://1' ? ['1000:b-room'] : [])];
+      assert.deepEqual(bodies(got.get(m.mid)).sort(), want.sort(), m.key);
+    }
+    const sessions = (await get('/sessions?mid=104')).data.sessions;
+    assert.equal(sessions.length, 1);
+    assert.equal(sessions[0].key, 'key-4');
+    assert.deepEqual(sessions[0].rooms, [members[4]!.room]);
+    assert.equal(sessions[0].protocol, 'tcp');
+    const metrics = await (await fetch(`http://127.0.0.1:${s.controlPort}/metrics`)).text();
+    const conns = [...metrics.matchAll(/^ringcast_connections\{worker="(\d)"\} (\d+)/gm)].reduce((n, m) => n + Number(m[2]), 0);
+    assert.equal(conns, N);
+    assert.match(metrics, /^ringcast_pushes_total\{kind="batch"\} 3/m);
+  });
+
   it('online counts stay exact through room changes and closes', async () => {
     const rooms = async (): Promise<Record<string, number>> => (await get('/goim/online/room?type=live&rooms=1&rooms=2')).data;
     const in1 = members.filter((m) => m.room === 'live://1').length;
