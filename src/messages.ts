@@ -8,7 +8,7 @@
  */
 
 export const enum MessageKind {
-  /** Supervisor → worker system actor: proves the mailbox is being drained. Empty body. */
+  /** Supervisor → worker system actor: proves the mailbox is being drained. Body: [f64 sent at, ms]. */
   Probe = 1,
   /** Connection actor → router shard of its mid: [f64 mid][u16 worker][u32 connId][u8 flags][u8 platformLen][platform][key]. */
   RouterRegister = 10,

@@ -47,6 +47,7 @@ export interface WorkerStatus {
   connections: number;
   rooms: number;
   accepted: number;
+  loopLagMs: number;
   routerEntries: number;
   mailbox: { usedBytes: number; capacityBytes: number; consumed: number; fullEvents: number; parked: number; rejected: number; undeliverable: number };
   lastProgressAgoMs: number;
@@ -235,7 +236,12 @@ export class Supervisor {
         this.log.error({ worker: slot.index, stalledMs: now - slot.lastProgressAt, pendingBytes: slot.probe.used() }, 'worker stalled: its mailbox is not being drained');
       }
       // Only into an empty mailbox: pending records already prove (or disprove) progress.
-      if (slot.probe.used() === 0) this.system.send(slot.index, ActorKind.System, 0, MessageKind.Probe);
+      // The probe carries its send time: the worker's delay in taking it is its event-loop lag.
+      if (slot.probe.used() === 0) {
+        const body = new Uint8Array(8);
+        new DataView(body.buffer).setFloat64(0, Date.now());
+        this.system.send(slot.index, ActorKind.System, 0, MessageKind.Probe, body);
+      }
     }
   }
 
@@ -289,6 +295,7 @@ export class Supervisor {
         connections: w(1),
         rooms: w(2),
         accepted: w(4),
+        loopLagMs: w(8),
         routerEntries: w(3),
         mailbox: {
           usedBytes: slot.probe.used(),

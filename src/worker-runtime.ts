@@ -9,7 +9,7 @@ import { ActorKind, ActorSystem, type Actor } from './actor-system.js';
 import { createAuthenticator, type AuthRequest, type AuthResult, type Authenticator } from './auth.js';
 import { kickPlatforms, parseServices, type Config } from './config.js';
 import { hashString, shardOfMid } from './hash.js';
-import { ACTOR_ID_MASK, ST_ACCEPTED, ST_CONNECTIONS, ST_ROOM_VERSION, ST_ROOMS, ST_ROUTER_ENTRIES, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
+import { ACTOR_ID_MASK, ST_LOOP_LAG_MS, ST_ACCEPTED, ST_CONNECTIONS, ST_ROOM_VERSION, ST_ROOMS, ST_ROUTER_ENTRIES, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
 import type { Logger } from './logger.js';
 import { MessageKind, RouterActorId, SystemActorId, type CrashMode, type WorkerAdmin } from './messages.js';
 import { listenMars } from './protocols/mars.js';
@@ -42,7 +42,11 @@ class SystemActor implements Actor {
     this.runtime = runtime;
   }
   receive(kind: number, _source: number, buf: Uint8Array, off: number, len: number): void {
-    if (kind === MessageKind.Probe) return; // consuming it is the proof of progress
+    if (kind === MessageKind.Probe) {
+      // Consuming it is the proof of progress; how late it came is this thread's loop lag.
+      if (len >= 8) this.runtime.recordLag(Date.now() - new DataView(buf.buffer, buf.byteOffset + off, 8).getFloat64(0));
+      return;
+    }
     if (kind === MessageKind.RouterResync && len >= 2) this.runtime.resyncShard((buf[off]! << 8) | buf[off + 1]!);
   }
 }
@@ -312,6 +316,10 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
 
   setRoomTotals(totals: Record<string, number>): void {
     this.rooms.setTotals(totals);
+  }
+
+  recordLag(ms: number): void {
+    Atomics.store(this.status, this.base + ST_LOOP_LAG_MS, Math.max(0, Math.round(ms)));
   }
 
   connectionCount(): number {

@@ -14,6 +14,8 @@ export interface WorkerMetrics {
   routerEntries: number;
   accepted: number;
   restarts: number;
+  /** How late (ms) the worker took the acceptor's last probe record: its event-loop lag. */
+  loopLagMs?: number;
   mailbox: { usedBytes: number; fullEvents: number; parked: number; rejected: number };
 }
 
@@ -39,6 +41,7 @@ export class ControlMetrics {
   private readonly rooms: Gauge<'worker'>;
   private readonly routerEntries: Gauge<'worker'>;
   private readonly mailboxUsed: Gauge<'worker'>;
+  private readonly workerLag: Gauge<'worker'>;
   private readonly mailboxFull: Counter<'worker'>;
   private readonly mailboxParked: Gauge<'worker'>;
   private readonly mailboxRejected: Counter<'worker'>;
@@ -63,6 +66,7 @@ export class ControlMetrics {
     this.rooms = gauge('ringcast_rooms', 'Rooms with at least one member per worker.');
     this.routerEntries = gauge('ringcast_router_entries', 'Entries (mid -> connection) in the worker shard of the mid router.');
     this.mailboxUsed = gauge('ringcast_mailbox_used_bytes', 'Bytes waiting in the worker mailbox ring.');
+    this.workerLag = gauge('ringcast_worker_loop_lag_seconds', 'How late the worker took the last supervision probe from its mailbox (its event-loop lag).');
     this.mailboxFull = counter('ringcast_mailbox_full_events_total', 'Times a write found the worker mailbox ring full.');
     this.mailboxParked = gauge('ringcast_mailbox_parked', 'Records parked in overflow lists waiting for room in the worker mailbox.');
     this.mailboxRejected = counter('ringcast_mailbox_rejected_total', 'Records dropped because the overflow list for the worker was full.');
@@ -115,13 +119,14 @@ export class ControlMetrics {
 
   private fillWorkers(): void {
     const workers = this.source.workers();
-    const perWorker = [this.connections, this.rooms, this.routerEntries, this.mailboxUsed, this.mailboxParked];
+    const perWorker = [this.connections, this.rooms, this.routerEntries, this.mailboxUsed, this.mailboxParked, this.workerLag];
     for (const m of perWorker) m.reset();
     for (const m of [this.mailboxFull, this.mailboxRejected, this.accepted, this.restarts]) m.reset();
     for (const w of workers) {
       const labels = { worker: String(w.id) };
       this.connections.set(labels, w.connections);
       if (w.rooms !== undefined) this.rooms.set(labels, w.rooms);
+      if (w.loopLagMs !== undefined) this.workerLag.set(labels, w.loopLagMs / 1000);
       this.routerEntries.set(labels, w.routerEntries);
       this.mailboxUsed.set(labels, w.mailbox.usedBytes);
       this.mailboxParked.set(labels, w.mailbox.parked);
