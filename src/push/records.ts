@@ -73,26 +73,24 @@ export function encodeKeysPush(req: number, op: number, keys: string[], body: Ui
   return out;
 }
 
-export function encodeMidsPush(req: number, op: number, mids: number[], body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + mids.length * 8 + body.length);
+/** [u32 req][i32 op][u32 n] then n fixed-size items, then the body. */
+function encodeList(req: number, op: number, n: number, itemBytes: number, writeItem: (dv: DataView, at: number, i: number) => void, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + n * itemBytes + body.length);
   const dv = new DataView(out.buffer);
   dv.setUint32(0, req);
   dv.setInt32(4, op);
-  dv.setUint32(8, mids.length);
-  for (let i = 0; i < mids.length; i++) dv.setFloat64(12 + i * 8, mids[i]!);
-  out.set(body, 12 + mids.length * 8);
+  dv.setUint32(8, n);
+  for (let i = 0; i < n; i++) writeItem(dv, 12 + i * itemBytes, i);
+  out.set(body, 12 + n * itemBytes);
   return out;
 }
 
+export function encodeMidsPush(req: number, op: number, mids: number[], body: Uint8Array): Uint8Array {
+  return encodeList(req, op, mids.length, 8, (dv, at, i) => dv.setFloat64(at, mids[i]!), body);
+}
+
 export function encodeDeliver(req: number, op: number, connIds: number[], body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + connIds.length * 4 + body.length);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, req);
-  dv.setInt32(4, op);
-  dv.setUint32(8, connIds.length);
-  for (let i = 0; i < connIds.length; i++) dv.setUint32(12 + i * 4, connIds[i]!);
-  out.set(body, 12 + connIds.length * 4);
-  return out;
+  return encodeList(req, op, connIds.length, 4, (dv, at, i) => dv.setUint32(at, connIds[i]!), body);
 }
 
 /** The common head of PushAll/PushKeys/PushMids/Deliver: request id, op, and a count or speed. */

@@ -1,0 +1,86 @@
+/**
+ * What the two framings over raw TCP (goim, Mars) share: a net.Server on this worker's own
+ * descriptor of the shared listening socket, a stream decoder per socket fed from 'data', and the
+ * close/error plumbing. Listener functions live at module level and reach the transport through a
+ * symbol: no closures per socket. Each framing supplies only its decoder, its packet handler and
+ * how it encodes.
+ */
+import net from 'node:net';
+import { codecErrorReason, CodecError, type StreamFramer } from '../codec.js';
+import type { PushFrames } from '../push/frames.js';
+import type { Accept, Transport, TransportSink } from './transport.js';
+
+const CONN = Symbol('conn');
+
+export abstract class StreamTransport<H> implements Transport {
+  abstract readonly protocol: 'tcp' | 'mars';
+  readonly remoteAddress: string;
+  readonly socket: net.Socket;
+  readonly decoder: StreamFramer<H>;
+  sink!: TransportSink;
+  /** The decoder's packet callback, bound once per connection to its sink. */
+  handler!: H;
+
+  constructor(socket: net.Socket, decoder: StreamFramer<H>) {
+    this.socket = socket;
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.decoder = decoder;
+  }
+  abstract sendPacket(ver: number, op: number, seq: number, body: Uint8Array | null): boolean;
+  abstract writeFrames(frames: PushFrames): void;
+  /** Makes the decoder's packet callback for this connection's sink. */
+  abstract bind(sink: TransportSink): H;
+
+  write(bytes: Uint8Array): boolean {
+    return this.socket.write(bytes);
+  }
+  close(_reason: string): void {
+    this.socket.end();
+    this.socket.destroySoon();
+  }
+}
+
+type SocketWithConn = net.Socket & { [CONN]: StreamTransport<unknown> };
+
+function onData(this: SocketWithConn, chunk: Buffer): void {
+  const t = this[CONN];
+  let err: CodecError;
+  try {
+    err = t.decoder.push(chunk, t.handler);
+  } catch (e) {
+    // A bug in the session must cost this connection, never the worker.
+    this.destroy();
+    t.sink.onProtocolError(`internal error: ${(e as Error).message}`);
+    return;
+  }
+  if (err !== CodecError.None) {
+    this.destroy();
+    t.sink.onProtocolError(codecErrorReason(err));
+  }
+}
+function onClose(this: SocketWithConn): void {
+  this[CONN].sink.onClose();
+}
+function onError(this: SocketWithConn): void {
+  // 'close' follows every 'error'; resets from clients are routine.
+}
+
+export function listenStream<H>(fd: number, create: (socket: net.Socket) => StreamTransport<H>, accept: Accept): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer({ noDelay: true }, (socket) => {
+      const t = create(socket);
+      t.sink = accept(t);
+      t.handler = t.bind(t.sink);
+      const s = socket as SocketWithConn;
+      s[CONN] = t as StreamTransport<unknown>;
+      s.on('data', onData);
+      s.on('close', onClose);
+      s.on('error', onError);
+    });
+    server.once('error', reject);
+    server.listen({ fd }, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
