@@ -4,7 +4,7 @@
  *   - POST /push/batch and GET /sessions (src/control/batch.ts),
  *   - GET /metrics (Prometheus, src/control/metrics.ts), GET /health,
  *   - the test-only /debug routes when `debug.testCommands` is on.
- * With a token, every request needs `Authorization: Bearer <token>`. Errors answer with an HTTP
+ * With a token, every request but GET /health needs `Authorization: Bearer <token>`. Errors answer with an HTTP
  * 4xx/5xx status and goim's envelope {code: -status, message}.
  *
  * Requests are instances of `ControlRequest` (http.createServer's IncomingMessage option), which
@@ -140,7 +140,8 @@ function start(st: ServerState, req: ControlRequest, res: http.ServerResponse): 
   if (route === undefined && path.startsWith('/debug/')) route = st.debugRoute;
   if (route !== undefined) req.rcLabel = route.label;
   req.rcRoute = route ?? null;
-  if (st.token !== null && !authorized(st.token, req.headers.authorization)) {
+  // /health stays open: load balancers and supervisors probe it without credentials.
+  if (st.token !== null && path !== '/health' && !authorized(st.token, req.headers.authorization)) {
     fail(req, 401, 'missing or wrong token: send "Authorization: Bearer <control.token>"', hasBody(req));
     return;
   }
