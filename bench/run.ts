@@ -13,11 +13,34 @@ interface Scenario {
   load(): Promise<ScenarioModule>;
 }
 
+function loadScenario(name: string): Scenario {
+  const descriptions: Record<string, string> = {
+    broadcast: '1,000 WS in one room, 300 room pushes/s, batch window 50 ms: delivery, CPU/delivery, latency vs baseline',
+    'broadcast-wide': '10,000 WS in one room, 10 room pushes/s, batch window 0: delivery, latency, CPU/delivery vs baseline',
+    unicast: '10,000 WS, 15,000 pushes/s to random keys (/goim/push/keys): delivery, latency vs baseline',
+    idle: '18,000 connections in 100 rooms, heartbeating: RSS per connection (WS vs baseline, TCP)',
+    'connect-storm': '10,000 WS clients connect + authenticate at once: time, errors, rate vs baseline',
+  };
+  return {
+    description: descriptions[name]!,
+    load: async () => {
+      const m = await import('./load/runner.js');
+      return { run: (args: string[]) => m.runScenario(name, args) };
+    },
+  };
+}
+
 const scenarios: Record<string, Scenario> = {
   ring: {
     description: 'main thread → worker: SAB ring vs postMessage, throughput (64 B, 512 B) and round-trip latency',
     load: () => import('./ring.js'),
   },
+  // Load scenarios (bench/load/runner.ts): ringcast vs the bench/baseline server under the same load.
+  broadcast: loadScenario('broadcast'),
+  'broadcast-wide': loadScenario('broadcast-wide'),
+  unicast: loadScenario('unicast'),
+  idle: loadScenario('idle'),
+  'connect-storm': loadScenario('connect-storm'),
   'http-layer': {
     description: 'control API HTTP layer: plain node:http vs fastify 5, push route in child processes, req/s, p50/p99, server CPU per request',
     load: () => import('./http-layer.js'),
