@@ -67,6 +67,8 @@ export interface PushConfig {
   readonly batchWindowMs: number;
   /** A merged batch is written at once when it reaches this many bytes. Default 32768. */
   readonly batchMaxBytes: number;
+  /** Pushes the acceptor has in flight at most; beyond, the control API answers 503 (overload protection). Default 20000. */
+  readonly maxInFlight: number;
 }
 
 export const AUTH_MODES = ['none', 'jwt', 'http'] as const;
@@ -231,7 +233,7 @@ export const CONFIG_DEFAULTS: Config = deepFreeze({
   },
   multiLogin: { default: 'allow', kick: '', allow: '' },
   upstream: { services: '', timeoutMs: 5000, maxInFlight: 8, ratePerSec: 20, burst: 40 },
-  push: { batchWindowMs: 5, batchMaxBytes: 32768 },
+  push: { batchWindowMs: 5, batchMaxBytes: 32768, maxInFlight: 20000 },
   nodes: {
     domain: '',
     addrs: '',
@@ -339,7 +341,7 @@ export const ConfigSchema = section({
     ratePerSec: int(1, 1000000),
     burst: int(1, 1000000),
   }),
-  push: section({ batchWindowMs: int(0, 10000), batchMaxBytes: int(64, 16777216) }),
+  push: section({ batchWindowMs: int(0, 10000), batchMaxBytes: int(64, 16777216), maxInFlight: int(1, 10000000) }),
   nodes: section({
     domain: text(),
     addrs: text(),

@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   }
 
   const listeners = fds.listeners.map((l) => ({ name: l.name, host: l.host, port: l.port }));
-  const push = new PushDispatcher(supervisor, log);
+  const push = new PushDispatcher(supervisor, log, config.push.maxInFlight);
   supervisor.system.register(ActorKind.System, SystemActorId.Supervision, push);
   const port = (name: string, fallback: number): number => fds.listeners.find((l) => l.name === name)?.port ?? fallback;
   const n = config.nodes;

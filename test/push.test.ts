@@ -160,3 +160,25 @@ describe('push path: goim control API → rings → frame-once writes', function
     await until(async () => (await members.find((m) => m.room === 'live://2')!.c.heartbeat()) === in2, 3000, `heartbeat count ${in2}`);
   });
 });
+
+describe('push path: overload protection', function () {
+  this.timeout(30_000);
+  it('answers 503 with a message when push.maxInFlight pushes are already in flight, and recovers', async () => {
+    const s = await startServer({ workers: 1, push: { batchWindowMs: 300, maxInFlight: 1 } });
+    try {
+      const url = `http://127.0.0.1:${s.controlPort}/goim/push/room?operation=1000&type=live&room=1`;
+      // The first push waits out the 300 ms batch window; the second arrives while it is in flight.
+      const first = fetch(url, { method: 'POST', body: 'a' });
+      await new Promise((r) => setTimeout(r, 50));
+      const second = await fetch(url, { method: 'POST', body: 'b' });
+      const body = (await second.json()) as { code: number; message: string };
+      assert.equal(second.status, 503);
+      assert.equal(body.code, -503);
+      assert.match(body.message, /overloaded/);
+      assert.equal((await first).status, 200);
+      assert.equal((await fetch(url, { method: 'POST', body: 'c' })).status, 200, 'accepted again once the first completed');
+    } finally {
+      await s.stop('SIGKILL');
+    }
+  });
+});

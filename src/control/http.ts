@@ -15,7 +15,7 @@ import http from 'node:http';
 import querystring from 'node:querystring';
 import type { Logger } from '../logger.js';
 import type { CrashMode } from '../messages.js';
-import type { PushService } from '../push/types.js';
+import { PushRefused, type PushService } from '../push/types.js';
 import type { Supervisor } from '../supervisor.js';
 import { BATCH_ROUTES } from './batch.js';
 import {
@@ -204,7 +204,7 @@ async function run(req: ControlRequest): Promise<void> {
     if (data instanceof RawReply) reply(req, data.status, data.contentType, data.text, false);
     else reply(req, 200, JSON_TYPE, JSON.stringify({ code: 0, message: '', data }), false);
   } catch (err) {
-    if (err instanceof HttpError) {
+    if (err instanceof HttpError || err instanceof PushRefused) {
       fail(req, err.status, err.message);
     } else {
       st.log.error({ err, url: req.url }, 'control request failed');

@@ -16,7 +16,7 @@ import type { Logger } from '../logger.js';
 import { MessageKind, RouterActorId, SystemActorId, type WorkerAdmin } from '../messages.js';
 import { SendResult } from '../ring/outbox.js';
 import { encodeAllPush, encodeKeysPush, encodeMidsPush, encodeRoomPush } from './records.js';
-import type { OnlineTotal, PushResult, PushService, SessionInfo } from './types.js';
+import { PushRefused, type OnlineTotal, type PushResult, type PushService, type SessionInfo } from './types.js';
 
 interface Pending {
   firstHopLeft: number;
@@ -44,9 +44,14 @@ export class PushDispatcher implements PushService, Actor {
   private nextReq = 1;
   private sweeper: NodeJS.Timeout | null = null;
 
-  constructor(dir: WorkerDirectory, log: Logger, timeoutMs = 5000) {
+  private readonly maxPending: number;
+  /** Pushes refused because too many were in flight (overload protection). */
+  refused = 0;
+
+  constructor(dir: WorkerDirectory, log: Logger, maxPending: number, timeoutMs = 5000) {
     this.dir = dir;
     this.log = log;
+    this.maxPending = maxPending;
     this.timeoutMs = timeoutMs;
   }
 
@@ -143,6 +148,12 @@ export class PushDispatcher implements PushService, Actor {
   // ---- internals ----
 
   private begin(firstHops: number): { req: number; done: Promise<PushResult> } {
+    if (this.pending.size >= this.maxPending) {
+      // Overload protection: past this many pushes in flight, queues only grow and every push gets
+      // later. Refuse loudly (the caller gets 503 and may retry) instead of taking more.
+      this.refused++;
+      throw new PushRefused(503, `overloaded: ${this.pending.size} pushes in flight (push.maxInFlight); retry later`);
+    }
     const req = this.nextReq;
     this.nextReq = (this.nextReq + 1) >>> 0 || 1;
     let resolve!: (r: PushResult) => void;

@@ -4,6 +4,16 @@
  * validates and answers.
  */
 
+/** A push the service will not take now (overload protection); the API answers with `status`. */
+export class PushRefused extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'PushRefused';
+    this.status = status;
+  }
+}
+
 export interface PushResult {
   /** Connections the push was queued to (after accepts filtering). */
   connections: number;
