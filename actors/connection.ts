@@ -161,6 +161,13 @@ export class ConnectionActor implements TransportSink {
     this.transport.close(reason);
   }
 
+  /** The client stopped reading: nothing more can reach it, so close at once, dropping the queue. */
+  dropSlow(): void {
+    if (this.state >= ConnState.Closing) return;
+    this.state = ConnState.Closing;
+    this.transport.destroy();
+  }
+
   /** Tells the client why (op 6 with {code, reason}) and closes. */
   kick(code: number, reason: string, seq = 0): void {
     if (this.state >= ConnState.Closing) return;

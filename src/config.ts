@@ -69,6 +69,8 @@ export interface PushConfig {
   readonly batchMaxBytes: number;
   /** Pushes the acceptor has in flight at most; beyond, the control API answers 503 (overload protection). Default 20000. */
   readonly maxInFlight: number;
+  /** A connection whose outbound queue passes this many bytes is not reading: it is closed (slow consumer). Default 4194304. */
+  readonly writeQueueBytes: number;
 }
 
 export const AUTH_MODES = ['none', 'jwt', 'http'] as const;
@@ -233,7 +235,7 @@ export const CONFIG_DEFAULTS: Config = deepFreeze({
   },
   multiLogin: { default: 'allow', kick: '', allow: '' },
   upstream: { services: '', timeoutMs: 5000, maxInFlight: 8, ratePerSec: 20, burst: 40 },
-  push: { batchWindowMs: 5, batchMaxBytes: 32768, maxInFlight: 20000 },
+  push: { batchWindowMs: 5, batchMaxBytes: 32768, maxInFlight: 20000, writeQueueBytes: 4194304 },
   nodes: {
     domain: '',
     addrs: '',
@@ -341,7 +343,7 @@ export const ConfigSchema = section({
     ratePerSec: int(1, 1000000),
     burst: int(1, 1000000),
   }),
-  push: section({ batchWindowMs: int(0, 10000), batchMaxBytes: int(64, 16777216), maxInFlight: int(1, 10000000) }),
+  push: section({ batchWindowMs: int(0, 10000), batchMaxBytes: int(64, 16777216), maxInFlight: int(1, 10000000), writeQueueBytes: int(1024, 1073741824) }),
   nodes: section({
     domain: text(),
     addrs: text(),

@@ -71,6 +71,7 @@ export const ST_PARKED = 5; // records parked in outbox overflow lists right now
 export const ST_REJECTED = 6; // records given up because an overflow list was full (ever)
 export const ST_UNDELIVERABLE = 7; // records whose target actor did not exist (ever)
 export const ST_LOOP_LAG_MS = 8; // event-loop lag seen by the thread's coarse timer
+export const ST_SLOW_CLOSED = 10; // connections closed because their outbound queue passed push.writeQueueBytes
 export const ST_ROOM_VERSION = 9; // bumped on every room join/leave: the acceptor re-sums counts only when it moves
 
 export const enum WorkerState {

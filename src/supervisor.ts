@@ -48,6 +48,7 @@ export interface WorkerStatus {
   rooms: number;
   accepted: number;
   loopLagMs: number;
+  slowConsumersClosed: number;
   routerEntries: number;
   mailbox: { usedBytes: number; capacityBytes: number; consumed: number; fullEvents: number; parked: number; rejected: number; undeliverable: number };
   lastProgressAgoMs: number;
@@ -296,6 +297,7 @@ export class Supervisor {
         rooms: w(2),
         accepted: w(4),
         loopLagMs: w(8),
+        slowConsumersClosed: w(10),
         routerEntries: w(3),
         mailbox: {
           usedBytes: slot.probe.used(),

@@ -9,7 +9,7 @@ import { ActorKind, ActorSystem, type Actor } from './actor-system.js';
 import { createAuthenticator, type AuthRequest, type AuthResult, type Authenticator } from './auth.js';
 import { kickPlatforms, parseServices, type Config } from './config.js';
 import { hashString, shardOfMid } from './hash.js';
-import { ACTOR_ID_MASK, ST_LOOP_LAG_MS, ST_ACCEPTED, ST_CONNECTIONS, ST_ROOM_VERSION, ST_ROOMS, ST_ROUTER_ENTRIES, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
+import { ACTOR_ID_MASK, ST_SLOW_CLOSED, ST_LOOP_LAG_MS, ST_ACCEPTED, ST_CONNECTIONS, ST_ROOM_VERSION, ST_ROOMS, ST_ROUTER_ENTRIES, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
 import type { Logger } from './logger.js';
 import { MessageKind, RouterActorId, SystemActorId, type CrashMode, type WorkerAdmin } from './messages.js';
 import { listenMars } from './protocols/mars.js';
@@ -124,7 +124,7 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
         (req, connections, forwards) => this.reply(MessageKind.PushReply, req, connections, forwards),
       ),
     );
-    this.deliverer = new Deliverer(this, init.config.push.batchWindowMs, init.config.push.batchMaxBytes);
+    this.deliverer = new Deliverer(this, init.config.push.batchWindowMs, init.config.push.batchMaxBytes, init.config.push.writeQueueBytes);
     this.system.register(ActorKind.System, SystemActorId.Deliverer, this.deliverer);
     this.wheel = new TimerWheel(init.config.protocol.timerTickMs, TIMER_SLOTS, (conn) => conn.onTimeout());
     this.authenticator = createAuthenticator(init.config.auth, log);
@@ -254,6 +254,13 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
 
   allConnections(): Iterable<DeliveryTarget> {
     return this.byId.values();
+  }
+
+  dropSlow(target: DeliveryTarget): void {
+    const conn = target as ConnectionActor;
+    Atomics.add(this.status, this.base + ST_SLOW_CLOSED, 1);
+    this.log.warn({ conn: conn.id, key: conn.key, mid: conn.mid, queuedBytes: conn.transport.queuedBytes(), limit: this.config.push.writeQueueBytes }, 'slow consumer: outbound queue over push.writeQueueBytes, closing');
+    conn.dropSlow();
   }
 
   reply(kind: MessageKind.PushReply | MessageKind.DeliverReply, req: number, connections: number, forwards: number): void {

@@ -182,3 +182,41 @@ describe('push path: overload protection', function () {
     }
   });
 });
+
+describe('push path: slow consumers', function () {
+  this.timeout(60_000);
+  it('closes a client that stops reading once its outbound queue passes push.writeQueueBytes; others keep receiving', async () => {
+    const s = await startServer({ workers: 1, push: { writeQueueBytes: 256 * 1024, batchWindowMs: 0 } });
+    try {
+      const slow = await GoimClient.connect('tcp', s.tcpPort);
+      const fast = await GoimClient.connect('ws', s.wsPort);
+      await slow.auth({ mid: 1, room_id: 'live://slow' });
+      await fast.auth({ mid: 2, room_id: 'live://slow' });
+      (slow as unknown as { socket: { pause(): void } }).socket.pause(); // stops reading: the kernel buffers fill, then ours
+      const body = Buffer.alloc(64 * 1024, 0x61);
+      const url = `http://127.0.0.1:${s.controlPort}/goim/push/room?operation=1000&type=live&room=slow`;
+      let pushes = 0;
+      let dropped = 0;
+      while (dropped === 0 && pushes < 1000) {
+        const r = await fetch(url, { method: 'POST', body });
+        assert.equal(r.status, 200);
+        await r.arrayBuffer();
+        pushes++;
+        const got = await fast.expect(1000);
+        assert.equal(got.body.length, body.length);
+        if (pushes % 10 === 0) dropped = (await s.get('/health')).body.workers[0].slowConsumersClosed;
+      }
+      assert.equal(dropped, 1, `the slow client was dropped after ${pushes} pushes of 64 KB`);
+      const w = (await s.get('/health')).body.workers[0];
+      assert.equal(w.connections, 1, 'the fast client is still connected');
+      // The slow client, once it reads again, finds its connection closed.
+      (slow as unknown as { socket: { resume(): void } }).socket.resume();
+      await slow.closed;
+      const metrics = await (await fetch(`http://127.0.0.1:${s.controlPort}/metrics`)).text();
+      assert.match(metrics, /^ringcast_slow_consumers_closed_total\{worker="0"\} 1/m);
+      fast.close();
+    } finally {
+      await s.stop('SIGKILL');
+    }
+  });
+});

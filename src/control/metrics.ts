@@ -16,6 +16,8 @@ export interface WorkerMetrics {
   restarts: number;
   /** How late (ms) the worker took the acceptor's last probe record: its event-loop lag. */
   loopLagMs?: number;
+  /** Connections closed because their outbound queue passed push.writeQueueBytes. */
+  slowConsumersClosed?: number;
   mailbox: { usedBytes: number; fullEvents: number; parked: number; rejected: number };
 }
 
@@ -42,6 +44,7 @@ export class ControlMetrics {
   private readonly routerEntries: Gauge<'worker'>;
   private readonly mailboxUsed: Gauge<'worker'>;
   private readonly workerLag: Gauge<'worker'>;
+  private readonly slowClosed: Counter<'worker'>;
   private readonly mailboxFull: Counter<'worker'>;
   private readonly mailboxParked: Gauge<'worker'>;
   private readonly mailboxRejected: Counter<'worker'>;
@@ -66,6 +69,7 @@ export class ControlMetrics {
     this.rooms = gauge('ringcast_rooms', 'Rooms with at least one member per worker.');
     this.routerEntries = gauge('ringcast_router_entries', 'Entries (mid -> connection) in the worker shard of the mid router.');
     this.mailboxUsed = gauge('ringcast_mailbox_used_bytes', 'Bytes waiting in the worker mailbox ring.');
+    this.slowClosed = counter('ringcast_slow_consumers_closed_total', 'Connections closed because they stopped reading (outbound queue over push.writeQueueBytes).');
     this.workerLag = gauge('ringcast_worker_loop_lag_seconds', 'How late the worker took the last supervision probe from its mailbox (its event-loop lag).');
     this.mailboxFull = counter('ringcast_mailbox_full_events_total', 'Times a write found the worker mailbox ring full.');
     this.mailboxParked = gauge('ringcast_mailbox_parked', 'Records parked in overflow lists waiting for room in the worker mailbox.');
@@ -121,7 +125,7 @@ export class ControlMetrics {
     const workers = this.source.workers();
     const perWorker = [this.connections, this.rooms, this.routerEntries, this.mailboxUsed, this.mailboxParked, this.workerLag];
     for (const m of perWorker) m.reset();
-    for (const m of [this.mailboxFull, this.mailboxRejected, this.accepted, this.restarts]) m.reset();
+    for (const m of [this.mailboxFull, this.mailboxRejected, this.accepted, this.restarts, this.slowClosed]) m.reset();
     for (const w of workers) {
       const labels = { worker: String(w.id) };
       this.connections.set(labels, w.connections);
@@ -135,6 +139,7 @@ export class ControlMetrics {
       this.mailboxRejected.inc(labels, Math.max(0, w.mailbox.rejected));
       this.accepted.inc(labels, Math.max(0, w.accepted));
       this.restarts.inc(labels, Math.max(0, w.restarts));
+      if (w.slowConsumersClosed !== undefined) this.slowClosed.inc(labels, Math.max(0, w.slowConsumersClosed));
     }
   }
 }

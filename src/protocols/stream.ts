@@ -34,6 +34,12 @@ export abstract class StreamTransport<H> implements Transport {
   write(bytes: Uint8Array): boolean {
     return this.socket.write(bytes);
   }
+  queuedBytes(): number {
+    return this.socket.writableLength;
+  }
+  destroy(): void {
+    this.socket.destroy();
+  }
   close(_reason: string): void {
     this.socket.end();
     this.socket.destroySoon();

@@ -14,6 +14,10 @@ export interface Transport {
   write(bytes: Uint8Array): boolean;
   /** Writes a push, using the frame this transport's kind shares with every other recipient. */
   writeFrames(frames: PushFrames): void;
+  /** Bytes accepted for this connection but not yet handed to the kernel (the outbound queue). */
+  queuedBytes(): number;
+  /** Closes at once, dropping what is queued (a client that does not read gets nothing more). */
+  destroy(): void;
   /** Closes the connection after what is queued has been written. */
   close(reason: string): void;
 }

@@ -47,6 +47,13 @@ class WsTransport implements Transport {
       ws.send(frames.wsPayload(), { binary: true });
     }
   }
+  queuedBytes(): number {
+    const socket = (this.ws as WebSocket & { _socket?: Duplex & { writableLength?: number } })._socket;
+    return this.ws.bufferedAmount + (socket?.writableLength ?? 0);
+  }
+  destroy(): void {
+    this.ws.terminate();
+  }
   close(reason: string): void {
     // Close reasons are limited to 123 bytes by the WebSocket protocol.
     this.ws.close(1000, Buffer.from(reason).subarray(0, 120).toString());

@@ -24,6 +24,8 @@ export interface DeliveryHost {
   roomMembers(room: string): Iterable<DeliveryTarget> | undefined;
   /** Every authenticated connection of this worker. */
   allConnections(): Iterable<DeliveryTarget>;
+  /** Closes a connection whose outbound queue passed the bound (it is not reading). */
+  dropSlow(conn: DeliveryTarget): void;
   /** Tells the acceptor how many connections a request reached here. */
   reply(kind: MessageKind.PushReply | MessageKind.DeliverReply, req: number, connections: number, forwards: number): void;
 }
@@ -32,7 +34,7 @@ export interface DeliveryTarget {
   readonly accepts: ReadonlySet<number>;
   /** True while the connection is authenticated and not closing. */
   readonly open: boolean;
-  readonly transport: { writeFrames(frames: PushFrames): void };
+  readonly transport: { writeFrames(frames: PushFrames): void; queuedBytes(): number };
 }
 
 interface Batch {
@@ -47,14 +49,26 @@ export class Deliverer implements Actor {
   private readonly host: DeliveryHost;
   private readonly windowMs: number;
   private readonly maxBytes: number;
+  private readonly writeQueueBytes: number;
   private readonly pending = new Map<string, Batch>();
   private scheduled = false;
   private readonly flushAllBound = (): void => this.flushAll();
 
-  constructor(host: DeliveryHost, windowMs: number, maxBytes: number) {
+  constructor(host: DeliveryHost, windowMs: number, maxBytes: number, writeQueueBytes: number) {
     this.host = host;
     this.windowMs = windowMs;
     this.maxBytes = maxBytes;
+    this.writeQueueBytes = writeQueueBytes;
+  }
+
+  /** Writes to one connection unless its outbound queue is over the bound; false if it was dropped. */
+  private write(conn: DeliveryTarget, frames: PushFrames): boolean {
+    if (conn.transport.queuedBytes() > this.writeQueueBytes) {
+      this.host.dropSlow(conn);
+      return false;
+    }
+    conn.transport.writeFrames(frames);
+    return true;
   }
 
   receive(kind: number, _source: number, buf: Uint8Array, off: number, len: number): void {
@@ -81,8 +95,7 @@ export class Deliverer implements Actor {
         for (let i = 0; i < h.n; i++) {
           const conn = this.host.connection(dv.getUint32(i * 4));
           if (conn === undefined || !conn.open || !conn.accepts.has(h.op)) continue;
-          conn.transport.writeFrames(frames);
-          n++;
+          if (this.write(conn, frames)) n++;
         }
         this.host.reply(MessageKind.DeliverReply, h.req, n, 0);
         return;
@@ -128,16 +141,12 @@ export class Deliverer implements Actor {
       const members = this.host.roomMembers(batch.room);
       if (members !== undefined) {
         for (const conn of members) {
-          if (!conn.open) continue;
-          conn.transport.writeFrames(frames);
-          n++;
+          if (conn.open && this.write(conn, frames)) n++;
         }
       }
     } else {
       for (const conn of this.host.allConnections()) {
-        if (!conn.open || !conn.accepts.has(batch.op)) continue;
-        conn.transport.writeFrames(frames);
-        n++;
+        if (conn.open && conn.accepts.has(batch.op) && this.write(conn, frames)) n++;
       }
     }
     for (const req of batch.reqs) this.host.reply(MessageKind.PushReply, req, n, 0);
