@@ -68,6 +68,22 @@ interface EarlyPacket {
 /** Packets a client may send after op 7 before the auth reply (goim's client ring holds 8). */
 const MAX_EARLY_PACKETS = 8;
 
+const NO_OPS: ReadonlySet<number> = new Set<number>();
+/** Interned accepts sets by their sorted op list; bounded so odd clients cannot grow it. */
+const acceptSets = new Map<string, ReadonlySet<number>>();
+const MAX_INTERNED_ACCEPTS = 4096;
+
+function internAccepts(ops: readonly number[]): ReadonlySet<number> {
+  if (ops.length === 0) return NO_OPS;
+  const key = [...new Set(ops)].sort((a, b) => a - b).join(',');
+  let set = acceptSets.get(key);
+  if (set === undefined) {
+    set = new Set(ops);
+    if (acceptSets.size < MAX_INTERNED_ACCEPTS) acceptSets.set(key, set);
+  }
+  return set;
+}
+
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: false });
 
@@ -94,7 +110,8 @@ export class ConnectionActor implements TransportSink {
   room = '';
   /** Every room the connection is in, the goim room included. */
   readonly rooms = new Set<string>();
-  readonly accepts = new Set<number>();
+  /** Ops this connection accepts; shared, immutable sets (most clients send the same list). */
+  accepts: ReadonlySet<number> = NO_OPS;
   private limiter: RequestLimiter | null = null;
   /** Packets that arrived while auth was in progress. */
   private early: EarlyPacket[] | null = null;
@@ -186,7 +203,7 @@ export class ConnectionActor implements TransportSink {
     }
     this.key = req.key === '' ? randomUUID() : req.key;
     this.platform = req.platform;
-    for (const op of req.accepts) this.accepts.add(op);
+    this.accepts = internAccepts(req.accepts);
     const roomId = req.roomId;
     this.host.authenticate(req).then(
       (result) => this.finishAuth(ver, seq, result, roomId),
@@ -246,12 +263,14 @@ export class ConnectionActor implements TransportSink {
       case Op.Sub:
       case Op.Unsub: {
         const text = dec.decode(buf.subarray(off, off + len));
+        const next = new Set(this.accepts);
         for (const part of text.split(',')) {
           const n = Number(part.trim());
           if (part.trim() === '' || !Number.isInteger(n)) continue;
-          if (op === Op.Sub) this.accepts.add(n);
-          else this.accepts.delete(n);
+          if (op === Op.Sub) next.add(n);
+          else next.delete(n);
         }
+        this.accepts = internAccepts([...next]);
         this.transport.sendPacket(ver, op + 1, seq, buf.slice(off, off + len));
         return;
       }

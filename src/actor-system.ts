@@ -24,6 +24,9 @@ export interface Actor {
   receive(kind: number, source: number, buf: Uint8Array, off: number, len: number): void;
 }
 
+/** Handles a record for actor `id` of its kind; returns false when no such actor exists. */
+export type KindHandler = (id: number, kind: number, source: number, buf: Uint8Array, off: number, len: number) => boolean;
+
 export interface ActorSystemOptions {
   self: number;
   mailboxes: SharedArrayBuffer[];
@@ -37,6 +40,8 @@ export class ActorSystem {
   readonly self: number;
   readonly threads: number;
   private readonly actors = new Map<number, Actor>();
+  /** Handlers for a whole kind of actor (connections: one per worker, not one per connection). */
+  private readonly kinds = new Map<number, KindHandler>();
   private readonly outboxes: Array<Outbox | null>;
   private readonly loop: MailboxLoop;
   private readonly status: Int32Array;
@@ -60,6 +65,10 @@ export class ActorSystem {
   }
   unregister(kind: ActorKind, id: number): void {
     this.actors.delete(packTarget(kind, id));
+  }
+  /** Routes records for every actor of `kind` that has no registration of its own to `handler`. */
+  registerKind(kind: ActorKind, handler: KindHandler): void {
+    this.kinds.set(kind, handler);
   }
 
   /** Sends to an actor anywhere. Written (or delivered locally), parked, or refused: see SendResult. */
@@ -95,6 +104,8 @@ export class ActorSystem {
   private dispatch(kind: number, target: number, source: number, buf: Uint8Array, off: number, len: number): void {
     const actor = this.actors.get(target);
     if (actor === undefined) {
+      const byKind = this.kinds.get(targetKind(target));
+      if (byKind !== undefined && byKind(targetId(target), kind, source, buf, off, len)) return;
       Atomics.add(this.status, this.statusBase + ST_UNDELIVERABLE, 1);
       if (this.log.isLevelEnabled('debug')) this.log.debug({ kind, actorKind: targetKind(target), actorId: targetId(target), source }, 'record for an actor that does not exist here');
       return;

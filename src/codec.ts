@@ -117,6 +117,8 @@ export type PacketHandler = (ver: number, op: number, seq: number, buf: Uint8Arr
  * copied, into one reassembly buffer that grows on demand up to the largest frame allowed and is
  * then reused. Subclasses check a header and emit a frame to their handler type.
  */
+const NO_BYTES = new Uint8Array(0);
+
 export abstract class StreamFramer<H> {
   private pending: Uint8Array;
   private have = 0; // bytes of the split frame held in `pending`
@@ -127,7 +129,8 @@ export abstract class StreamFramer<H> {
     private readonly headerBytes: number,
     private readonly maxFrame: number,
   ) {
-    this.pending = new Uint8Array(headerBytes);
+    // Allocated on the first frame split across reads: most connections never need it.
+    this.pending = NO_BYTES;
   }
 
   /** Total frame length from a complete header at buf[off], or a negated CodecError. */

@@ -51,18 +51,6 @@ class SystemActor implements Actor {
   }
 }
 
-/** Kick records addressed to connection actors (the only ring messages they take for now). */
-class ConnectionInbox implements Actor {
-  private readonly conn: ConnectionActor;
-  constructor(conn: ConnectionActor) {
-    this.conn = conn;
-  }
-  receive(kind: number, _source: number, buf: Uint8Array, off: number, len: number): void {
-    if (kind !== MessageKind.Kick) return;
-    const { code, reason } = decodeKick(buf, off, len);
-    this.conn.kick(code, reason);
-  }
-}
 
 const TIMER_SLOTS = 4096;
 
@@ -114,6 +102,16 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
       (worker, connId, code, reason) => this.system.send(worker, ActorKind.Connection, connId, MessageKind.Kick, encodeKick(code, reason)),
     );
     this.system.register(ActorKind.System, 0, new SystemActor(this));
+    // Connection actors take ring records (kicks) through one handler per worker: no per-connection registration.
+    this.system.registerKind(ActorKind.Connection, (id, kind, _source, buf, off, len) => {
+      const conn = this.byId.get(id);
+      if (conn === undefined) return false;
+      if (kind === MessageKind.Kick) {
+        const { code, reason } = decodeKick(buf, off, len);
+        conn.kick(code, reason);
+      }
+      return true;
+    });
     this.system.register(ActorKind.RouterShard, RouterActorId.Shard, this.router);
     this.system.register(
       ActorKind.RouterShard,
@@ -148,7 +146,6 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
   private accept(transport: Transport): TransportSink {
     const conn = new ConnectionActor(this.allocateId(), transport, this);
     this.byId.set(conn.id, conn);
-    this.system.register(ActorKind.Connection, conn.id, new ConnectionInbox(conn));
     Atomics.add(this.status, this.base + ST_ACCEPTED, 1);
     const ip = transport.remoteAddress;
     this.ipCounts.set(ip, (this.ipCounts.get(ip) ?? 0) + 1);
@@ -222,7 +219,6 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     const left = (this.ipCounts.get(ip) ?? 1) - 1;
     if (left <= 0) this.ipCounts.delete(ip);
     else this.ipCounts.set(ip, left);
-    this.system.unregister(ActorKind.Connection, conn.id);
     for (const room of conn.rooms) this.rooms.leave(room, conn);
     if (conn.rooms.size > 0) this.roomsChanged();
     this.connections.delete(conn.key, conn);
