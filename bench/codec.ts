@@ -19,11 +19,10 @@
  *
  * Usage: npm run bench -- codec [--time MS] [--recipients N] [--quick]
  */
-import { parseArgs } from 'node:util';
 import { Bench, Task } from 'tinybench';
 import { decodeFrame, encodePacket, GoimStreamDecoder, HEADER_BYTES, Op, PacketHandler, writeHeader } from '../src/codec.js';
 import { PushFrames, PushItem, wsFrameHeader } from '../src/push/frames.js';
-import { Cell, formatNumber, printTable, UsageError, writeResult } from './report.js';
+import { Cell, formatNumber, parseBenchArgs, printTable, writeResult } from './report.js';
 
 const SCENARIO = 'codec';
 const PUSH_OP = 1000;
@@ -51,36 +50,11 @@ const HELP = `usage: npm run bench -- codec [options]
   --help            this text`;
 
 function parseOptions(args: string[]): CodecOptions | null {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        time: { type: 'string' },
-        recipients: { type: 'string' },
-        quick: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n\n${HELP}`);
-  }
-  const v = parsed.values;
-  if (v.help) {
-    process.stdout.write(HELP + '\n');
-    return null;
-  }
-  const base = v.quick ? QUICK : DEFAULTS;
-  const int = (name: string, raw: string | undefined, fallback: number, min: number): number => {
-    if (raw === undefined) return fallback;
-    const n = Number(raw.replace(/_/g, ''));
-    if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} needs an integer ≥ ${min}, got "${raw}"\n\n${HELP}`);
-    return n;
-  };
-  const time = int('time', v.time, base.time, 1);
-  return { time, warmupTime: v.time === undefined ? base.warmupTime : Math.max(1, time >> 2), recipients: int('recipients', v.recipients, base.recipients, 1), quick: v.quick };
+  const a = parseBenchArgs(args, ['time', 'recipients'], HELP);
+  if (a === null) return null;
+  const base = a.quick ? QUICK : DEFAULTS;
+  const time = a.num('time', base.time, 1);
+  return { time, warmupTime: a.values.time === undefined ? base.warmupTime : Math.max(1, time >> 2), recipients: a.num('recipients', base.recipients, 1), quick: a.quick };
 }
 
 function body(size: number, seed: number): Uint8Array {

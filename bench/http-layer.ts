@@ -30,8 +30,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import querystring from 'node:querystring';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
-import { Cell, formatNumber, printTable, quantile, UsageError, writeResult } from './report.js';
+import { Cell, formatNumber, parseBenchArgs, printTable, quantile, writeResult } from './report.js';
 
 const SCENARIO = 'http-layer';
 const HOST = '127.0.0.1';
@@ -323,42 +322,14 @@ const HELP = `usage: npm run bench -- http-layer [options]
   --help           this text`;
 
 function parseOptions(args: string[]): HttpLayerOptions | null {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        seconds: { type: 'string' },
-        warmup: { type: 'string' },
-        connections: { type: 'string' },
-        quick: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n\n${HELP}`);
-  }
-  const v = parsed.values;
-  if (v.help) {
-    process.stdout.write(HELP + '\n');
-    return null;
-  }
-  const base = v.quick ? QUICK : DEFAULTS;
-  const num = (name: string, raw: string | undefined, fallback: number, min: number, max: number, integer: boolean): number => {
-    if (raw === undefined) return fallback;
-    const n = Number(raw.replace(/_/g, ''));
-    if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isSafeInteger(n))) {
-      throw new UsageError(`--${name} needs ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got "${raw}"\n\n${HELP}`);
-    }
-    return n;
-  };
+  const a = parseBenchArgs(args, ['seconds', 'warmup', 'connections'], HELP);
+  if (a === null) return null;
+  const base = a.quick ? QUICK : DEFAULTS;
   return {
-    seconds: num('seconds', v.seconds, base.seconds, 0.1, 600, false),
-    warmup: num('warmup', v.warmup, base.warmup, 0, 60, false),
-    connections: num('connections', v.connections, base.connections, 1, 1024, true),
-    quick: v.quick,
+    seconds: a.num('seconds', base.seconds, 0.1, 600, false),
+    warmup: a.num('warmup', base.warmup, 0, 60, false),
+    connections: a.num('connections', base.connections, 1, 1024),
+    quick: a.quick,
   };
 }
 

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 export type Cell = string | number;
 
@@ -133,4 +134,50 @@ export function writeResult(scenario: string, options: object, rows: object[], e
   writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');
   process.stdout.write(`results written to ${path.relative(process.cwd(), file) || file}\n`);
   return file;
+}
+
+/** Parsed benchmark command line: the string options as given, `--quick`, and a checked number reader. */
+export interface BenchArgs {
+  values: Record<string, string | undefined>;
+  quick: boolean;
+  /** `--name` as a number in [min, max] (an integer unless `integer` is false), or `fallback` when absent. */
+  num(name: string, fallback: number, min: number, max?: number, integer?: boolean): number;
+}
+
+/**
+ * The option handling every scenario shares: `--help` prints `help` and answers null; unknown options
+ * and bad numbers throw UsageError (exit 2) with the help text; `_` may group digits (`1_000_000`).
+ */
+export function parseBenchArgs(args: string[], stringOptions: readonly string[], help: string): BenchArgs | null {
+  let parsed;
+  try {
+    const options: Record<string, { type: 'string' } | { type: 'boolean'; default: boolean; short?: string }> = {
+      quick: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    };
+    for (const name of stringOptions) options[name] = { type: 'string' };
+    parsed = parseArgs({ args, strict: true, allowPositionals: false, options });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n\n${help}`);
+  }
+  const v = parsed.values as Record<string, string | boolean | undefined>;
+  if (v.help === true) {
+    process.stdout.write(help + '\n');
+    return null;
+  }
+  const values: Record<string, string | undefined> = {};
+  for (const name of stringOptions) values[name] = v[name] as string | undefined;
+  return {
+    values,
+    quick: v.quick === true,
+    num(name, fallback, min, max = Number.MAX_SAFE_INTEGER, integer = true) {
+      const raw = values[name];
+      if (raw === undefined) return fallback;
+      const n = Number(raw.replace(/_/g, ''));
+      if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isSafeInteger(n))) {
+        throw new UsageError(`--${name} needs ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got "${raw}"\n\n${help}`);
+      }
+      return n;
+    },
+  };
 }

@@ -11,12 +11,11 @@
  *
  * Usage: npm run bench -- ring [--records N] [--iterations N] [--warmup N] [--rounds N] [--quick]
  */
-import { parseArgs } from 'node:util';
 import { MessageChannel, MessagePort, Worker } from 'node:worker_threads';
 import { Bench, Task } from 'tinybench';
 import { MailboxLoop } from '../src/ring/mailbox.js';
 import { createRingBuffer, RingReader, RingWriter } from '../src/ring/ring.js';
-import { Cell, formatNumber, printTable, quantile, UsageError, writeResult } from './report.js';
+import { Cell, formatNumber, parseBenchArgs, printTable, quantile, writeResult } from './report.js';
 import {
   BENCH_SOURCE_MAIN,
   CountReply,
@@ -60,44 +59,17 @@ const HELP = `usage: npm run bench -- ring [options]
   --help           this text`;
 
 function parseOptions(args: string[]): RingOptions | null {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        records: { type: 'string' },
-        iterations: { type: 'string' },
-        warmup: { type: 'string' },
-        rounds: { type: 'string' },
-        quick: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n\n${HELP}`);
-  }
-  const v = parsed.values;
-  if (v.help) {
-    process.stdout.write(HELP + '\n');
-    return null;
-  }
-  const base = v.quick ? QUICK : DEFAULTS;
-  const int = (name: string, raw: string | undefined, fallback: number, min: number): number => {
-    if (raw === undefined) return fallback;
-    const n = Number(raw.replace(/_/g, ''));
-    if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} needs an integer ≥ ${min}, got "${raw}"\n\n${HELP}`);
-    return n;
-  };
-  const rounds = int('rounds', v.rounds, base.rounds, 1);
+  const a = parseBenchArgs(args, ['records', 'iterations', 'warmup', 'rounds'], HELP);
+  if (a === null) return null;
+  const base = a.quick ? QUICK : DEFAULTS;
+  const rounds = a.num('rounds', base.rounds, 1);
   return {
-    records: int('records', v.records, base.records, 1),
-    iterations: int('iterations', v.iterations, base.iterations, 1),
-    warmup: int('warmup', v.warmup, base.warmup, 0),
+    records: a.num('records', base.records, 1),
+    iterations: a.num('iterations', base.iterations, 1),
+    warmup: a.num('warmup', base.warmup, 0),
     rounds,
     latencyWarmup: Math.min(base.latencyWarmup, Math.max(1, rounds >> 3)),
-    quick: v.quick,
+    quick: a.quick,
   };
 }
 
