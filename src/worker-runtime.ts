@@ -119,7 +119,7 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
       new PushRouter(
         this.router,
         (worker, body) => this.system.send(worker, ActorKind.System, SystemActorId.Deliverer, MessageKind.Deliver, body),
-        (req, connections, forwards) => this.reply(MessageKind.PushReply, req, connections, forwards),
+        (req) => this.reply(MessageKind.PushReply, req, 0),
       ),
     );
     this.deliverer = new Deliverer(this, init.config.push.batchWindowMs, init.config.push.batchMaxBytes, init.config.push.writeQueueBytes);
@@ -259,8 +259,8 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     conn.dropSlow();
   }
 
-  reply(kind: MessageKind.PushReply | MessageKind.DeliverReply, req: number, connections: number, forwards: number): void {
-    this.system.send(this.workers, ActorKind.System, SystemActorId.Supervision, kind, encodePushReply(req, connections, forwards));
+  reply(kind: MessageKind.PushReply | MessageKind.DeliverReply, req: number, connections: number, fanout = 0, shard = 0): void {
+    this.system.send(this.workers, ActorKind.System, SystemActorId.Supervision, kind, encodePushReply(req, connections, fanout, shard));
   }
 
   // ---- router ----

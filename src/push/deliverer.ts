@@ -27,7 +27,7 @@ export interface DeliveryHost {
   /** Closes a connection whose outbound queue passed the bound (it is not reading). */
   dropSlow(conn: DeliveryTarget): void;
   /** Tells the acceptor how many connections a request reached here. */
-  reply(kind: MessageKind.PushReply | MessageKind.DeliverReply, req: number, connections: number, forwards: number): void;
+  reply(kind: MessageKind.PushReply | MessageKind.DeliverReply, req: number, connections: number, fanout?: number, shard?: number): void;
 }
 
 export interface DeliveryTarget {
@@ -71,7 +71,7 @@ export class Deliverer implements Actor {
     return true;
   }
 
-  receive(kind: number, _source: number, buf: Uint8Array, off: number, len: number): void {
+  receive(kind: number, source: number, buf: Uint8Array, off: number, len: number): void {
     switch (kind) {
       case MessageKind.PushRoom: {
         const p = decodeRoomPush(buf, off, len);
@@ -87,17 +87,18 @@ export class Deliverer implements Actor {
       }
       case MessageKind.Deliver: {
         const h = decodeHead(buf, off, len);
-        if (h === null || 12 + h.n * 4 > len) return;
+        if (h === null || h.n < 1 || 12 + h.n * 4 > len) return;
         const bodyOff = off + 12 + h.n * 4;
         const frames = new PushFrames([{ op: h.op, body: buf.slice(bodyOff, off + len) }]);
         const dv = new DataView(buf.buffer, buf.byteOffset + off + 12, h.n * 4);
+        const fanout = dv.getUint32(0); // item 0 (records.ts); connection ids follow
         let n = 0;
-        for (let i = 0; i < h.n; i++) {
+        for (let i = 1; i < h.n; i++) {
           const conn = this.host.connection(dv.getUint32(i * 4));
           if (conn === undefined || !conn.open || !conn.accepts.has(h.op)) continue;
           if (this.write(conn, frames)) n++;
         }
-        this.host.reply(MessageKind.DeliverReply, h.req, n, 0);
+        this.host.reply(MessageKind.DeliverReply, h.req, n, fanout, source);
         return;
       }
       default:
@@ -149,6 +150,6 @@ export class Deliverer implements Actor {
         if (conn.open && conn.accepts.has(batch.op) && this.write(conn, frames)) n++;
       }
     }
-    for (const req of batch.reqs) this.host.reply(MessageKind.PushReply, req, n, 0);
+    for (const req of batch.reqs) this.host.reply(MessageKind.PushReply, req, n);
   }
 }

@@ -4,9 +4,9 @@
  * keys → the router shard owning each key (hash of key) → the workers holding them;
  * mids → the router shard owning each mid (hash of mid) → the workers holding their connections;
  * room and all → every running worker (each knows its own room members).
- * Every crossing is one ring record. A request completes when every first-hop receiver has replied
- * and every Deliver a shard announced has been answered; the answer says how many connections the
- * push was queued to. A request whose replies do not all come within `timeoutMs` (a worker died
+ * Every crossing is one ring record. A request completes when every first-hop receiver's part is
+ * complete (for a shard: every Deliver it sent has been answered by its holder, see records.ts); the
+ * answer says how many connections the push was queued to. A request whose replies do not all come within `timeoutMs` (a worker died
  * meanwhile) completes with what was counted, and is logged.
  */
 import type { Actor, ActorSystem } from '../actor-system.js';
@@ -19,9 +19,10 @@ import { encodeAllPush, encodeKeysPush, encodeMidsPush, encodeRoomPush } from '.
 import { PushRefused, type OnlineTotal, type PushResult, type PushService, type SessionInfo } from './types.js';
 
 interface Pending {
+  /** First-hop receivers (workers for room/all, shards for keys/mids) whose part is not complete. */
   firstHopLeft: number;
-  forwardsExpected: number;
-  forwardsDone: number;
+  /** keys/mids: per shard, the Delivers it sent (fanout) and the holder replies seen so far. */
+  shards: Map<number, { fanout: number; done: number }> | null;
   connections: number;
   startedAt: number;
   resolve: (r: PushResult) => void;
@@ -130,19 +131,23 @@ export class PushDispatcher implements PushService, Actor {
   // ---- replies (ring records to the acceptor) ----
 
   receive(kind: number, _source: number, buf: Uint8Array, off: number, len: number): void {
-    if (len < 12 || (kind !== MessageKind.PushReply && kind !== MessageKind.DeliverReply)) return;
-    const dv = new DataView(buf.buffer, buf.byteOffset + off, 12);
+    if (len < 16 || (kind !== MessageKind.PushReply && kind !== MessageKind.DeliverReply)) return;
+    const dv = new DataView(buf.buffer, buf.byteOffset + off, 16);
     const req = dv.getUint32(0);
     const p = this.pending.get(req);
     if (p === undefined) return; // timed out already
     p.connections += dv.getUint32(4);
     if (kind === MessageKind.PushReply) {
       p.firstHopLeft--;
-      p.forwardsExpected += dv.getUint32(8);
     } else {
-      p.forwardsDone++;
+      // A holder's reply: the shard's part is complete when all of its Delivers have answered.
+      const shard = dv.getUint32(12);
+      if (p.shards === null) p.shards = new Map();
+      let s = p.shards.get(shard);
+      if (s === undefined) p.shards.set(shard, (s = { fanout: dv.getUint32(8), done: 0 }));
+      if (++s.done === s.fanout) p.firstHopLeft--;
     }
-    if (p.firstHopLeft <= 0 && p.forwardsDone >= p.forwardsExpected) this.finish(req);
+    if (p.firstHopLeft <= 0) this.finish(req);
   }
 
   // ---- internals ----
@@ -158,7 +163,7 @@ export class PushDispatcher implements PushService, Actor {
     this.nextReq = (this.nextReq + 1) >>> 0 || 1;
     let resolve!: (r: PushResult) => void;
     const done = new Promise<PushResult>((r) => (resolve = r));
-    this.pending.set(req, { firstHopLeft: firstHops, forwardsExpected: 0, forwardsDone: 0, connections: 0, startedAt: Date.now(), resolve });
+    this.pending.set(req, { firstHopLeft: firstHops, shards: null, connections: 0, startedAt: Date.now(), resolve });
     if (this.sweeper === null) {
       // One coarse sweep for stuck requests, running only while requests are pending: no timer per request.
       this.sweeper = setInterval(() => this.sweep(), Math.min(1000, this.timeoutMs));
@@ -191,7 +196,7 @@ export class PushDispatcher implements PushService, Actor {
       const p = this.pending.get(req);
       if (p === undefined) return;
       p.firstHopLeft--;
-      if (p.firstHopLeft <= 0 && p.forwardsDone >= p.forwardsExpected) this.finish(req);
+      if (p.firstHopLeft <= 0) this.finish(req);
     }
   }
 
@@ -210,7 +215,7 @@ export class PushDispatcher implements PushService, Actor {
     const now = Date.now();
     for (const [req, p] of this.pending) {
       if (now - p.startedAt < this.timeoutMs) continue;
-      this.log.warn({ req, firstHopLeft: p.firstHopLeft, forwardsLeft: p.forwardsExpected - p.forwardsDone, connections: p.connections }, 'push request incomplete after timeout: answering with what was counted');
+      this.log.warn({ req, firstHopLeft: p.firstHopLeft, connections: p.connections }, 'push request incomplete after timeout: answering with what was counted');
       this.finish(req);
     }
   }

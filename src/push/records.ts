@@ -6,10 +6,13 @@
  *   PushAll   acceptor → every worker          [u32 req][i32 op][u32 speed][body]
  *   PushKeys  acceptor → key's router shard    [u32 req][i32 op][u32 n]{[u16 len][key]}*n[body]
  *   PushMids  acceptor → mid's router shard    [u32 req][i32 op][u32 n]{[f64 mid]}*n[body]
- *   Deliver   router shard → holding worker    [u32 req][i32 op][u32 n]{[u32 connId]}*n[body]
- *   PushReply any worker → acceptor            [u32 req][u32 connections][u32 more]
- * `more` is how many further replies the acceptor must wait for (a shard that forwarded to k
- * workers says k); a request is complete when every expected reply has come.
+ *   Deliver   router shard → holding worker    [u32 req][i32 op][u32 n][u32 fanout]{[u32 connId]}*n[body]
+ *   PushReply    first-hop receiver → acceptor [u32 req][u32 connections][u32 0][u32 0]
+ *   DeliverReply holding worker → acceptor     [u32 req][u32 connections][u32 fanout][u32 shard]
+ * A shard that found holders does not reply itself: each Deliver tells its holder how many Delivers
+ * the shard sent (`fanout`), and the holder passes that on, so the acceptor knows when a shard's
+ * part is complete without an extra record (and wake-up) per push. A shard that found no holder
+ * replies with PushReply.
  */
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -89,8 +92,9 @@ export function encodeMidsPush(req: number, op: number, mids: number[], body: Ui
   return encodeList(req, op, mids.length, 8, (dv, at, i) => dv.setFloat64(at, mids[i]!), body);
 }
 
-export function encodeDeliver(req: number, op: number, connIds: number[], body: Uint8Array): Uint8Array {
-  return encodeList(req, op, connIds.length, 4, (dv, at, i) => dv.setUint32(at, connIds[i]!), body);
+export function encodeDeliver(req: number, op: number, fanout: number, connIds: number[], body: Uint8Array): Uint8Array {
+  // The fanout rides as the first u32 item, ahead of the connection ids.
+  return encodeList(req, op, connIds.length + 1, 4, (dv, at, i) => dv.setUint32(at, i === 0 ? fanout : connIds[i - 1]!), body);
 }
 
 /** The common head of PushAll/PushKeys/PushMids/Deliver: request id, op, and a count or speed. */
@@ -120,11 +124,12 @@ export function decodeKeys(buf: Uint8Array, off: number, len: number, n: number)
   return { keys, bodyOff: p };
 }
 
-export function encodeReply(req: number, connections: number, more: number): Uint8Array {
-  const out = new Uint8Array(12);
+export function encodeReply(req: number, connections: number, fanout = 0, shard = 0): Uint8Array {
+  const out = new Uint8Array(16);
   const dv = new DataView(out.buffer);
   dv.setUint32(0, req);
   dv.setUint32(4, connections);
-  dv.setUint32(8, more);
+  dv.setUint32(8, fanout);
+  dv.setUint32(12, shard);
   return out;
 }

@@ -1,8 +1,8 @@
 /**
  * The router-shard push actor: takes pushes addressed to keys or mids this shard owns, finds the
  * workers holding those connections in the shard's directories, and forwards one Deliver record
- * per holding worker. It tells the acceptor how many Deliver records it sent, so the acceptor knows
- * how many replies complete the request.
+ * per holding worker, each telling its holder how many Deliver records the shard sent, so the
+ * holders' replies tell the acceptor when this shard's part is complete.
  */
 import type { Actor } from '../actor-system.js';
 import { MessageKind } from '../messages.js';
@@ -10,7 +10,8 @@ import type { RouterShard } from '../../actors/router-shard.js';
 import { decodeHead, decodeKeys, encodeDeliver } from './records.js';
 
 export type DeliverSender = (worker: number, body: Uint8Array) => void;
-export type ReplySender = (req: number, connections: number, forwards: number) => void;
+/** The shard's own reply to the acceptor, sent only when it found no holder. */
+export type ReplySender = (req: number) => void;
 
 export class PushRouter implements Actor {
   private readonly shard: RouterShard;
@@ -35,14 +36,14 @@ export class PushRouter implements Actor {
     let bodyOff: number;
     if (kind === MessageKind.PushKeys) {
       const k = decodeKeys(buf, off, len, h.n);
-      if (k === null) return this.reply(h.req, 0, 0);
+      if (k === null) return this.reply(h.req);
       for (const key of k.keys) {
         const e = this.shard.keys.get(key);
         if (e !== undefined) add(e.worker, e.connId);
       }
       bodyOff = k.bodyOff;
     } else if (kind === MessageKind.PushMids) {
-      if (12 + h.n * 8 > len) return this.reply(h.req, 0, 0);
+      if (12 + h.n * 8 > len) return this.reply(h.req);
       const dv = new DataView(buf.buffer, buf.byteOffset + off + 12, h.n * 8);
       for (let i = 0; i < h.n; i++) {
         const keys = this.shard.users.get(dv.getFloat64(i * 8));
@@ -52,10 +53,9 @@ export class PushRouter implements Actor {
     } else {
       return;
     }
-    // Reply first: the acceptor must learn how many Deliver replies to expect before they arrive.
-    this.reply(h.req, 0, holders.size);
-    if (holders.size === 0) return;
+    if (holders.size === 0) return this.reply(h.req);
+    // Each Deliver carries the fanout; its holder's reply completes this shard's part (records.ts).
     const body = buf.subarray(off + bodyOff, off + len);
-    for (const [worker, connIds] of holders) this.deliver(worker, encodeDeliver(h.req, h.op, connIds, body));
+    for (const [worker, connIds] of holders) this.deliver(worker, encodeDeliver(h.req, h.op, holders.size, connIds, body));
   }
 }
