@@ -87,8 +87,8 @@ function internAccepts(ops: readonly number[]): ReadonlySet<number> {
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: false });
 
-export function disconnectBody(code: number, reason: string): Uint8Array {
-  return enc.encode(JSON.stringify({ code, reason }));
+export function disconnectBody(code: number, reason: string, reconnectAfterMs?: number): Uint8Array {
+  return enc.encode(JSON.stringify(reconnectAfterMs === undefined ? { code, reason } : { code, reason, reconnect_after_ms: reconnectAfterMs }));
 }
 
 export class ConnectionActor implements TransportSink {
@@ -186,9 +186,9 @@ export class ConnectionActor implements TransportSink {
   }
 
   /** Tells the client why (op 6 with {code, reason}) and closes. */
-  kick(code: number, reason: string, seq = 0): void {
+  kick(code: number, reason: string, seq = 0, reconnectAfterMs?: number): void {
     if (this.state >= ConnState.Closing) return;
-    this.transport.sendPacket(1, Op.DisconnectReply, seq, disconnectBody(code, reason));
+    this.transport.sendPacket(1, Op.DisconnectReply, seq, disconnectBody(code, reason, reconnectAfterMs));
     this.close(reason);
   }
 

@@ -176,6 +176,8 @@ export interface SupervisorConfig {
   readonly crashLoopWindowMs: number;
   /** Spare listening descriptors kept per listener for replacement workers. Default 2. */
   readonly spareListenFds: number;
+  /** Clients closed at shutdown are told to reconnect after a random delay below this (ms, in op 6). Default 5000. */
+  readonly reconnectSpreadMs: number;
   /** Heap limit (MiB, V8 old generation) of each worker thread; past it the worker dies and is replaced. 0 = Node's default. Default 0. */
   readonly workerHeapMb: number;
 }
@@ -256,6 +258,7 @@ export const CONFIG_DEFAULTS: Config = deepFreeze({
     crashLoopLimit: 5,
     crashLoopWindowMs: 60000,
     spareListenFds: 2,
+    reconnectSpreadMs: 5000,
     workerHeapMb: 0,
   },
   log: { level: 'info' },
@@ -368,6 +371,7 @@ export const ConfigSchema = section({
     crashLoopLimit: int(1, 1000),
     crashLoopWindowMs: int(1000, 3600000),
     spareListenFds: int(1, 64),
+    reconnectSpreadMs: int(0, 3600000),
     workerHeapMb: int(0, 1048576),
   }),
   log: section({

@@ -297,7 +297,10 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     Atomics.store(this.status, this.base + ST_STATE, WorkerState.Draining);
     const closing = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     const connections = this.byId.size;
-    for (const conn of [...this.byId.values()]) conn.kick(1001, 'server shutting down');
+    // Spread the reconnects: every client is told a random delay within supervisor.reconnectSpreadMs,
+    // so a restart does not turn into a connect storm.
+    const spread = this.config.supervisor.reconnectSpreadMs;
+    for (const conn of [...this.byId.values()]) conn.kick(1001, 'server shutting down', 0, Math.floor(Math.random() * spread));
     await Promise.all(closing);
     this.deliverer.flushAll();
     this.wheel.stop();

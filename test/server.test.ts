@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type net from 'node:net';
 import { WebSocket } from 'ws';
+import { Op } from '../src/codec.js';
+import { GoimClient } from './helpers/goim-client.js';
 import { connectTcp, cpuSeconds, startServer, until, type RunningServer } from './helpers/server.js';
 
 async function openMany(port: number, n: number): Promise<net.Socket[]> {
@@ -140,12 +142,14 @@ describe('server (acceptor, workers, supervision)', function () {
 
   it('idles under 1 % CPU and stops on SIGTERM within 5 s with exit code 0, closing client connections', async function () {
     // The clients never authenticate: a long handshake timeout keeps them connected until the stop.
-    server = await startServer({ workers: 2, protocol: { handshakeTimeoutMs: 600_000 } });
+    server = await startServer({ workers: 2, protocol: { handshakeTimeoutMs: 600_000 }, supervisor: { reconnectSpreadMs: 3000 } });
     const s = server;
     const sockets = await openMany(s.tcpPort, 20);
+    const goim = await GoimClient.connect('tcp', s.tcpPort);
+    assert.equal((await goim.auth({ mid: 1 })).op, Op.AuthReply);
     const ws = new WebSocket(`ws://127.0.0.1:${s.wsPort}/sub`);
     await once(ws, 'open');
-    await until(async () => (await s.get('/health')).body.connections === 21, 5000, 'connections counted');
+    await until(async () => (await s.get('/health')).body.connections === 22, 5000, 'connections counted');
     // For its first ~20 s a Node process runs V8's memory reducer (GCs in every isolate while the
     // heap settles), a few % of a core. Idle means after that: measure 2-second windows until two
     // in a row stay under 1 %, within 45 s.
@@ -171,6 +175,11 @@ describe('server (acceptor, workers, supervision)', function () {
     assert.equal(code, 0);
     assert.ok(ms < 5000, `stop took ${ms} ms`);
     await Promise.all([wsClosed, tcpClosed]);
+    // Clients are told why, and when to come back: a random delay below supervisor.reconnectSpreadMs.
+    const bye = JSON.parse((await goim.expect(Op.DisconnectReply)).body.toString()) as { code: number; reconnect_after_ms: number };
+    assert.equal(bye.code, 1001);
+    assert.ok(bye.reconnect_after_ms >= 0 && bye.reconnect_after_ms < 3000, `reconnect_after_ms ${bye.reconnect_after_ms}`);
+    await goim.closed;
     assert.ok(s.stdout.some((l) => /^ringcast: stopped \(SIGTERM\)/.test(l)));
     server = null;
   });
