@@ -1,11 +1,8 @@
 /**
- * The router-shard actor. Each worker owns one; together they hold two directories, sharded over the
- * workers by hash:
- *   - users (by hash of mid): mid → key → {worker, connId, platform}: "where is this user", online
- *     counts, and the multi-login policy (a second login on the same platform kicks the older one
- *     when that platform's policy is kick);
- *   - keys (by hash of key): key → {worker, connId}: a connection key is unique in the process; a
- *     new connection with a key in use replaces the old one, which is kicked (goim).
+ * The router-shard actor. Each worker owns one; together they hold the user directory, sharded over
+ * the workers by a hash of the mid: mid → key → {worker, connId, platform}: "where is this user",
+ * online counts, and the multi-login policy (a second login on the same platform kicks the older
+ * one when that platform's policy is kick). Connection keys live in the acceptor's KeyDirectory.
  * Every message comes as a ring record from a connection actor (or the supervisor) on any worker.
  * Entries are removed only by the connection that made them (worker and connId must match), so a
  * late unregister of a replaced connection cannot remove its successor.
@@ -97,7 +94,6 @@ export function decodeKick(buf: Uint8Array, off: number, len: number): { code: n
 
 export class RouterShard implements Actor {
   readonly users = new Map<number, Map<string, RouteEntry>>();
-  readonly keys = new Map<string, KeyEntry>();
   entries = 0;
   private readonly onChange: (entries: number) => void;
   private readonly kick: KickSender;
@@ -121,15 +117,6 @@ export class RouterShard implements Actor {
         if (len < 14) return;
         this.unregister(dv.getFloat64(0), dec.decode(buf.subarray(off + 14, off + len)), dv.getUint16(8), dv.getUint32(10));
         break;
-      case MessageKind.KeyRegister:
-      case MessageKind.KeyUnregister: {
-        if (len < 6) return;
-        const key = dec.decode(buf.subarray(off + 6, off + len));
-        const e = { worker: dv.getUint16(0), connId: dv.getUint32(2) };
-        if (kind === MessageKind.KeyRegister) this.registerKey(key, e);
-        else this.unregisterKey(key, e);
-        return;
-      }
       case MessageKind.RouterPurgeWorker:
         if (len < 2) return;
         this.purgeWorker(dv.getUint16(0));
@@ -168,19 +155,6 @@ export class RouterShard implements Actor {
     if (keys.size === 0) this.users.delete(mid);
   }
 
-  registerKey(key: string, entry: KeyEntry): void {
-    const old = this.keys.get(key);
-    if (old !== undefined && (old.worker !== entry.worker || old.connId !== entry.connId)) {
-      this.kick(old.worker, old.connId, KickCode.SameKey, 'replaced by a new connection with the same key');
-    }
-    this.keys.set(key, entry);
-  }
-
-  unregisterKey(key: string, entry: KeyEntry): void {
-    const e = this.keys.get(key);
-    if (e !== undefined && e.worker === entry.worker && e.connId === entry.connId) this.keys.delete(key);
-  }
-
   /** Forgets every connection held by a worker that died (its sockets died with it). */
   purgeWorker(worker: number): number {
     let removed = 0;
@@ -193,7 +167,6 @@ export class RouterShard implements Actor {
       }
       if (keys.size === 0) this.users.delete(mid);
     }
-    for (const [key, e] of this.keys) if (e.worker === worker) this.keys.delete(key);
     this.entries -= removed;
     return removed;
   }

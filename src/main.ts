@@ -10,7 +10,9 @@ import { ListenFdPool, type ListenerSpec } from './listen-fds.js';
 import { createLogger } from './logger.js';
 import { Supervisor } from './supervisor.js';
 import { ActorKind } from './actor-system.js';
-import { SystemActorId } from './messages.js';
+import { MessageKind, SystemActorId } from './messages.js';
+import { KeyDirectory } from '../actors/key-directory.js';
+import { encodeKick } from '../actors/router-shard.js';
 import { PushDispatcher } from './push/dispatcher.js';
 
 function readConfig(): Config {
@@ -55,6 +57,13 @@ async function main(): Promise<void> {
   fds.onRefillError = (err) => log.error({ err }, 'could not duplicate listening descriptors for replacement workers');
 
   const supervisor = new Supervisor(config, workers, fds, log);
+  // The key directory lives in the acceptor (next to the push API); it must be registered before
+  // the workers start and register keys.
+  const keys = new KeyDirectory((worker, connId, code, reason) =>
+    supervisor.system.send(worker, ActorKind.Connection, connId, MessageKind.Kick, encodeKick(code, reason)),
+  );
+  supervisor.system.register(ActorKind.RouterShard, 0, keys);
+  supervisor.onWorkerDeath = (worker) => keys.purgeWorker(worker);
   supervisor.onAllFailed = () => {
     log.fatal('every worker keeps dying: stopping');
     process.exit(1);
@@ -67,7 +76,7 @@ async function main(): Promise<void> {
   }
 
   const listeners = fds.listeners.map((l) => ({ name: l.name, host: l.host, port: l.port }));
-  const push = new PushDispatcher(supervisor, log, config.push.maxInFlight);
+  const push = new PushDispatcher(supervisor, keys, log, config.push.maxInFlight);
   supervisor.system.register(ActorKind.System, SystemActorId.Supervision, push);
   const port = (name: string, fallback: number): number => fds.listeners.find((l) => l.name === name)?.port ?? fallback;
   const n = config.nodes;

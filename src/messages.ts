@@ -18,19 +18,18 @@ export const enum MessageKind {
   RouterPurgeWorker = 12,
   /** Supervisor → worker system actor: [u16 shard]: re-register connections owned by that (new) shard. */
   RouterResync = 13,
-  /** Connection actor → router shard of its key: [u16 worker][u32 connId][key]. */
+  /** Connection actor → the acceptor's key directory: [u16 worker][u32 connId][key]. */
   KeyRegister = 14,
-  /** Connection actor → router shard of its key: [u16 worker][u32 connId][key]. */
+  /** Connection actor → the acceptor's key directory: [u16 worker][u32 connId][key]. */
   KeyUnregister = 15,
   /** Router shard → connection actor: [u16 code][reason UTF-8]: send op 6 and close. */
   Kick = 20,
   /** Push path; bodies in src/push/records.ts. Acceptor → every worker's deliverer. */
   PushRoom = 30,
   PushAll = 31,
-  /** Acceptor → the router-shard push actor owning the keys / mids. */
-  PushKeys = 32,
+  /** Acceptor → the router-shard push actor owning the mids. */
   PushMids = 33,
-  /** Router shard → the deliverer of the worker holding the connections. */
+  /** Router shard (or, for keys, the acceptor) → the deliverer of the worker holding the connections. */
   Deliver = 34,
   /** First-hop receiver (deliverer for room/all, shard for keys/mids) → acceptor. */
   PushReply = 35,

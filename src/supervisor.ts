@@ -72,6 +72,8 @@ export class Supervisor {
   /** Sum of the workers' room versions at the last count round: no change, no round. */
   private countedVersion = -1;
   private stopping = false;
+  /** Called when a worker has died (after its router entries are purged from the shards). */
+  onWorkerDeath: (worker: number) => void = () => undefined;
   /** Called when no worker is left alive and none will be restarted. */
   onAllFailed: () => void = () => undefined;
 
@@ -178,6 +180,7 @@ export class Supervisor {
     for (const other of this.slots) {
       if (other !== slot && other.state !== 'failed') this.system.send(other.index, ActorKind.RouterShard, 0, MessageKind.RouterPurgeWorker, body);
     }
+    this.onWorkerDeath(slot.index);
     const now = Date.now();
     slot.deaths = slot.deaths.filter((t) => now - t < this.config.supervisor.crashLoopWindowMs);
     slot.deaths.push(now);

@@ -8,7 +8,7 @@ import type http from 'node:http';
 import { ActorKind, ActorSystem, type Actor } from './actor-system.js';
 import { createAuthenticator, type AuthRequest, type AuthResult, type Authenticator } from './auth.js';
 import { kickPlatforms, parseServices, type Config } from './config.js';
-import { hashString, shardOfMid } from './hash.js';
+import { shardOfMid } from './hash.js';
 import { ACTOR_ID_MASK, ST_SLOW_CLOSED, ST_LOOP_LAG_MS, ST_ACCEPTED, ST_CONNECTIONS, ST_ROOM_VERSION, ST_ROOMS, ST_ROUTER_ENTRIES, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
 import type { Logger } from './logger.js';
 import { MessageKind, RouterActorId, SystemActorId, type CrashMode, type WorkerAdmin } from './messages.js';
@@ -171,13 +171,14 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
   }
 
   opened(conn: ConnectionActor): void {
-    // Same key on this worker: the newer connection wins at once; the key shard catches other workers.
+    // Same key on this worker: the newer connection wins at once; the acceptor's key directory
+    // (thread index = workers) catches the other workers.
     const local = this.connections.get(conn.key);
     if (local !== undefined && local !== conn) local.kick(4001, 'replaced by a new connection with the same key');
     this.connections.put(conn.key, conn);
     conn.registered = true;
     this.registerRoute(conn);
-    this.system.send(this.keyShard(conn.key), ActorKind.RouterShard, 0, MessageKind.KeyRegister, encodeKey(this.index, conn.id, conn.key));
+    this.system.send(this.workers, ActorKind.RouterShard, 0, MessageKind.KeyRegister, encodeKey(this.index, conn.id, conn.key));
   }
 
   joinRoom(conn: ConnectionActor, room: string): void {
@@ -225,7 +226,7 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     if (conn.registered) {
       conn.registered = false;
       this.sendToShard(conn.mid, MessageKind.RouterUnregister, encodeUnregister(conn.mid, this.index, conn.id, conn.key));
-      this.system.send(this.keyShard(conn.key), ActorKind.RouterShard, 0, MessageKind.KeyUnregister, encodeKey(this.index, conn.id, conn.key));
+      this.system.send(this.workers, ActorKind.RouterShard, 0, MessageKind.KeyUnregister, encodeKey(this.index, conn.id, conn.key));
     }
     Atomics.store(this.status, this.base + ST_CONNECTIONS, this.byId.size);
   }
@@ -265,24 +266,19 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
 
   // ---- router ----
 
-  private keyShard(key: string): number {
-    return hashString(key) % this.workers;
-  }
-
   /** Registers an authenticated connection with the router shard that owns its user. */
   registerRoute(conn: ConnectionActor): void {
     const flags = kickPlatforms(this.config.multiLogin, conn.platform) ? FLAG_KICK_SAME_PLATFORM : 0;
     this.sendToShard(conn.mid, MessageKind.RouterRegister, encodeRegister(conn.mid, this.index, conn.id, flags, conn.platform, conn.key));
   }
 
-  /** A replaced worker's shard starts empty: tell it again about our users and keys it owns. */
+  /** A replaced worker's shard starts empty: tell it again about our users it owns. */
   resyncShard(shard: number): void {
     for (const conn of this.byId.values()) {
       if (conn.state !== ConnState.Open) continue;
       if (shardOfMid(conn.mid, this.workers) === shard) {
         this.sendToShard(conn.mid, MessageKind.RouterRegister, encodeRegister(conn.mid, this.index, conn.id, 0, conn.platform, conn.key));
       }
-      if (this.keyShard(conn.key) === shard) this.system.send(shard, ActorKind.RouterShard, 0, MessageKind.KeyRegister, encodeKey(this.index, conn.id, conn.key));
     }
   }
 

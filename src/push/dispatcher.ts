@@ -11,11 +11,12 @@
  */
 import type { Actor, ActorSystem } from '../actor-system.js';
 import { ActorKind } from '../actor-system.js';
-import { hashString, shardOfMid } from '../hash.js';
+import { shardOfMid } from '../hash.js';
+import type { KeyDirectory } from '../../actors/key-directory.js';
 import type { Logger } from '../logger.js';
 import { MessageKind, RouterActorId, SystemActorId, type WorkerAdmin } from '../messages.js';
 import { SendResult } from '../ring/outbox.js';
-import { encodeAllPush, encodeKeysPush, encodeMidsPush, encodeRoomPush } from './records.js';
+import { encodeAllPush, encodeDeliver, encodeMidsPush, encodeRoomPush } from './records.js';
 import { PushRefused, type OnlineTotal, type PushResult, type PushService, type SessionInfo } from './types.js';
 
 interface Pending {
@@ -49,8 +50,11 @@ export class PushDispatcher implements PushService, Actor {
   /** Pushes refused because too many were in flight (overload protection). */
   refused = 0;
 
-  constructor(dir: WorkerDirectory, log: Logger, maxPending: number, timeoutMs = 5000) {
+  private readonly keys: KeyDirectory;
+
+  constructor(dir: WorkerDirectory, keys: KeyDirectory, log: Logger, maxPending: number, timeoutMs = 5000) {
     this.dir = dir;
+    this.keys = keys;
     this.log = log;
     this.maxPending = maxPending;
     this.timeoutMs = timeoutMs;
@@ -72,9 +76,18 @@ export class PushDispatcher implements PushService, Actor {
     return this.fanOut(MessageKind.PushAll, (req) => encodeAllPush(req, op, speed, body));
   }
 
+  /**
+   * The key directory lives here, so a push by key goes straight to the holding workers: the
+   * acceptor acts as the shard (fanout = the workers it sends to; see records.ts).
+   */
   pushKeys(op: number, keys: string[], body: Uint8Array): Promise<PushResult> {
-    const byShard = groupBy(keys, (k) => hashString(k) % this.dir.workers);
-    return this.toShards(MessageKind.PushKeys, byShard, (req, group) => encodeKeysPush(req, op, group, body));
+    const live = new Set(this.dir.liveWorkers());
+    const holders = [...this.keys.route(keys)].filter(([w]) => live.has(w));
+    const { req, done } = this.begin(holders.length > 0 ? 1 : 0);
+    for (const [worker, connIds] of holders) {
+      this.send(req, worker, ActorKind.System, SystemActorId.Deliverer, MessageKind.Deliver, encodeDeliver(req, op, holders.length, connIds, body));
+    }
+    return done;
   }
 
   pushMids(op: number, mids: number[], body: Uint8Array): Promise<PushResult> {

@@ -4,9 +4,9 @@
  *
  *   PushRoom  acceptor → every worker          [u32 req][i32 op][u16 roomLen][room][body]
  *   PushAll   acceptor → every worker          [u32 req][i32 op][u32 speed][body]
- *   PushKeys  acceptor → key's router shard    [u32 req][i32 op][u32 n]{[u16 len][key]}*n[body]
  *   PushMids  acceptor → mid's router shard    [u32 req][i32 op][u32 n]{[f64 mid]}*n[body]
- *   Deliver   router shard → holding worker    [u32 req][i32 op][u32 n][u32 fanout]{[u32 connId]}*n[body]
+ *   Deliver   router shard (for keys: the acceptor, which keeps the key directory) → holding worker
+ *                                              [u32 req][i32 op][u32 n][u32 fanout]{[u32 connId]}*n[body]
  *   PushReply    first-hop receiver → acceptor [u32 req][u32 connections][u32 0][u32 0]
  *   DeliverReply holding worker → acceptor     [u32 req][u32 connections][u32 fanout][u32 shard]
  * A shard that found holders does not reply itself: each Deliver tells its holder how many Delivers
@@ -58,24 +58,6 @@ export function encodeAllPush(req: number, op: number, speed: number, body: Uint
   return out;
 }
 
-export function encodeKeysPush(req: number, op: number, keys: string[], body: Uint8Array): Uint8Array {
-  const encoded = keys.map((k) => enc.encode(k));
-  const size = 12 + encoded.reduce((n, k) => n + 2 + k.length, 0) + body.length;
-  const out = new Uint8Array(size);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, req);
-  dv.setInt32(4, op);
-  dv.setUint32(8, keys.length);
-  let p = 12;
-  for (const k of encoded) {
-    dv.setUint16(p, k.length);
-    out.set(k, p + 2);
-    p += 2 + k.length;
-  }
-  out.set(body, p);
-  return out;
-}
-
 /** [u32 req][i32 op][u32 n] then n fixed-size items, then the body. */
 function encodeList(req: number, op: number, n: number, itemBytes: number, writeItem: (dv: DataView, at: number, i: number) => void, body: Uint8Array): Uint8Array {
   const out = new Uint8Array(12 + n * itemBytes + body.length);
@@ -97,7 +79,7 @@ export function encodeDeliver(req: number, op: number, fanout: number, connIds: 
   return encodeList(req, op, connIds.length + 1, 4, (dv, at, i) => dv.setUint32(at, i === 0 ? fanout : connIds[i - 1]!), body);
 }
 
-/** The common head of PushAll/PushKeys/PushMids/Deliver: request id, op, and a count or speed. */
+/** The common head of PushAll/PushMids/Deliver: request id, op, and a count or speed. */
 export interface PushHead {
   req: number;
   op: number;
@@ -108,20 +90,6 @@ export function decodeHead(buf: Uint8Array, off: number, len: number): PushHead 
   if (len < 12) return null;
   const dv = view(buf, off, 12);
   return { req: dv.getUint32(0), op: dv.getInt32(4), n: dv.getUint32(8) };
-}
-
-/** Keys of a PushKeys body and the offset of the push body after them, or null when malformed. */
-export function decodeKeys(buf: Uint8Array, off: number, len: number, n: number): { keys: string[]; bodyOff: number } | null {
-  const keys: string[] = [];
-  let p = 12;
-  for (let i = 0; i < n; i++) {
-    if (p + 2 > len) return null;
-    const klen = (buf[off + p]! << 8) | buf[off + p + 1]!;
-    if (p + 2 + klen > len) return null;
-    keys.push(dec.decode(buf.subarray(off + p + 2, off + p + 2 + klen)));
-    p += 2 + klen;
-  }
-  return { keys, bodyOff: p };
 }
 
 export function encodeReply(req: number, connections: number, fanout = 0, shard = 0): Uint8Array {

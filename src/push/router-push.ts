@@ -1,13 +1,13 @@
 /**
- * The router-shard push actor: takes pushes addressed to keys or mids this shard owns, finds the
- * workers holding those connections in the shard's directories, and forwards one Deliver record
+ * The router-shard push actor: takes pushes addressed to mids this shard owns, finds the workers
+ * holding those users' connections in the shard's directory, and forwards one Deliver record
  * per holding worker, each telling its holder how many Deliver records the shard sent, so the
  * holders' replies tell the acceptor when this shard's part is complete.
  */
 import type { Actor } from '../actor-system.js';
 import { MessageKind } from '../messages.js';
 import type { RouterShard } from '../../actors/router-shard.js';
-import { decodeHead, decodeKeys, encodeDeliver } from './records.js';
+import { decodeHead, encodeDeliver } from './records.js';
 
 export type DeliverSender = (worker: number, body: Uint8Array) => void;
 /** The shard's own reply to the acceptor, sent only when it found no holder. */
@@ -34,15 +34,7 @@ export class PushRouter implements Actor {
       else list.push(connId);
     };
     let bodyOff: number;
-    if (kind === MessageKind.PushKeys) {
-      const k = decodeKeys(buf, off, len, h.n);
-      if (k === null) return this.reply(h.req);
-      for (const key of k.keys) {
-        const e = this.shard.keys.get(key);
-        if (e !== undefined) add(e.worker, e.connId);
-      }
-      bodyOff = k.bodyOff;
-    } else if (kind === MessageKind.PushMids) {
+    if (kind === MessageKind.PushMids) {
       if (12 + h.n * 8 > len) return this.reply(h.req);
       const dv = new DataView(buf.buffer, buf.byteOffset + off + 12, h.n * 8);
       for (let i = 0; i < h.n; i++) {
