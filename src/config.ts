@@ -507,7 +507,8 @@ export function parseServices(text: string): Record<string, string> | string {
 
 /** The set of platforms whose multi-login policy is `kick`. */
 export function kickPlatforms(cfg: MultiLoginConfig, platform: string): boolean {
-  const listed = (list: string): boolean => list.split(',').some((p) => p.trim() === platform);
+  // Empty items (an empty list splits into [""]) name no platform, not the empty one.
+  const listed = (list: string): boolean => list.split(',').some((p) => p.trim() !== '' && p.trim() === platform);
   if (listed(cfg.kick)) return true;
   if (listed(cfg.allow)) return false;
   return cfg.default === 'kick';

@@ -12,6 +12,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import querystring from 'node:querystring';
 import type { Logger } from '../logger.js';
 import type { CrashMode } from '../messages.js';
@@ -310,5 +311,25 @@ export function createControlServer(opts: ControlOptions): http.Server {
 
   const server = http.createServer<typeof ControlRequest>({ IncomingMessage: ControlRequest }, (req, res) => start(st, req, res));
   server.on('close', () => metrics.close());
+  // Requests Node's parser rejects (bad framing, oversized headers) and CONNECT still get a JSON
+  // answer with a message, as every other error does, instead of a bare status line or silence.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const message = status === 431 ? 'request line or headers too large (16 KiB at most)' : `malformed HTTP request (${err.code ?? err.message})`;
+    rawJsonReply(socket, status, message);
+  });
+  server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => rawJsonReply(socket, 405, 'CONNECT is not supported'));
   return server;
+}
+
+/** Writes a complete JSON error response straight to a socket the HTTP parser has given up on. */
+function rawJsonReply(socket: Duplex, status: number, message: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({ code: -status, message });
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
