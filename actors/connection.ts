@@ -65,6 +65,9 @@ interface EarlyPacket {
   body: Uint8Array;
 }
 
+/** How long a closed connection waits for the client to close its side before it is destroyed. */
+const CLOSE_LINGER_MS = 2000;
+
 /** Packets a client may send after op 7 before the auth reply (goim's client ring holds 8). */
 const MAX_EARLY_PACKETS = 8;
 
@@ -169,6 +172,7 @@ export class ConnectionActor implements TransportSink {
   onTimeout(): void {
     if (this.state === ConnState.Open) this.close('heartbeat timeout');
     else if (this.state < ConnState.Open) this.close('handshake timeout');
+    else if (this.state === ConnState.Closing) this.transport.destroy();
   }
 
   close(reason: string): void {
@@ -176,6 +180,9 @@ export class ConnectionActor implements TransportSink {
     this.state = ConnState.Closing;
     this.host.debug(this, 'closing', { reason });
     this.transport.close(reason);
+    // The transport half-closed and keeps reading; a client that never closes its side is cut off
+    // after CLOSE_LINGER_MS (the timer wheel entry, now the linger deadline).
+    this.host.schedule(this, CLOSE_LINGER_MS);
   }
 
   /** The client stopped reading: nothing more can reach it, so close at once, dropping the queue. */

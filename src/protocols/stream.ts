@@ -40,9 +40,14 @@ export abstract class StreamTransport<H> implements Transport {
   destroy(): void {
     this.socket.destroy();
   }
+  /**
+   * Half-closes: what is queued (an op 6 notice, say) is written, then FIN. Reading goes on, so a
+   * client still sending does not make our kernel answer with a reset that would discard the notice
+   * on its side; the connection actor destroys the socket if the client has not closed within its
+   * linger time.
+   */
   close(_reason: string): void {
     this.socket.end();
-    this.socket.destroySoon();
   }
 }
 

@@ -1146,6 +1146,8 @@ describe('fuzz: client protocols (TCP, WebSocket, Mars)', function () {
     for (const g of guards) console.log(`      guard ${g.name}: ${g.beats} heartbeats answered, slowest ${g.maxMs} ms`);
     assert.ok(next >= MIN_CONNECTIONS && packets >= MIN_PACKETS, `sent ${packets} packets over ${next} connections`);
     assert.deepEqual(failures.slice(0, 30), [], `${failures.length} failures (seed ${SEED})`);
+    // The server half-closes and keeps reading, so a rejected client always gets its op 6.
+    assert.equal(stats.lostNotices, 0, `op 6 lost on ${stats.lostNotices} of ${stats.badAuthConns} rejected connections (seed ${SEED})`);
   });
 
   it('no worker died, the well-behaved clients were never disturbed, and the count returns to 2', async () => {
