@@ -9,6 +9,7 @@
  * Seeded: FUZZ_SEED=<seed> (printed) reproduces the run; each failure names its request.
  */
 import assert from 'node:assert/strict';
+import { Rng } from './rng.js';
 import http from 'node:http';
 import net from 'node:net';
 import { encode } from '@msgpack/msgpack';
@@ -29,45 +30,7 @@ const REQUEST_TIMEOUT_MS = 15_000;
 const GUARD_KEY = `ctl-guard-${SEED}`;
 const GUARD_MID = 4_100_000_000_001;
 
-class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  u32(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-  int(n: number): number {
-    return Math.floor((this.u32() / 4294967296) * n);
-  }
-  range(a: number, b: number): number {
-    return a + this.int(b - a + 1);
-  }
-  chance(p: number): boolean {
-    return this.u32() / 4294967296 < p;
-  }
-  pick<T>(a: readonly T[]): T {
-    return a[this.int(a.length)]!;
-  }
-  bytes(n: number): Buffer {
-    const b = Buffer.allocUnsafe(n);
-    for (let i = 0; i < n; i++) b[i] = this.u32() & 0xff;
-    return b;
-  }
-  ascii(n: number, alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789-_.~'): string {
-    let s = '';
-    for (let i = 0; i < n; i++) s += alphabet[this.int(alphabet.length)];
-    return s;
-  }
-  unicode(n: number): string {
-    let s = '';
-    for (let i = 0; i < n; i++) s += this.chance(0.5) ? String.fromCharCode(0x20 + this.int(0x5f)) : String.fromCodePoint(this.pick([0xa0, 0x4e00, 0x1f300]) + this.int(0x200));
-    return s;
-  }
-}
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789-_.~';
 
 function reqRng(idx: number): Rng {
   return new Rng((SEED ^ Math.imul(idx + 1, 0x9e3779b1)) >>> 0);
@@ -88,12 +51,12 @@ function randomPath(r: Rng): string {
   const k = r.int(20);
   if (k < 11) return r.pick(ROUTES);
   if (k === 11) return `/goim/${r.ascii(r.range(0, 20), 'abcdefghijklmnopqrstuvwxyz/')}`;
-  if (k === 12) return `/goim/${r.pick(['push', 'online', 'nodes'])}/${r.ascii(r.range(0, 10))}`;
+  if (k === 12) return `/goim/${r.pick(['push', 'online', 'nodes'])}/${r.ascii(r.range(0, 10), ALPHABET)}`;
   if (k === 13) return r.pick(['/', '//goim//push/keys', '/goim/push/keys/', '/goim/push/%6Beys', '/goim/../health', '/GOIM/PUSH/KEYS', '/goim', '/goim/', '/push', '/push/batch/', '/health/', '*', '/goim/push/keys;x', '/%2e%2e/health', '/debug/workers/0/crash', '/debug/router', '/debug/workers/0/block']);
   if (k === 14) return `/${r.ascii(r.range(1, 4000), 'abcdefghij/%._~-')}`;
   if (k === 15) return `/goim/${encodeURIComponent(r.unicode(r.range(1, 30)))}`;
   if (k === 16) return `/goim/push/${r.pick(['%FF', '%C0%AF', '%', '%zz', '%E4%B8', '%00', '%0A', '%ED%A0%80'])}`;
-  if (k === 17) return `/${r.ascii(r.range(0, 30))}`;
+  if (k === 17) return `/${r.ascii(r.range(0, 30), ALPHABET)}`;
   if (k === 18) return '/debug/' + r.ascii(r.range(0, 30), 'abcdefghijklmnopqrstuvwxyz0123456789/');
   return r.pick(ROUTES) + r.pick(['#frag', '?', '??', '?&', '?=', '?&&==']);
 }
@@ -105,7 +68,7 @@ function queryValue(r: Rng, name: string): string {
       case 'operation':
         return String(r.pick([1000, 0, -1, 2147483647, -2147483648, 1001]));
       case 'keys':
-        return r.chance(0.3) ? GUARD_KEY : r.ascii(r.range(1, 20));
+        return r.chance(0.3) ? GUARD_KEY : r.ascii(r.range(1, 20), ALPHABET);
       case 'mids':
         return r.chance(0.3) ? String(GUARD_MID) : String(r.int(1e9));
       case 'type':
@@ -125,10 +88,10 @@ function queryValue(r: Rng, name: string): string {
   if (k === 7) return r.pick(['%FF', '%C0%AF', '%', '%zz', '%E4%B8', '%00', '%ED%A0%80', '%F8%88%80%80%80', '%%', '%2', '%u0041', '%25FF']);
   if (k === 8) return encodeURIComponent(r.unicode(r.range(1, 40)));
   if (k === 9) return r.pick(['a,b,,c', ',,,', ',', '1,2,3', ' , ', `${GUARD_KEY},${GUARD_KEY}`, '1,x,3']);
-  if (k === 10) return r.ascii(r.range(0, 2000));
+  if (k === 10) return r.ascii(r.range(0, 2000), ALPHABET);
   if (k === 11) return r.ascii(r.range(1, 30), 'abc=&;+ %');
   if (k === 12) return String(-r.int(1e6));
-  return r.ascii(r.range(1, 20));
+  return r.ascii(r.range(1, 20), ALPHABET);
 }
 
 function randomQuery(r: Rng): string {
@@ -139,14 +102,14 @@ function randomQuery(r: Rng): string {
     const name = r.pick(['keys', 'mids', 'rooms', 'x', 'operation']);
     const n = r.range(500, 1800);
     const parts: string[] = [];
-    for (let i = 0; i < n; i++) parts.push(`${r.chance(0.8) ? name : r.ascii(r.range(1, 3))}=${r.int(1000)}`);
+    for (let i = 0; i < n; i++) parts.push(`${r.chance(0.8) ? name : r.ascii(r.range(1, 3), ALPHABET)}=${r.int(1000)}`);
     return `?${parts.join('&')}`.slice(0, 15000);
   }
   if (k === 2) return `?${r.ascii(r.range(1, 300), 'abc=&;+%0123456789')}`;
   const n = r.range(1, 8);
   const parts: string[] = [];
   for (let i = 0; i < n; i++) {
-    const name = r.chance(0.85) ? r.pick(PARAMS) : r.pick([r.ascii(r.range(0, 10)), '%FF', '__proto__', 'constructor', 'hasOwnProperty', '']);
+    const name = r.chance(0.85) ? r.pick(PARAMS) : r.pick([r.ascii(r.range(0, 10), ALPHABET), '%FF', '__proto__', 'constructor', 'hasOwnProperty', '']);
     parts.push(r.chance(0.05) ? name : `${name}=${queryValue(r, name)}`);
     if (r.chance(0.15)) parts.push(`${name}=${queryValue(r, name)}`); // duplicated
   }
@@ -178,7 +141,7 @@ function randomJson(r: Rng, depth: number): unknown {
     default: {
       const o: Record<string, unknown> = {};
       const n = r.range(0, 6);
-      for (let i = 0; i < n; i++) o[r.pick(['op', 'keys', 'mids', 'room', 'body', 'body_base64', 'pushes', r.ascii(3), '__proto__'])] = randomJson(r, depth + 1);
+      for (let i = 0; i < n; i++) o[r.pick(['op', 'keys', 'mids', 'room', 'body', 'body_base64', 'pushes', r.ascii(3, ALPHABET), '__proto__'])] = randomJson(r, depth + 1);
       return o;
     }
   }
@@ -188,7 +151,7 @@ function batchItem(r: Rng): Record<string, unknown> {
   const it: Record<string, unknown> = {};
   it.op = r.chance(0.8) ? r.pick([1000, 1001, 7, -1, 2147483647]) : randomJson(r, 3);
   const t = r.int(4);
-  if (t === 0) it.keys = r.chance(0.8) ? [GUARD_KEY, r.ascii(8)] : randomJson(r, 3);
+  if (t === 0) it.keys = r.chance(0.8) ? [GUARD_KEY, r.ascii(8, ALPHABET)] : randomJson(r, 3);
   else if (t === 1) it.mids = r.chance(0.8) ? [GUARD_MID, r.int(1e6), String(r.int(1e6))] : randomJson(r, 3);
   else if (t === 2) it.room = r.chance(0.8) ? `live://${r.int(10)}` : randomJson(r, 3);
   else {
@@ -203,7 +166,7 @@ function batchItem(r: Rng): Record<string, unknown> {
     it.body = 'x';
     it.body_base64 = 'eA==';
   }
-  if (r.chance(0.05)) it[r.ascii(4)] = 1;
+  if (r.chance(0.05)) it[r.ascii(4, ALPHABET)] = 1;
   return it;
 }
 
@@ -237,7 +200,7 @@ function batchJson(r: Rng): string {
     case 6:
       return r.pick(['', 'null', '[]', '{}', '{"pushes":[]}', '{"pushes":{}}', '{"pushes":null}', '"pushes"', '{"pushes":[null]}', '{"pushes":[[]]}', '{"pushes":[1]}', '{"__proto__":{"pushes":[1]}}', '\ufeff{"pushes":[]}']);
     case 7:
-      return JSON.stringify({ pushes: [{ op: 1000, keys: Array.from({ length: r.range(1, 3000) }, () => r.ascii(r.range(1, 10))), body: 'k' }] });
+      return JSON.stringify({ pushes: [{ op: 1000, keys: Array.from({ length: r.range(1, 3000) }, () => r.ascii(r.range(1, 10), ALPHABET)), body: 'k' }] });
     default:
       return r.unicode(r.range(0, 500));
   }
@@ -298,9 +261,9 @@ function randomRequest(idx: number): FuzzRequest {
     else body = r.bytes(r.range(MAX_BODY + 1, 1_500_000));
   }
   if (r.chance(0.2)) headers['content-type'] = r.pick(['text/plain', 'application/octet-stream', '', 'multipart/form-data; boundary=x', 'application/json', 'application/msgpack', ';;;', 'a/b/c']);
-  if (r.chance(0.1)) headers['authorization'] = r.pick(['Bearer ', 'Bearer x', 'Basic Zm9vOmJhcg==', r.ascii(50)]);
+  if (r.chance(0.1)) headers['authorization'] = r.pick(['Bearer ', 'Bearer x', 'Basic Zm9vOmJhcg==', r.ascii(50, ALPHABET)]);
   // Request line and headers stay under Node's 16 KiB limit here (over it: the malformed-HTTP test).
-  if (r.chance(0.05)) headers['x-' + r.ascii(5)] = r.ascii(r.range(0, path.length > 12000 ? 500 : 3000));
+  if (r.chance(0.05)) headers['x-' + r.ascii(5, ALPHABET)] = r.ascii(r.range(0, path.length > 12000 ? 500 : 3000), ALPHABET);
   if (r.chance(0.05)) headers['accept'] = r.pick(['*/*', 'text/html', 'application/json']);
   const chunked = body !== null && r.chance(0.3);
   return { method, path, headers, body, chunked, over: body !== null && body.length > MAX_BODY };
