@@ -25,6 +25,7 @@
  * (started by the scenario through child_process.fork; it is not meant to be run by hand).
  */
 import { ChildProcess, execFileSync, fork } from 'node:child_process';
+import { HttpError, operation, requiredList, type Query } from '../src/control/goim-api.js';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -49,57 +50,8 @@ const LABEL: Record<ServerKind, string> = { plain: 'node:http', fastify: 'fastif
 // =============================================================================================
 // Server side (child processes)
 
-type Query = Record<string, string | string[] | undefined>;
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-// The push route's parameter handling, as in src/control/goim-api.ts (copied so that the
-// benchmark does not depend on the control code's internals).
-const INT_TEXT = /^-?\d+$/;
-const INT32_MIN = -(2 ** 31);
-const INT32_MAX = 2 ** 31 - 1;
-
-function first(q: Query, name: string): string | undefined {
-  const v = q[name];
-  const s = typeof v === 'string' ? v : v === undefined ? undefined : v[0];
-  return s === undefined || s === '' ? undefined : s;
-}
-
-function splitInto(s: string, out: string[]): void {
-  if (s.indexOf(',') < 0) {
-    if (s !== '') out.push(s);
-    return;
-  }
-  for (const part of s.split(',')) {
-    const t = part.trim();
-    if (t !== '') out.push(t);
-  }
-}
-
-function requiredList(q: Query, name: string): string[] {
-  const v = q[name];
-  const out: string[] = [];
-  if (typeof v === 'string') splitInto(v, out);
-  else if (v !== undefined) for (const s of v) splitInto(s, out);
-  if (out.length === 0) throw new HttpError(400, `missing query parameter "${name}"`);
-  return out;
-}
-
-function operation(q: Query): number {
-  const raw = first(q, 'operation');
-  if (raw === undefined) throw new HttpError(400, 'missing query parameter "operation"');
-  const n = INT_TEXT.test(raw) ? Number(raw) : NaN;
-  if (!(n >= INT32_MIN && n <= INT32_MAX)) throw new HttpError(400, `query parameter "operation" must be an int32, got "${raw}"`);
-  return n;
-}
-
+// The push route's parameter handling is ringcast's own (src/control/goim-api.ts), so both
+// layers run the real validation code.
 interface ServerStats {
   connections: number;
   requests: number;

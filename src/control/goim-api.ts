@@ -151,7 +151,7 @@ export function intParam(q: Query, name: string, min: number, max: number, what?
   return n;
 }
 
-function operation(q: Query): number {
+export function operation(q: Query): number {
   return intParam(q, 'operation', INT32_MIN, INT32_MAX, 'an int32');
 }
 
