@@ -210,21 +210,25 @@ async function withServer<T>(which: ServerName, o: RunOptions, fn: (s: ServerHan
   }
 }
 
+/** The generator every scenario uses: goim clients with keys k<i>, heartbeating every 30 s. */
+function startGenerator(server: ServerHandle, kind: Transport, o: RunOptions, connectConcurrency: number): Promise<Generator> {
+  return Generator.start({
+    kind,
+    host: '127.0.0.1',
+    port: kind === 'ws' ? server.ports.ws! : server.ports.tcp!,
+    path: '/sub',
+    connections: o.connections,
+    rooms: o.rooms,
+    keyPrefix: 'k',
+    heartbeatMs: 30_000,
+    connectConcurrency,
+    minChildren: 2,
+  });
+}
+
 async function runPush(which: ServerName, kind: Transport, spec: ScenarioSpec, o: RunOptions): Promise<PushMeasure> {
   return withServer(which, o, async (server) => {
-    const port = kind === 'ws' ? server.ports.ws! : server.ports.tcp!;
-    const gen = await Generator.start({
-      kind,
-      host: '127.0.0.1',
-      port,
-      path: '/sub',
-      connections: o.connections,
-      rooms: o.rooms,
-      keyPrefix: 'k',
-      heartbeatMs: 30_000,
-      connectConcurrency: 200,
-      minChildren: 2,
-    });
+    const gen = await startGenerator(server, kind, o, 200);
     const pusher = new Pusher('127.0.0.1', server.ports.control, spec.mode === 'keys' ? { kind: 'keys', connections: o.connections, keyPrefix: 'k' } : { kind: 'room', room: '0' });
     try {
       const c = await gen.connect();
@@ -328,18 +332,7 @@ async function runIdle(which: ServerName, kind: Transport, o: RunOptions): Promi
   return withServer(which, o, async (server) => {
     await sleep(1000);
     const rssBefore = procRssBytes(server.pid);
-    const gen = await Generator.start({
-      kind,
-      host: '127.0.0.1',
-      port: kind === 'ws' ? server.ports.ws! : server.ports.tcp!,
-      path: '/sub',
-      connections: o.connections,
-      rooms: o.rooms,
-      keyPrefix: 'k',
-      heartbeatMs: 30_000,
-      connectConcurrency: 200,
-      minChildren: 2,
-    });
+    const gen = await startGenerator(server, kind, o, 200);
     try {
       const c = await gen.connect();
       log(`${which} ${kind}`, `${c.ok} connections authenticated in ${(c.ms / 1000).toFixed(1)} s, ${c.errors} errors${c.errorSamples.length ? ` (${c.errorSamples.join('; ')})` : ''}`);
@@ -376,18 +369,7 @@ async function runStorm(which: ServerName, o: RunOptions): Promise<StormMeasure>
   return withServer(which, o, async (server) => {
     await sleep(500);
     const per = Math.ceil(o.connections / 2);
-    const gen = await Generator.start({
-      kind: 'ws',
-      host: '127.0.0.1',
-      port: server.ports.ws!,
-      path: '/sub',
-      connections: o.connections,
-      rooms: o.rooms,
-      keyPrefix: 'k',
-      heartbeatMs: 30_000,
-      connectConcurrency: per,
-      minChildren: 2,
-    });
+    const gen = await startGenerator(server, 'ws', o, per);
     try {
       const cpu0 = procCpuSeconds(server.pid);
       const c = await gen.connect();
