@@ -183,6 +183,44 @@ describe('push path: overload protection', function () {
   });
 });
 
+describe('push path: batch issues its pushes at once', function () {
+  this.timeout(60_000);
+  it('a batch of 400 room pushes in a 200 ms merge window is answered in one window, not 400, and arrives in order', async () => {
+    const s = await startServer({ workers: 2, push: { batchWindowMs: 200 } });
+    const c = await GoimClient.connect('tcp', s.tcpPort);
+    try {
+      assert.equal((await c.auth({ mid: 1, key: 'k', room_id: 'live://7', accepts: [1000] })).op, Op.AuthReply);
+      const pushes = Array.from({ length: 400 }, (_, i) => ({ op: 1000, room: 'live://7', body: `m${i}` }));
+      const t0 = Date.now();
+      const res = await fetch(`http://127.0.0.1:${s.controlPort}/push/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pushes }) });
+      const ms = Date.now() - t0;
+      const json = (await res.json()) as { code: number; data: { connections: number } };
+      assert.equal(json.code, 0);
+      assert.equal(json.data.connections, 400);
+      // One push after another would take 400 windows (80 s); at once it is one window plus the work.
+      assert.ok(ms < 20_000, `answered in ${ms} ms`);
+      const got = await c.collectUntil(1000, 'm399');
+      assert.deepEqual([...got.map((p) => p.body.toString()), 'm399'], pushes.map((p) => p.body));
+    } finally {
+      c.close();
+      await s.stop('SIGKILL');
+    }
+  });
+
+  it('past push.maxInFlight the batch is answered 503 naming the first refused push and how many were queued', async () => {
+    const s = await startServer({ workers: 1, push: { batchWindowMs: 100, maxInFlight: 5 } });
+    try {
+      const pushes = Array.from({ length: 8 }, (_, i) => ({ op: 1000, room: 'live://1', body: `m${i}` }));
+      const res = await fetch(`http://127.0.0.1:${s.controlPort}/push/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pushes }) });
+      const json = (await res.json()) as { code: number; message: string };
+      assert.equal(res.status, 503);
+      assert.match(json.message, /^pushes\[5\]: overloaded.*\(5 of the 8 pushes were queued\)$/);
+    } finally {
+      await s.stop('SIGKILL');
+    }
+  });
+});
+
 describe('push path: slow consumers', function () {
   this.timeout(60_000);
   it('closes a client that stops reading once its outbound queue passes push.writeQueueBytes; others keep receiving', async () => {

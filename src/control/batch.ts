@@ -8,7 +8,7 @@
  * in order, one after the other.
  */
 import { decode } from '@msgpack/msgpack';
-import type { PushResult } from '../push/types.js';
+import { PushRefused, type PushResult } from '../push/types.js';
 import { HttpError, intParam, service, type ApiContext, type ApiRequest, type ApiRoute } from './goim-api.js';
 
 interface BatchItem {
@@ -138,22 +138,37 @@ function parseMids(v: unknown, path: string): number[] {
 async function pushBatch(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
   const push = service(ctx);
   const items = parseBatch(decodeBody(req), ctx.batchMaxTargets);
+  // Every push is issued at once, in order (the rings keep per-destination order), and then awaited:
+  // awaiting each before issuing the next made a batch of room pushes cost one merge window each.
+  const issued = items.map((it): Promise<PushResult> => {
+    try {
+      return it.keys !== null ? push.pushKeys(it.op, it.keys, it.body) : it.mids !== null ? push.pushMids(it.op, it.mids, it.body) : push.pushRoom(it.op, it.room!, it.body);
+    } catch (err) {
+      return Promise.reject(err as Error); // a refusal may be thrown before any promise exists
+    }
+  });
+  const settled = await Promise.allSettled(issued);
   const results = new Array<{ connections: number }>(items.length);
   let total = 0;
-  for (let i = 0; i < items.length; i++) {
-    const it = items[i]!;
-    let r: PushResult;
-    try {
-      if (it.keys !== null) r = await push.pushKeys(it.op, it.keys, it.body);
-      else if (it.mids !== null) r = await push.pushMids(it.op, it.mids, it.body);
-      else r = await push.pushRoom(it.op, it.room!, it.body);
-    } catch (err) {
-      ctx.log.error({ err, index: i }, 'batch push failed');
-      throw new HttpError(500, `pushes[${i}]: push failed (${i} earlier pushes were queued)`);
+  let queued = 0;
+  let firstFailure = -1;
+  for (let i = 0; i < settled.length; i++) {
+    const s = settled[i]!;
+    if (s.status === 'rejected') {
+      if (firstFailure < 0) firstFailure = i;
+      continue;
     }
-    ctx.metrics.countPush('batch', r.connections, it.body.length);
-    results[i] = { connections: r.connections };
-    total += r.connections;
+    queued++;
+    ctx.metrics.countPush('batch', s.value.connections, items[i]!.body.length);
+    results[i] = { connections: s.value.connections };
+    total += s.value.connections;
+  }
+  if (firstFailure >= 0) {
+    const err = (settled[firstFailure] as PromiseRejectedResult).reason as unknown;
+    const others = `${queued} of the ${items.length} pushes were queued`;
+    if (err instanceof PushRefused) throw new HttpError(err.status, `pushes[${firstFailure}]: ${err.message} (${others})`);
+    ctx.log.error({ err, index: firstFailure }, 'batch push failed');
+    throw new HttpError(500, `pushes[${firstFailure}]: push failed (${others})`);
   }
   return { results, connections: total };
 }
