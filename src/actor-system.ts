@@ -55,7 +55,7 @@ export class ActorSystem {
     this.status = new Int32Array(opts.status);
     this.statusBase = opts.self * STATUS_WORDS;
     this.outboxes = opts.mailboxes.map((sab, i) =>
-      i === opts.self ? null : new Outbox(new RingWriter(sab, opts.self), opts.overflowBytes, (kind, target, len) => this.onReject(i, kind, target, len)),
+      i === opts.self ? null : new Outbox(new RingWriter(sab, opts.self, true), opts.overflowBytes, (kind, target, len) => this.onReject(i, kind, target, len)),
     );
     this.loop = new MailboxLoop(new RingReader(opts.mailboxes[opts.self]!), (kind, target, source, buf, off, len) => this.dispatch(kind, target, source, buf, off, len), opts.drainBudget);
   }

@@ -17,6 +17,7 @@ import { listenTcp } from './protocols/tcp.js';
 import type { Transport, TransportSink } from './protocols/transport.js';
 import { listenWs } from './protocols/ws.js';
 import { TimerWheel } from './timer-wheel.js';
+import { flushWakes } from './ring/ring.js';
 import { RequestLimiter, UpstreamClient, type UpstreamReply } from './upstream.js';
 import { Buckets } from '../actors/bucket.js';
 import { ConnectionActor, ConnState, type ConnectionHost } from '../actors/connection.js';
@@ -309,6 +310,7 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
   }
 
   exit(): void {
+    flushWakes();
     setImmediate(() => process.exit(0));
   }
 

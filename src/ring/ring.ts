@@ -25,6 +25,16 @@
  * finds the waiter. A later record's producer notifying a word nobody waits on is harmless: the
  * record at HEAD will be committed by its own producer, which will notify.
  *
+ * Deferred wake-ups (`deferWake`, what the actor system uses): a notify that wakes a sleeping thread
+ * costs 17–60 µs on this machine (measured: the runtime posts a task to the other thread's loop), so
+ * a producer that commits many records in one event-loop iteration (auth storms, a batch of replies)
+ * should wake each consumer once, not once per record. With `deferWake` a committed record only marks
+ * its writer; one setImmediate per producer thread then wakes each marked consumer. It notifies the
+ * commit word at the published HEAD, which is the word a sleeping consumer waits on (a consumer
+ * publishes HEAD before it sleeps), and only when that record is committed: a record still being
+ * written at HEAD will be notified by its own producer. The latency cost is the rest of the current
+ * loop iteration.
+ *
  * Space works the same way in the other direction: a producer that wants to wait stores
  * SPACE_WAIT = 1, re-reads HEAD and waits on HEAD; the consumer, after moving HEAD, notifies all.
  *
@@ -113,10 +123,15 @@ export class RingWriter extends RingView {
   /** Largest body a record may carry in this ring. */
   readonly maxBody: number;
   private readonly source: number;
+  private readonly deferWake: boolean;
+  /** True while this writer waits in the deferred-wake list. */
+  wakePending = false;
 
-  constructor(sab: SharedArrayBuffer, source: number) {
+  /** `deferWake`: wake the consumer once per event-loop iteration instead of once per record (see above). */
+  constructor(sab: SharedArrayBuffer, source: number, deferWake = false) {
     super(sab);
     this.source = source;
+    this.deferWake = deferWake;
     this.maxBody = this.capacity - RECORD_HEADER_BYTES;
   }
 
@@ -148,11 +163,25 @@ export class RingWriter extends RingView {
     words[w + REC_SOURCE] = this.source;
     if (src !== null) this.copyIn(src, (pos + RECORD_HEADER_BYTES) & this.mask);
     Atomics.store(words, w + REC_COMMIT, len + 1);
+    if (this.deferWake) {
+      if (!this.wakePending) scheduleWake(this);
+      return true;
+    }
     const sleeping = Atomics.load(ctl, CTL_SLEEP);
     // Clear the consumer's sleep epoch once our notify really woke it, so that the producers after
     // us skip the notify (60–110 ns each) until it sleeps again; a newer epoch is left alone.
     if (sleeping !== 0 && Atomics.notify(words, w + REC_COMMIT, 1) > 0) Atomics.compareExchange(ctl, CTL_SLEEP, sleeping, 0);
     return true;
+  }
+
+  /** Wakes the consumer if it sleeps on a committed record at HEAD (the deferred half of tryWrite). */
+  wakeConsumer(): void {
+    const ctl = this.ctl;
+    const sleeping = Atomics.load(ctl, CTL_SLEEP);
+    if (sleeping === 0) return;
+    const w = (CONTROL_BYTES + (Atomics.load(ctl, CTL_HEAD) & this.mask)) >> 2;
+    if (Atomics.load(this.words, w + REC_COMMIT) === 0) return;
+    if (Atomics.notify(this.words, w + REC_COMMIT, 1) > 0) Atomics.compareExchange(ctl, CTL_SLEEP, sleeping, 0);
   }
 
   /** Writes one record, waiting (without blocking the thread) for space while the ring is full. */
@@ -299,6 +328,30 @@ export class RingReader extends RingView {
     this.scratch.set(bytes.subarray(CONTROL_BYTES, CONTROL_BYTES + len - first), first);
     return this.scratch;
   }
+}
+
+/** Writers of this thread with a deferred wake due, woken together by one setImmediate. */
+const wakeList: RingWriter[] = [];
+let wakeScheduled = false;
+
+function scheduleWake(writer: RingWriter): void {
+  writer.wakePending = true;
+  wakeList.push(writer);
+  if (!wakeScheduled) {
+    wakeScheduled = true;
+    setImmediate(flushWakes);
+  }
+}
+
+/** Wakes every consumer with a deferred wake due now (also safe to call directly, e.g. before exit). */
+export function flushWakes(): void {
+  wakeScheduled = false;
+  for (let i = 0; i < wakeList.length; i++) {
+    const writer = wakeList[i]!;
+    writer.wakePending = false;
+    writer.wakeConsumer();
+  }
+  wakeList.length = 0;
 }
 
 function clearSleep(ctl: Int32Array): void {
