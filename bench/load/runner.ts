@@ -13,6 +13,7 @@
  * server's CPU (/proc/<pid>/stat, all threads) and RSS and count deliveries; then drain, collect
  * delivered / missing / duplicates / latency from the clients and stop everything.
  */
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Cell, formatNumber, printTable, UsageError, writeResult } from '../report.js';
 import { nowMs, procCpuSeconds, procRssBytes, sleep, Transport } from './common.js';
@@ -66,7 +67,9 @@ export const SPECS: Record<string, ScenarioSpec> = {
   idle: {
     mode: 'idle',
     description: '18,000 connections in 100 rooms, heartbeating: RSS per connection, WS (vs baseline) and TCP (ringcast only)',
-    defaults: { connections: 18000, rate: 0, seconds: 10, warmup: 0, rooms: 100, batchWindowMs: 5, settleSeconds: 5, drainSeconds: 0 },
+    // Settle 60 s: V8 gives back the young generation grown during the connect burst only when its
+    // memory reducer runs (tens of seconds after the burst); what an idle server holds is what is left.
+    defaults: { connections: 18000, rate: 0, seconds: 10, warmup: 0, rooms: 100, batchWindowMs: 5, settleSeconds: 60, drainSeconds: 0 },
     quick: { connections: 1800, seconds: 3, settleSeconds: 2 },
     targets: ['RSS per connection ≤ 5 KB over WebSocket', '≤ 2.5 KB over TCP'],
   },
@@ -96,6 +99,7 @@ ${spec.description}
   --rate R          pushes per second (default ${d.rate})
   --seconds S       measured seconds (default ${d.seconds})
   --warmup S        warm-up seconds before measuring (default ${d.warmup})
+  --settle S        seconds between connecting and measuring (default ${d.settleSeconds})
   --batch-window MS ringcast push.batchWindowMs (default ${d.batchWindowMs})
   --workers N       ringcast worker threads (default 2)
   --only NAME       run only ringcast or only baseline
@@ -116,6 +120,7 @@ function parseOptions(name: string, spec: ScenarioSpec, args: string[]): RunOpti
         rate: { type: 'string' },
         seconds: { type: 'string' },
         warmup: { type: 'string' },
+        settle: { type: 'string' },
         'batch-window': { type: 'string' },
         workers: { type: 'string' },
         only: { type: 'string' },
@@ -145,6 +150,7 @@ function parseOptions(name: string, spec: ScenarioSpec, args: string[]): RunOpti
     rate: num('rate', v.rate, base.rate, 0),
     seconds: num('seconds', v.seconds, base.seconds, 0),
     warmup: num('warmup', v.warmup, base.warmup, 0),
+    settleSeconds: num('settle', v.settle, base.settleSeconds, 0),
     batchWindowMs: Math.floor(num('batch-window', v['batch-window'], base.batchWindowMs, 0)),
     workers: Math.floor(num('workers', v.workers, 2, 1)),
     quick: v.quick,
@@ -163,6 +169,8 @@ interface PushMeasure {
   measuredDeliveries: number;
   measuredSeconds: number;
   cpuSeconds: number;
+  /** CPU of the load side (client processes and this process, the pusher) over the same interval. */
+  loadCpuSeconds: number;
   rssMaxBytes: number;
   rssMeanBytes: number;
   drainMs: number;
@@ -188,7 +196,9 @@ interface StormMeasure {
 }
 
 async function startServer(which: ServerName, o: RunOptions): Promise<ServerHandle> {
-  const nodeArgs = o.cpuProf !== null ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProf, '--cpu-prof-name', `${which}-${Date.now()}.\${pid}.\${tid}.cpuprofile`] : [];
+  // One directory per server: node names each thread's profile CPU.<date>.<pid>.<tid>.<seq>.cpuprofile
+  // (--cpu-prof-name does not expand placeholders, so a fixed name would let the threads overwrite each other).
+  const nodeArgs = o.cpuProf !== null ? ['--cpu-prof', '--cpu-prof-dir', path.join(o.cpuProf, which)] : [];
   return which === 'ringcast'
     ? startRingcast({ workers: o.workers, batchWindowMs: o.batchWindowMs, nodeArgs })
     : startBaseline(nodeArgs);
@@ -241,6 +251,8 @@ async function runPush(which: ServerName, kind: Transport, spec: ScenarioSpec, o
       gen.measure(measureFrom, measureTo);
       let cpuA = 0;
       let cpuB = 0;
+      let loadCpuA = 0;
+      let loadCpuB = 0;
       let markA = 0;
       let markB = 0;
       let tA = 0;
@@ -255,11 +267,13 @@ async function runPush(which: ServerName, kind: Transport, spec: ScenarioSpec, o
         setTimeout(() => {
           tA = nowMs();
           cpuA = procCpuSeconds(server.pid);
+          loadCpuA = loadCpuSeconds(gen);
           marks.push(gen.mark().then((n) => void (markA = n)));
         }, measureFrom - t0),
         setTimeout(() => {
           tB = nowMs();
           cpuB = procCpuSeconds(server.pid);
+          loadCpuB = loadCpuSeconds(gen);
           marks.push(gen.mark().then((n) => void (markB = n)));
         }, measureTo - t0),
       );
@@ -317,6 +331,7 @@ async function runPush(which: ServerName, kind: Transport, spec: ScenarioSpec, o
         measuredDeliveries: markB - markA,
         measuredSeconds: (tB - tA) / 1000,
         cpuSeconds: cpuB - cpuA,
+        loadCpuSeconds: loadCpuB - loadCpuA,
         rssMaxBytes: Math.max(...rss),
         rssMeanBytes: rss.reduce((a, b) => a + b, 0) / Math.max(1, rss.length),
         drainMs,
@@ -338,7 +353,7 @@ async function runIdle(which: ServerName, kind: Transport, o: RunOptions): Promi
       log(`${which} ${kind}`, `${c.ok} connections authenticated in ${(c.ms / 1000).toFixed(1)} s, ${c.errors} errors${c.errorSamples.length ? ` (${c.errorSamples.join('; ')})` : ''}`);
       for (let i = 0; i < o.settleSeconds; i++) {
         await sleep(1000);
-        log(`${which} ${kind}`, `settling: rss ${(procRssBytes(server.pid) / 2 ** 20).toFixed(1)} MB, open ${gen.progress().open}`);
+        if (i % 10 === 9 || i === o.settleSeconds - 1) log(`${which} ${kind}`, `settling: rss ${(procRssBytes(server.pid) / 2 ** 20).toFixed(1)} MB, open ${gen.progress().open}`);
       }
       const cpu0 = procCpuSeconds(server.pid);
       const t0 = nowMs();
@@ -381,6 +396,14 @@ async function runStorm(which: ServerName, o: RunOptions): Promise<StormMeasure>
       await gen.stop();
     }
   });
+}
+
+/** CPU seconds used so far by the load side: every client process plus this one (the pusher). */
+function loadCpuSeconds(gen: Generator): number {
+  const own = process.cpuUsage();
+  let total = (own.user + own.system) / 1e6;
+  for (const c of gen.children) if (c.proc.pid !== undefined) total += procCpuSeconds(c.proc.pid);
+  return total;
 }
 
 // ---------------------------------------------------------------- tables
@@ -433,6 +456,7 @@ function pushRows(m: Partial<Record<ServerName, PushMeasure>>): Row[] {
   add('duplicates', 'count', (x) => x.final.duplicates);
   add('deliveries in measured interval', 'per s', (x) => x.measuredDeliveries / x.measuredSeconds);
   add('server CPU', '% of a core', (x) => (x.cpuSeconds / x.measuredSeconds) * 100);
+  add('load generator + pusher CPU', '% of a core', (x) => (x.loadCpuSeconds / x.measuredSeconds) * 100);
   add('server CPU per delivery', 'µs', (x) => (x.cpuSeconds * 1e6) / x.measuredDeliveries);
   add('latency p50', 'ms', (x) => x.final.hist.quantile(0.5) / 1000);
   add('latency p99', 'ms', (x) => x.final.hist.quantile(0.99) / 1000);
