@@ -5,7 +5,6 @@
  */
 import type net from 'node:net';
 import type http from 'node:http';
-import tls from 'node:tls';
 import { ActorKind, ActorSystem, type Actor } from './actor-system.js';
 import { createAuthenticator, type AuthRequest, type AuthResult, type Authenticator } from './auth.js';
 import { kickPlatforms, parseServices, type Config } from './config.js';
@@ -157,18 +156,14 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     const accept = (t: Transport): TransportSink => this.accept(t);
     const maxBody = this.config.protocol.maxBodyBytes;
     const wsOpts = { path: this.config.ws.path, perMessageDeflate: this.config.ws.perMessageDeflate, maxBody };
-    const secure = this.tlsContext();
+    const secure = this.tlsInit ?? undefined;
     if (fds.tcp !== undefined) this.servers.push(await listenTcp(fds.tcp, maxBody, accept));
     if (fds.ws !== undefined) this.servers.push(await listenWs(fds.ws, wsOpts, accept));
     if (fds.mars !== undefined) this.servers.push(await listenMars(fds.mars, maxBody, accept));
-    if (fds.tcps !== undefined && secure !== null) this.servers.push(await listenTcp(fds.tcps, maxBody, accept, secure));
-    if (fds.wss !== undefined && secure !== null) this.servers.push(await listenWs(fds.wss, { ...wsOpts, secure }, accept));
+    if (fds.tcps !== undefined && secure !== undefined) this.servers.push(await listenTcp(fds.tcps, maxBody, accept, secure));
+    if (fds.wss !== undefined && secure !== undefined) this.servers.push(await listenWs(fds.wss, { ...wsOpts, secure }, accept));
     for (const server of this.servers) server.on('error', (err: Error) => this.log.error({ err }, 'listener error'));
     Atomics.store(this.status, this.base + ST_STATE, WorkerState.Ready);
-  }
-
-  private tlsContext(): tls.SecureContext | null {
-    return this.tlsInit === null ? null : tls.createSecureContext(this.tlsInit);
   }
 
   private accept(transport: Transport): TransportSink {

@@ -85,10 +85,10 @@ function onError(this: SocketWithConn): void {
 }
 
 /**
- * Listens on `fd`; with `secure`, connections are TLS (a tls.Server on the same descriptor: the
- * transport gets the decrypted TLSSocket, a net.Socket like any other).
+ * Listens on `fd`; with `secure` (certificate and key), connections are TLS (a tls.Server on the same
+ * descriptor: the transport gets the decrypted TLSSocket, a net.Socket like any other).
  */
-export function listenStream<H>(fd: number, create: (socket: net.Socket) => StreamTransport<H>, accept: Accept, secure?: tls.SecureContext): Promise<net.Server> {
+export function listenStream<H>(fd: number, create: (socket: net.Socket) => StreamTransport<H>, accept: Accept, secure?: tls.SecureContextOptions): Promise<net.Server> {
   return new Promise((resolve, reject) => {
     const onSocket = (socket: net.Socket): void => {
       const t = create(socket);
@@ -103,7 +103,7 @@ export function listenStream<H>(fd: number, create: (socket: net.Socket) => Stre
     const server =
       secure === undefined
         ? net.createServer({ noDelay: true }, onSocket)
-        : tls.createServer({ noDelay: true, secureContext: secure, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, onSocket);
+        : tls.createServer({ ...secure, noDelay: true, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, onSocket);
     // A failed TLS handshake (plain text on the TLS port, bad client hello) costs that socket only.
     if (secure !== undefined) server.on('tlsClientError', onTlsClientError);
     server.once('error', reject);

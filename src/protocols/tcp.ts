@@ -20,6 +20,6 @@ class TcpTransport extends StreamTransport<PacketHandler> {
   }
 }
 
-export function listenTcp(fd: number, maxBody: number, accept: Accept, secure?: tls.SecureContext): Promise<net.Server> {
+export function listenTcp(fd: number, maxBody: number, accept: Accept, secure?: tls.SecureContextOptions): Promise<net.Server> {
   return listenStream(fd, (socket) => new TcpTransport(socket, new GoimStreamDecoder(maxBody)), accept, secure);
 }

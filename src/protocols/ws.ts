@@ -97,8 +97,8 @@ export interface WsOptions {
   path: string;
   perMessageDeflate: boolean;
   maxBody: number;
-  /** Serve wss: TLS with this context (an https server on the descriptor). */
-  secure?: tls.SecureContext;
+  /** Serve wss: TLS with this certificate and key (an https server on the descriptor). */
+  secure?: tls.SecureContextOptions;
 }
 
 export function listenWs(fd: number, opts: WsOptions, accept: Accept): Promise<http.Server> {
@@ -108,7 +108,7 @@ export function listenWs(fd: number, opts: WsOptions, accept: Accept): Promise<h
     res.writeHead(426, { 'Content-Type': 'text/plain' }).end(`WebSocket endpoint: upgrade at ${opts.path}\n`);
   };
   const server: http.Server =
-    opts.secure === undefined ? http.createServer(notWs) : https.createServer({ secureContext: opts.secure, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, notWs);
+    opts.secure === undefined ? http.createServer(notWs) : https.createServer({ ...opts.secure, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, notWs);
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     if (req.url !== opts.path) {
       refuse(socket, 404, `no WebSocket endpoint at ${req.url ?? ''}; use ${opts.path}\n`);
