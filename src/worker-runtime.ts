@@ -162,7 +162,16 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     if (fds.mars !== undefined) this.servers.push(await listenMars(fds.mars, maxBody, accept));
     if (fds.tcps !== undefined && secure !== undefined) this.servers.push(await listenTcp(fds.tcps, maxBody, accept, secure));
     if (fds.wss !== undefined && secure !== undefined) this.servers.push(await listenWs(fds.wss, { ...wsOpts, secure }, accept));
-    for (const server of this.servers) server.on('error', (err: Error) => this.log.error({ err }, 'listener error'));
+    // An accept can fail (EMFILE: out of descriptors); without a listener that would kill the worker.
+    // Logged at most once a second: keep limits.maxConnections below the descriptor limit.
+    let loggedAt = 0;
+    const onListenerError = (err: Error): void => {
+      const now = Date.now();
+      if (now - loggedAt < 1000) return;
+      loggedAt = now;
+      this.log.error({ err }, 'listener error (accept failed)');
+    };
+    for (const server of this.servers) server.on('error', onListenerError);
     Atomics.store(this.status, this.base + ST_STATE, WorkerState.Ready);
   }
 

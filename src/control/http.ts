@@ -153,13 +153,14 @@ function start(st: ServerState, req: ControlRequest, res: http.ServerResponse): 
   if (route !== undefined) req.rcLabel = route.label;
   req.rcRoute = route ?? null;
   // /health stays open (and unlimited): load balancers and supervisors probe it without credentials.
+  if (st.token !== null && path !== '/health' && !authorized(st.token, req.headers.authorization)) {
+    fail(req, 401, 'missing or wrong token: send "Authorization: Bearer <control.token>"', hasBody(req));
+    return;
+  }
+  // After the token check: requests without it (cheap 401s) do not use up the callers' budget.
   if (st.rate !== null && path !== '/health' && !st.rate.take(Date.now())) {
     st.metrics.countLimit('control.ratePerSec');
     fail(req, 429, st.rateText, hasBody(req));
-    return;
-  }
-  if (st.token !== null && path !== '/health' && !authorized(st.token, req.headers.authorization)) {
-    fail(req, 401, 'missing or wrong token: send "Authorization: Bearer <control.token>"', hasBody(req));
     return;
   }
   if (route === undefined) {
