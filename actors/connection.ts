@@ -97,7 +97,7 @@ export function disconnectBody(code: number, reason: string, reconnectAfterMs?: 
   return enc.encode(JSON.stringify(reconnectAfterMs === undefined ? { code, reason } : { code, reason, reconnect_after_ms: reconnectAfterMs }));
 }
 
-export class ConnectionActor implements TransportSink {
+export class ConnectionActor implements TransportSink, Admission {
   readonly id: number;
   readonly transport: Transport;
   readonly since = Date.now();
@@ -109,8 +109,11 @@ export class ConnectionActor implements TransportSink {
   }
   /** Set once the host has registered the connection with the router (undone on release). */
   registered = false;
-  /** The host's connection-limit bookkeeping; null for a connection refused by a limit. */
-  admission: Admission | null = null;
+  /** Admitted by the host's connection limits (false: refused, only told why; or released). */
+  admitted = false;
+  /** The per-IP count cells the host's limits charged for this connection (Admission). */
+  ipCell0 = -1;
+  ipCell1 = -1;
   /** Counted as a pending handshake by the host until it authenticates or closes. */
   pendingHandshake = false;
   key = '';

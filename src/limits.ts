@@ -83,7 +83,7 @@ function hash2(s: string): number {
   return h >>> 0;
 }
 
-/** What admit() hands back for release(): the two IP cells (or -1 when per-IP counting is off). */
+/** What admit() fills in for release() (a connection actor itself): its two IP cells, or -1 when per-IP counting is off. */
 export interface Admission {
   ipCell0: number;
   ipCell1: number;

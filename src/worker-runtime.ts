@@ -10,7 +10,7 @@ import { createAuthenticator, type AuthRequest, type AuthResult, type Authentica
 import { kickPlatforms, parseServices, type Config } from './config.js';
 import { shardOfMid } from './hash.js';
 import { ACTOR_ID_MASK, ST_SLOW_CLOSED, ST_LOOP_LAG_MS, ST_ACCEPTED, ST_CONNECTIONS, ST_ROOM_VERSION, ST_ROOMS, ST_ROUTER_ENTRIES, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
-import { Limit, SharedLimits, type Admission } from './limits.js';
+import { Limit, SharedLimits } from './limits.js';
 import type { Logger } from './logger.js';
 import { MessageKind, RouterActorId, SystemActorId, type CrashMode, type WorkerAdmin } from './messages.js';
 import { listenMars } from './protocols/mars.js';
@@ -178,15 +178,14 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
   private accept(transport: Transport): TransportSink {
     Atomics.add(this.status, this.base + ST_ACCEPTED, 1);
     const ip = transport.remoteAddress;
-    const admission: Admission = { ipCell0: -1, ipCell1: -1 };
-    const refused = this.limits.admit(this.index, this.byId.size, ip, admission);
     const conn = new ConnectionActor(this.allocateId(), transport, this);
+    const refused = this.limits.admit(this.index, this.byId.size, ip, conn);
     if (refused >= 0) {
       // Not indexed anywhere: it only says why and goes (release() knows it was never admitted).
       conn.kick(LIMIT_REFUSED_CODE, `limit: ${LIMIT_REASONS[refused]}`);
       return conn;
     }
-    conn.admission = admission;
+    conn.admitted = true;
     conn.pendingHandshake = true;
     this.byId.set(conn.id, conn);
     this.ipCounts.set(ip, (this.ipCounts.get(ip) ?? 0) + 1);
@@ -272,10 +271,10 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
 
   release(conn: ConnectionActor): void {
     this.wheel.cancel(conn.timer);
-    if (conn.admission === null) return; // refused by a limit: never counted
+    if (!conn.admitted) return; // refused by a limit: never counted
+    conn.admitted = false;
     this.handshakeDone(conn);
-    this.limits.release(this.index, conn.admission);
-    conn.admission = null;
+    this.limits.release(this.index, conn);
     this.byId.delete(conn.id);
     const ip = conn.transport.remoteAddress;
     const left = (this.ipCounts.get(ip) ?? 1) - 1;
