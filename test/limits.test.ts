@@ -63,6 +63,22 @@ describe('limits', function () {
     assert.equal((await limitRefusals(s.controlPort))['limits.maxConnections'], 2);
   });
 
+  it('a worker that dies takes its counts with it: its connections no longer hold places', async () => {
+    s = await startServer({ workers: 2, limits: { maxConnections: 2 }, supervisor: { restartDelayMs: 50 } });
+    const srv = s;
+    const a = await authed('tcp', s.tcpPort, 1);
+    const b = await authed('ws', s.wsPort, 2);
+    clients.push(a, b);
+    await expectRefused('tcp', s.tcpPort, 'limits.maxConnections');
+    const { body } = await s.get('/sessions?mid=1');
+    const worker = body.data.sessions[0].worker as number;
+    assert.equal((await s.post(`/debug/workers/${worker}/crash?mode=exit`)).status, 200);
+    await a.closed;
+    await until(async () => (await srv.get('/health')).body.workers[worker].restarts === 1, 5000, 'the worker to be replaced');
+    // Whether b was on the dead worker or not, a new client now has a place.
+    clients.push(await authed('tcp', s.tcpPort, 3));
+  });
+
   it('limits.maxConnectionsPerWorker: a full worker refuses', async () => {
     s = await startServer({ workers: 1, limits: { maxConnectionsPerWorker: 2 } });
     clients.push(await authed('tcp', s.tcpPort, 1), await authed('ws', s.wsPort, 2));
