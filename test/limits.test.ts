@@ -49,18 +49,19 @@ describe('limits', function () {
     s = null;
   });
 
-  it('limits.maxConnections: the connection past it (TCP or WebSocket) gets op 6 4003 and is closed; the others keep working; a freed place can be taken', async () => {
-    s = await startServer({ workers: 2, limits: { maxConnections: 3 } });
+  it('limits.maxConnections: the connection past it (TCP, WebSocket or Mars) gets op 6 4003 and is closed; the others keep working; a freed place can be taken', async () => {
+    s = await startServer({ workers: 2, limits: { maxConnections: 3 }, mars: {} });
     for (let i = 1; i <= 3; i++) clients.push(await authed(i % 2 === 0 ? 'ws' : 'tcp', i % 2 === 0 ? s.wsPort : s.tcpPort, i));
     await expectRefused('tcp', s.tcpPort, 'limits.maxConnections');
     await expectRefused('ws', s.wsPort, 'limits.maxConnections');
-    assert.equal((await limitRefusals(s.controlPort))['limits.maxConnections'], 2);
+    await expectRefused('mars', s.marsPort, 'limits.maxConnections');
+    assert.equal((await limitRefusals(s.controlPort))['limits.maxConnections'], 3);
     for (const c of clients) assert.ok((await c.heartbeat()) >= 0, 'an admitted connection still heartbeats');
     clients.shift()!.close();
     const srv = s;
     await until(async () => (await connections(srv)) === 2, 5000, 'the closed connection to be released');
     clients.push(await authed('tcp', s.tcpPort, 9));
-    assert.equal((await limitRefusals(s.controlPort))['limits.maxConnections'], 2);
+    assert.equal((await limitRefusals(s.controlPort))['limits.maxConnections'], 3);
   });
 
   it('a worker that dies takes its counts with it: its connections no longer hold places', async () => {
