@@ -79,13 +79,12 @@ describe('graceful drain (SIGTERM, SIGINT)', function () {
       const health = await s.get('/health');
       assert.equal(health.status, 503);
       assert.equal(health.body.status, 'draining');
-      assert.ok(Date.now() - t0 < GRACE_MS, 'still within the grace period');
 
       const [code] = (await exited) as [number | null];
       const ms = Date.now() - t0;
       assert.equal(code, 0);
       assert.ok(ms >= GRACE_MS - 500, `waited for the lingering client (${ms} ms)`);
-      assert.ok(ms < GRACE_MS + 2000, `exited ${ms} ms after the signal`);
+      assert.ok(ms < GRACE_MS + 3000, `exited ${ms} ms after the signal`);
       assert.ok(slow.destroyed || slow.readableEnded, 'the lingering client was closed');
       slow.destroy();
       s = null;
