@@ -125,7 +125,7 @@ describe('limits', function () {
     try {
       s = await startServer({
         workers: 1,
-        protocol: { handshakeTimeoutMs: 300, maxBodyBytes: 64 },
+        protocol: { handshakeTimeoutMs: 1000, maxBodyBytes: 64 },
         rooms: { maxPerConnection: 2 },
         upstream: { services: `Hang=http://127.0.0.1:${(hang.address() as AddressInfo).port}`, timeoutMs: 30_000, maxInFlight: 1, ratePerSec: 1, burst: 1 },
         control: { maxBodyBytes: 1024, batchMaxTargets: 2 },
