@@ -13,7 +13,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseAuthBody, type AuthRequest, type AuthResult } from '../src/auth.js';
-import { Op } from '../src/codec.js';
+import { CodecError, Op } from '../src/codec.js';
+import { Limit, type Admission } from '../src/limits.js';
 import type { Transport, TransportSink } from '../src/protocols/transport.js';
 import { TimerEntry } from '../src/timer-wheel.js';
 import { decodeRequest, encodeReply, RequestLimiter, UpstreamStatus } from '../src/upstream.js';
@@ -52,6 +53,8 @@ export interface ConnectionHost {
   schedule(conn: ConnectionActor, delayMs: number): void;
   upstream(conn: ConnectionActor, service: string, method: string, payload: Uint8Array): Promise<{ status: number; body: Uint8Array }>;
   newLimiter(): RequestLimiter;
+  /** A limit refused something of this connection: count it (ringcast_limit_refusals_total). */
+  countLimit(limit: Limit): void;
   /** The connection is gone (socket closed): unregister everything. */
   release(conn: ConnectionActor): void;
   debug(conn: ConnectionActor, msg: string, extra?: object): void;
@@ -94,7 +97,7 @@ export function disconnectBody(code: number, reason: string, reconnectAfterMs?: 
   return enc.encode(JSON.stringify(reconnectAfterMs === undefined ? { code, reason } : { code, reason, reconnect_after_ms: reconnectAfterMs }));
 }
 
-export class ConnectionActor implements TransportSink {
+export class ConnectionActor implements TransportSink, Admission {
   readonly id: number;
   readonly transport: Transport;
   readonly since = Date.now();
@@ -106,6 +109,13 @@ export class ConnectionActor implements TransportSink {
   }
   /** Set once the host has registered the connection with the router (undone on release). */
   registered = false;
+  /** Admitted by the host's connection limits (false: refused, only told why; or released). */
+  admitted = false;
+  /** The per-IP count cells the host's limits charged for this connection (Admission). */
+  ipCell0 = -1;
+  ipCell1 = -1;
+  /** Counted as a pending handshake by the host until it authenticates or closes. */
+  pendingHandshake = false;
   key = '';
   mid = 0;
   platform = '';
@@ -157,7 +167,8 @@ export class ConnectionActor implements TransportSink {
     }
   }
 
-  onProtocolError(reason: string): void {
+  onProtocolError(reason: string, code: CodecError = CodecError.None): void {
+    if (code === CodecError.BodyTooLarge) this.host.countLimit(Limit.PacketSize);
     if (reason.startsWith('internal error')) this.host.error(this, reason);
     else this.host.debug(this, 'protocol error: closing', { reason });
   }
@@ -171,18 +182,21 @@ export class ConnectionActor implements TransportSink {
   /** The timer wheel fired: the handshake or the heartbeat deadline has passed. */
   onTimeout(): void {
     if (this.state === ConnState.Open) this.close('heartbeat timeout');
-    else if (this.state < ConnState.Open) this.close('handshake timeout');
+    else if (this.state < ConnState.Open) {
+      this.host.countLimit(Limit.HandshakeTimeout);
+      this.close('handshake timeout');
+    }
     else if (this.state === ConnState.Closing) this.transport.destroy();
   }
 
-  close(reason: string): void {
+  close(reason: string, lingerMs = CLOSE_LINGER_MS): void {
     if (this.state >= ConnState.Closing) return;
     this.state = ConnState.Closing;
     this.host.debug(this, 'closing', { reason });
     this.transport.close(reason);
     // The transport half-closed and keeps reading; a client that never closes its side is cut off
-    // after CLOSE_LINGER_MS (the timer wheel entry, now the linger deadline).
-    this.host.schedule(this, CLOSE_LINGER_MS);
+    // after the linger time (the timer wheel entry, now the linger deadline).
+    this.host.schedule(this, lingerMs);
   }
 
   /** The client stopped reading: nothing more can reach it, so close at once, dropping the queue. */
@@ -193,10 +207,10 @@ export class ConnectionActor implements TransportSink {
   }
 
   /** Tells the client why (op 6 with {code, reason}) and closes. */
-  kick(code: number, reason: string, seq = 0, reconnectAfterMs?: number): void {
+  kick(code: number, reason: string, seq = 0, reconnectAfterMs?: number, lingerMs?: number): void {
     if (this.state >= ConnState.Closing) return;
     this.transport.sendPacket(1, Op.DisconnectReply, seq, disconnectBody(code, reason, reconnectAfterMs));
-    this.close(reason);
+    this.close(reason, lingerMs);
   }
 
   // ---- session ----
@@ -257,7 +271,7 @@ export class ConnectionActor implements TransportSink {
         const next = dec.decode(buf.subarray(off, off + len));
         if (next !== this.room) {
           if (next !== '' && !this.rooms.has(next) && this.rooms.size - (this.room === '' ? 0 : 1) >= this.host.maxRooms) {
-            this.error(ver, op, seq, 403, `room limit reached (${this.host.maxRooms} per connection)`);
+            this.roomLimit(ver, op, seq);
             return;
           }
           if (this.room !== '') this.leave(this.room);
@@ -313,7 +327,7 @@ export class ConnectionActor implements TransportSink {
     if (op === ExtOp.JoinRooms) {
       const fresh = [...new Set(names)].filter((r) => !this.rooms.has(r));
       if (this.rooms.size + fresh.length > this.host.maxRooms) {
-        this.error(ver, op, seq, 403, `room limit reached (${this.host.maxRooms} per connection)`);
+        this.roomLimit(ver, op, seq);
         return;
       }
       for (const r of fresh) this.join(r);
@@ -325,6 +339,11 @@ export class ConnectionActor implements TransportSink {
       }
     }
     this.transport.sendPacket(ver, op + 1, seq, enc.encode([...this.rooms].join(',')));
+  }
+
+  private roomLimit(ver: number, op: number, seq: number): void {
+    this.host.countLimit(Limit.RoomsPerConnection);
+    this.error(ver, op, seq, 403, `room limit reached (${this.host.maxRooms} per connection)`);
   }
 
   private error(ver: number, op: number, seq: number, code: number, reason: string): void {
@@ -340,6 +359,7 @@ export class ConnectionActor implements TransportSink {
     if (this.limiter === null) this.limiter = this.host.newLimiter();
     const refused = this.limiter.tryStart(Date.now());
     if (refused !== 0) {
+      this.host.countLimit(refused === UpstreamStatus.RateLimited ? Limit.UpstreamRate : Limit.UpstreamInFlight);
       const reason = refused === UpstreamStatus.RateLimited ? 'rate limited' : 'too many requests in flight';
       this.transport.sendPacket(ver, Op.SendMsgReply, seq, encodeReply(refused, reason));
       return;

@@ -132,6 +132,39 @@ export interface ControlConfig {
   readonly maxBodyBytes: number;
   /** Most keys + mids in one POST /push/batch. Default 100000. */
   readonly batchMaxTargets: number;
+  /** Control requests per second (token bucket over the whole port; GET /health exempt); past it 429. 0 = no limit. Default 0. */
+  readonly ratePerSec: number;
+  /** Token bucket size of the control rate limit: requests allowed in a burst. Default 100. */
+  readonly burst: number;
+}
+
+export interface LimitsConfig {
+  /** Open client connections in the process at most; a new one past it gets op 6 code 4003 and is closed. 0 = no limit. Default 0. */
+  readonly maxConnections: number;
+  /** Open client connections per worker thread at most. 0 = no limit. Default 0. */
+  readonly maxConnectionsPerWorker: number;
+  /** Open client connections from one IP address at most (process-wide). 0 = no limit. Default 0. */
+  readonly maxConnectionsPerIp: number;
+  /** Connections accepted but not yet authenticated at most (process-wide). 0 = no limit. Default 0. */
+  readonly maxPendingHandshakes: number;
+}
+
+export interface ShutdownConfig {
+  /** On SIGTERM/SIGINT, how long (ms) outbound queues may take to flush to clients told to reconnect, before they are closed. Default 5000. */
+  readonly graceMs: number;
+}
+
+export interface TlsConfig {
+  /** PEM certificate (chain) file; with tls.key set, TLS listeners are served. "" = no TLS. Default "". */
+  readonly cert: string;
+  /** PEM private key file of tls.cert. Default "". */
+  readonly key: string;
+  /** Address the TLS listeners bind to. Default "0.0.0.0". */
+  readonly host: string;
+  /** WebSocket over TLS (wss) port, as goim's 3103; 0 = off. Default 3103. */
+  readonly wsPort: number;
+  /** goim TCP protocol over TLS port; 0 = off. Default 3104. */
+  readonly tcpPort: number;
 }
 
 export interface NodesConfig {
@@ -139,7 +172,7 @@ export interface NodesConfig {
   readonly domain: string;
   /** Comma-separated addresses of this node handed to clients (empty: the TCP listener's host). Default "". */
   readonly addrs: string;
-  /** WSS port advertised (ringcast serves no TLS itself; a proxy may). Default 3103. */
+  /** WSS port advertised to clients (ringcast's own tls.wsPort, or a TLS proxy's). Default 3103. */
   readonly wssPort: number;
   /** Client heartbeat interval advertised, seconds (goim: 240). Default 240. */
   readonly heartbeatSec: number;
@@ -201,6 +234,9 @@ export interface Config {
   readonly ws: WsConfig;
   readonly mars: MarsConfig;
   readonly control: ControlConfig;
+  readonly limits: LimitsConfig;
+  readonly shutdown: ShutdownConfig;
+  readonly tls: TlsConfig;
   readonly protocol: ProtocolConfig;
   readonly rooms: RoomsConfig;
   readonly auth: AuthConfig;
@@ -226,7 +262,10 @@ export const CONFIG_DEFAULTS: Config = deepFreeze({
   tcp: { enabled: true, host: '0.0.0.0', port: 3101 },
   ws: { enabled: true, host: '0.0.0.0', port: 3102, path: '/sub', perMessageDeflate: false },
   mars: { host: '0.0.0.0', port: 0 },
-  control: { host: '127.0.0.1', port: 3111, token: '', maxBodyBytes: 1048576, batchMaxTargets: 100000 },
+  control: { host: '127.0.0.1', port: 3111, token: '', maxBodyBytes: 1048576, batchMaxTargets: 100000, ratePerSec: 0, burst: 100 },
+  limits: { maxConnections: 0, maxConnectionsPerWorker: 0, maxConnectionsPerIp: 0, maxPendingHandshakes: 0 },
+  shutdown: { graceMs: 5000 },
+  tls: { cert: '', key: '', host: '0.0.0.0', wsPort: 3103, tcpPort: 3104 },
   protocol: { maxBodyBytes: 4096, handshakeTimeoutMs: 5000, heartbeatTimeoutMs: 480000, timerTickMs: 250 },
   rooms: { maxPerConnection: 16, countIntervalMs: 1000 },
   auth: {
@@ -324,7 +363,15 @@ export const ConfigSchema = section({
     perMessageDeflate: bool(),
   }),
   mars: section({ host: host(), port: port() }),
-  control: section({ host: host(), port: port(), token: text(), maxBodyBytes: int(1, 1073741824), batchMaxTargets: int(1, 10000000) }),
+  control: section({ host: host(), port: port(), token: text(), maxBodyBytes: int(1, 1073741824), batchMaxTargets: int(1, 10000000), ratePerSec: int(0, 10000000), burst: int(1, 10000000) }),
+  limits: section({
+    maxConnections: int(0, 100000000),
+    maxConnectionsPerWorker: int(0, 100000000),
+    maxConnectionsPerIp: int(0, 100000000),
+    maxPendingHandshakes: int(0, 100000000),
+  }),
+  shutdown: section({ graceMs: int(0, 600000) }),
+  tls: section({ cert: text(), key: text(), host: host(), wsPort: port(), tcpPort: port() }),
   protocol: section({
     maxBodyBytes: int(0, 16777216),
     handshakeTimeoutMs: int(100, 600000),
@@ -616,6 +663,7 @@ function crossFieldProblems(cfg: Config): { key: string; value: unknown; expecte
     ['ws.port', cfg.ws.port],
     ['control.port', cfg.control.port],
     ['mars.port', cfg.mars.port],
+    ...(tlsEnabled(cfg) ? ([['tls.wsPort', cfg.tls.wsPort], ['tls.tcpPort', cfg.tls.tcpPort]] as [string, number][]) : []),
   ];
   for (let i = 1; i < listeners.length; i++) {
     const [key, p] = listeners[i]!;
@@ -636,9 +684,18 @@ function crossFieldProblems(cfg: Config): { key: string; value: unknown; expecte
   if (auth.mode === 'http' && !/^https?:\/\/./.test(auth.http.url)) {
     out.push({ key: 'auth.http.url', value: auth.http.url, expected: 'expected an http:// or https:// URL when auth.mode is "http"' });
   }
+  if ((cfg.tls.cert === '') !== (cfg.tls.key === '')) {
+    const [key, other] = cfg.tls.cert === '' ? ['tls.cert', 'tls.key'] : ['tls.key', 'tls.cert'];
+    out.push({ key, value: '', expected: `expected a PEM file name when ${other} is set (TLS needs both)` });
+  }
   const services = parseServices(cfg.upstream.services);
   if (typeof services === 'string') out.push({ key: 'upstream.services', value: cfg.upstream.services, expected: services });
   return out;
+}
+
+/** Whether TLS listeners are configured (tls.cert and tls.key both set). */
+export function tlsEnabled(cfg: Config): boolean {
+  return cfg.tls.cert !== '' && cfg.tls.key !== '';
 }
 
 function deepFreeze<T>(value: T): T {

@@ -3,8 +3,11 @@
  * client listeners through the descriptor pool, starts and supervises the workers, serves the HTTP
  * control port, and stops everything cleanly on SIGINT/SIGTERM.
  */
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type http from 'node:http';
-import { ConfigError, loadConfig, resolvedWorkers, type Config } from './config.js';
+import tls from 'node:tls';
+import { ConfigError, loadConfig, resolvedWorkers, tlsEnabled, type Config } from './config.js';
 import { createControlServer } from './control/http.js';
 import { ListenFdPool, type ListenerSpec } from './listen-fds.js';
 import { createLogger } from './logger.js';
@@ -27,6 +30,43 @@ function readConfig(): Config {
   }
 }
 
+/**
+ * Reads and checks tls.cert and tls.key (PEM files); a problem stops start-up with exit code 2 and a
+ * line naming the key, as any other config error. Returns the PEM texts, or null without TLS.
+ */
+function readTls(config: Config): { cert: string; key: string } | null {
+  if (!tlsEnabled(config)) return null;
+  const fail = (key: string, file: string, expected: string): never => {
+    process.stderr.write(`ringcast: config: ${key} = ${JSON.stringify(file)}: ${expected}\n`);
+    process.exit(2);
+  };
+  const read = (key: string, file: string): string => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (err) {
+      return fail(key, file, `expected a readable PEM file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  };
+  const cert = read('tls.cert', config.tls.cert);
+  const key = read('tls.key', config.tls.key);
+  try {
+    new X509Certificate(cert);
+  } catch (err) {
+    fail('tls.cert', config.tls.cert, `expected a PEM certificate (${(err as Error).message})`);
+  }
+  try {
+    createPrivateKey(key);
+  } catch (err) {
+    fail('tls.key', config.tls.key, `expected a PEM private key (${(err as Error).message})`);
+  }
+  try {
+    tls.createSecureContext({ cert, key });
+  } catch (err) {
+    fail('tls.key', config.tls.key, `expected the private key of tls.cert (${(err as Error).message})`);
+  }
+  return { cert, key };
+}
+
 function listen(server: http.Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -42,11 +82,14 @@ async function main(): Promise<void> {
   const config = readConfig();
   const log = createLogger(config.log.level, 'acceptor');
   const workers = resolvedWorkers(config);
+  const tlsPem = readTls(config);
 
   const specs: ListenerSpec[] = [];
   if (config.tcp.enabled) specs.push({ name: 'tcp', host: config.tcp.host, port: config.tcp.port });
   if (config.ws.enabled) specs.push({ name: 'ws', host: config.ws.host, port: config.ws.port });
   if (config.mars.port !== 0) specs.push({ name: 'mars', host: config.mars.host, port: config.mars.port });
+  if (tlsPem !== null && config.tls.tcpPort !== 0) specs.push({ name: 'tcps', host: config.tls.host, port: config.tls.tcpPort });
+  if (tlsPem !== null && config.tls.wsPort !== 0) specs.push({ name: 'wss', host: config.tls.host, port: config.tls.wsPort });
   let fds: ListenFdPool;
   try {
     fds = await ListenFdPool.open(specs, workers, config.supervisor.spareListenFds);
@@ -57,6 +100,7 @@ async function main(): Promise<void> {
   fds.onRefillError = (err) => log.error({ err }, 'could not duplicate listening descriptors for replacement workers');
 
   const supervisor = new Supervisor(config, workers, fds, log);
+  supervisor.tls = tlsPem;
   // The key directory lives in the acceptor (next to the push API); it must be registered before
   // the workers start and register keys.
   const keys = new KeyDirectory((worker, connId, code, reason) =>
@@ -81,6 +125,8 @@ async function main(): Promise<void> {
   const port = (name: string, fallback: number): number => fds.listeners.find((l) => l.name === name)?.port ?? fallback;
   const n = config.nodes;
   const addrs = n.addrs.split(',').map((a) => a.trim()).filter((a) => a !== '');
+  // Set at SIGTERM/SIGINT: the control port stays up through the drain and says so.
+  let stopping = false;
   const control = createControlServer({
     supervisor,
     listeners,
@@ -91,11 +137,14 @@ async function main(): Promise<void> {
     token: config.control.token,
     maxBodyBytes: config.control.maxBodyBytes,
     batchMaxTargets: config.control.batchMaxTargets,
+    ratePerSec: config.control.ratePerSec,
+    burst: config.control.burst,
+    draining: () => stopping,
     nodes: {
       domain: n.domain,
       tcpPort: port('tcp', config.tcp.port),
       wsPort: port('ws', config.ws.port),
-      wssPort: n.wssPort,
+      wssPort: tlsPem !== null && config.tls.wsPort !== 0 ? port('wss', config.tls.wsPort) : n.wssPort,
       heartbeatSec: n.heartbeatSec,
       heartbeatMax: n.heartbeatMax,
       backoff: { maxDelay: n.backoffMaxDelay, baseDelay: n.backoffBaseDelay, factor: n.backoffFactor, jitter: n.backoffJitter },
@@ -111,7 +160,6 @@ async function main(): Promise<void> {
   }
 
   // Signal handlers before the ready lines: whoever waits for those lines may signal at once.
-  let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) {
       log.warn({ signal }, 'second signal: exiting now');
@@ -119,10 +167,12 @@ async function main(): Promise<void> {
     }
     stopping = true;
     const t0 = Date.now();
-    log.info({ signal }, 'stopping');
+    log.info({ signal, graceMs: config.shutdown.graceMs }, 'draining');
+    // Listeners close, clients are told to reconnect elsewhere, queues flush; the control port
+    // stays up meanwhile (it reports draining and lists no node), and closes last.
+    const { forced } = await supervisor.stop(config.shutdown.graceMs);
     control.close();
     control.closeAllConnections();
-    const { forced } = await supervisor.stop();
     push.close();
     log.info({ ms: Date.now() - t0, forced }, 'stopped');
     process.stdout.write(`ringcast: stopped (${signal}) in ${Date.now() - t0} ms\n`);
@@ -132,7 +182,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
 
   const lines = [`ringcast: ${workers} worker${workers === 1 ? '' : 's'}`];
-  for (const l of fds.listeners) lines.push(`ringcast: ${l.name} listening on ${l.host}:${l.port}${l.name === 'ws' ? ` (path ${config.ws.path})` : ''}`);
+  for (const l of fds.listeners) lines.push(`ringcast: ${l.name} listening on ${l.host}:${l.port}${l.name === 'ws' || l.name === 'wss' ? ` (path ${config.ws.path})` : ''}`);
   lines.push(`ringcast: control listening on ${config.control.host}:${controlPort}`);
   process.stdout.write(lines.join('\n') + '\n');
   log.info({ workers, listeners, controlPort, startupMs: Date.now() - startedAt }, 'ready');

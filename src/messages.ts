@@ -55,8 +55,13 @@ export type CrashMode = 'throw' | 'exit' | 'oom';
 
 /** Admin calls the acceptor makes on a worker (comlink). Control plane only, never the hot path. */
 export interface WorkerAdmin {
-  /** Closes the listeners and every connection, drains the mailbox; resolves with what was closed. */
-  drain(): Promise<{ connections: number; records: number }>;
+  /** Stops accepting, takes every record in the mailbox and writes pending push batches (shutdown, step 1). */
+  quiesce(): Promise<number>;
+  /**
+   * Tells every client to reconnect (op 6, code 1001), lets outbound queues flush for up to
+   * `graceMs`, closes what is left and drains the mailbox (shutdown, step 2).
+   */
+  drain(graceMs: number): Promise<{ connections: number; records: number; forced: number }>;
   /** Ends the worker thread (after drain). */
   exit(): void;
   /** This worker's member count per room. */

@@ -11,6 +11,7 @@ import { nodeEndpoint } from './comlink-node.js';
 import type { Config } from './config.js';
 import { ST_ROOM_VERSION, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
 import type { ListenFdPool } from './listen-fds.js';
+import { createLimitsBuffer, SharedLimits } from './limits.js';
 import type { Logger } from './logger.js';
 import { MessageKind, type WorkerAdmin, type WorkerEvent } from './messages.js';
 import { createRingBuffer, RingReader } from './ring/ring.js';
@@ -59,6 +60,11 @@ export class Supervisor {
   readonly workers: number;
   readonly mailboxes: SharedArrayBuffer[];
   readonly status: SharedArrayBuffer;
+  /** Connection counts and limit refusals, shared with every worker (src/limits.ts). */
+  readonly limits: SharedLimits;
+  private readonly limitsBuffer: SharedArrayBuffer;
+  /** PEM text of the TLS certificate and key handed to workers (set before start()); null = no TLS. */
+  tls: { cert: string; key: string } | null = null;
   /** The acceptor's own actor system (thread index = workers): how it writes records to workers. */
   readonly system: ActorSystem;
   private readonly slots: Slot[];
@@ -86,6 +92,8 @@ export class Supervisor {
     this.mailboxes = Array.from({ length: workers + 1 }, () => createRingBuffer(config.ring.mailboxBytes));
     this.status = new SharedArrayBuffer((workers + 1) * STATUS_WORDS * 4);
     this.statusWords = new Int32Array(this.status);
+    this.limitsBuffer = createLimitsBuffer(workers, config.limits);
+    this.limits = new SharedLimits(this.limitsBuffer, workers, config.limits);
     this.system = new ActorSystem({
       self: workers,
       mailboxes: this.mailboxes,
@@ -128,6 +136,8 @@ export class Supervisor {
       config: this.config,
       mailboxes: this.mailboxes,
       status: this.status,
+      limits: this.limitsBuffer,
+      tls: this.tls,
       fds: this.fds.take(),
     };
     Atomics.store(this.statusWords, slot.index * STATUS_WORDS + ST_STATE, WorkerState.Starting);
@@ -175,6 +185,8 @@ export class Supervisor {
   private onDeath(slot: Slot, code: number, err: Error | null): void {
     slot.state = 'dead';
     this.log.error({ worker: slot.index, code, err }, 'worker died');
+    // Its connections are gone: their counts must not hold back the limits.
+    this.limits.clearWorker(slot.index);
     // Its sockets died with it: every router shard forgets the connections it held.
     const body = encodeWorker(slot.index);
     for (const other of this.slots) {
@@ -317,12 +329,25 @@ export class Supervisor {
     });
   }
 
-  /** Tells every worker to stop, waits for them to drain and exit; terminates stragglers. */
-  async stop(): Promise<{ forced: number }> {
+  /**
+   * Graceful stop: every worker stops accepting and delivers what is already in its mailbox and
+   * push batches (twice: a push by mid crosses two workers), then tells its clients to reconnect
+   * and lets their queues flush for up to `graceMs`, then exits. A worker not gone
+   * supervisor.shutdownTimeoutMs after that is terminated.
+   */
+  async stop(graceMs: number): Promise<{ forced: number }> {
     this.stopping = true;
     if (this.probeTimer !== null) clearInterval(this.probeTimer);
     if (this.countTimer !== null) clearInterval(this.countTimer);
-    const deadline = this.config.supervisor.shutdownTimeoutMs;
+    const deadline = graceMs + this.config.supervisor.shutdownTimeoutMs;
+    const quiesce = (): Promise<unknown> =>
+      Promise.race([
+        Promise.all(this.slots.map((s) => (s.admin === null ? null : s.admin.quiesce().catch(() => 0)))),
+        sleep(this.config.supervisor.shutdownTimeoutMs),
+      ]);
+    await quiesce();
+    await Promise.race([this.system.settled(), sleep(this.config.supervisor.shutdownTimeoutMs)]);
+    await quiesce();
     let forced = 0;
     await Promise.all(
       this.slots.map(async (slot) => {
@@ -331,7 +356,7 @@ export class Supervisor {
         slot.state = 'stopping';
         const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
         const clean = (async () => {
-          const drained = await slot.admin!.drain();
+          const drained = await slot.admin!.drain(graceMs);
           this.log.info({ worker: slot.index, ...drained }, 'worker drained');
           void slot.admin!.exit();
           await exited;

@@ -10,6 +10,7 @@ import { createAuthenticator, type AuthRequest, type AuthResult, type Authentica
 import { kickPlatforms, parseServices, type Config } from './config.js';
 import { shardOfMid } from './hash.js';
 import { ACTOR_ID_MASK, ST_SLOW_CLOSED, ST_LOOP_LAG_MS, ST_ACCEPTED, ST_CONNECTIONS, ST_ROOM_VERSION, ST_ROOMS, ST_ROUTER_ENTRIES, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
+import { Limit, SharedLimits } from './limits.js';
 import type { Logger } from './logger.js';
 import { MessageKind, RouterActorId, SystemActorId, type CrashMode, type WorkerAdmin } from './messages.js';
 import { listenMars } from './protocols/mars.js';
@@ -33,6 +34,10 @@ export interface WorkerInit {
   config: Config;
   mailboxes: SharedArrayBuffer[];
   status: SharedArrayBuffer;
+  /** Connection counts and limit refusals shared by every thread (src/limits.ts). */
+  limits: SharedArrayBuffer;
+  /** PEM text of tls.cert and tls.key, read by the acceptor at start-up; null without TLS. */
+  tls: { cert: string; key: string } | null;
   fds: Record<string, number>;
 }
 
@@ -54,6 +59,11 @@ class SystemActor implements Actor {
 
 
 const TIMER_SLOTS = 4096;
+
+/** op 6 code of a connection refused by a limit (README: disconnect codes). */
+export const LIMIT_REFUSED_CODE = 4003;
+/** Reason texts by Limit index (the admission limits only). */
+const LIMIT_REASONS = ['too many connections (limits.maxConnections)', 'too many connections on this worker (limits.maxConnectionsPerWorker)', 'too many connections from this address (limits.maxConnectionsPerIp)', 'too many pending handshakes (limits.maxPendingHandshakes)'];
 
 export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost {
   readonly index: number;
@@ -77,10 +87,15 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
   private readonly deliverer: Deliverer;
   /** Open connections per client IP (distinct IPs for /goim/online/total). */
   private readonly ipCounts = new Map<string, number>();
+  private readonly limits: SharedLimits;
+  private readonly tlsInit: { cert: string; key: string } | null;
   private nextId = 1;
   private accepting = true;
+  /** Resolves the drain's wait once the last connection has gone. */
+  private onEmpty: (() => void) | null = null;
 
   constructor(init: WorkerInit, log: Logger) {
+    this.tlsInit = init.tls;
     this.index = init.index;
     this.workers = init.workers;
     this.config = init.config;
@@ -90,6 +105,9 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     this.status = new Int32Array(init.status);
     this.base = init.index * STATUS_WORDS;
     this.connections = new Buckets(init.config.bucketsPerWorker);
+    this.limits = new SharedLimits(init.limits, init.workers, init.config.limits);
+    // A replacement starts from zero (the supervisor cleared the dead worker's counts too).
+    this.limits.clearWorker(init.index);
     this.system = new ActorSystem({
       self: init.index,
       mailboxes: init.mailboxes,
@@ -138,22 +156,49 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     this.wheel.start();
     const accept = (t: Transport): TransportSink => this.accept(t);
     const maxBody = this.config.protocol.maxBodyBytes;
+    const wsOpts = { path: this.config.ws.path, perMessageDeflate: this.config.ws.perMessageDeflate, maxBody };
+    const secure = this.tlsInit ?? undefined;
     if (fds.tcp !== undefined) this.servers.push(await listenTcp(fds.tcp, maxBody, accept));
-    if (fds.ws !== undefined) this.servers.push(await listenWs(fds.ws, { path: this.config.ws.path, perMessageDeflate: this.config.ws.perMessageDeflate, maxBody }, accept));
+    if (fds.ws !== undefined) this.servers.push(await listenWs(fds.ws, wsOpts, accept));
     if (fds.mars !== undefined) this.servers.push(await listenMars(fds.mars, maxBody, accept));
+    if (fds.tcps !== undefined && secure !== undefined) this.servers.push(await listenTcp(fds.tcps, maxBody, accept, secure));
+    if (fds.wss !== undefined && secure !== undefined) this.servers.push(await listenWs(fds.wss, { ...wsOpts, secure }, accept));
+    // An accept can fail (EMFILE: out of descriptors); without a listener that would kill the worker.
+    // Logged at most once a second: keep limits.maxConnections below the descriptor limit.
+    let loggedAt = 0;
+    const onListenerError = (err: Error): void => {
+      const now = Date.now();
+      if (now - loggedAt < 1000) return;
+      loggedAt = now;
+      this.log.error({ err }, 'listener error (accept failed)');
+    };
+    for (const server of this.servers) server.on('error', onListenerError);
     Atomics.store(this.status, this.base + ST_STATE, WorkerState.Ready);
   }
 
   private accept(transport: Transport): TransportSink {
-    const conn = new ConnectionActor(this.allocateId(), transport, this);
-    this.byId.set(conn.id, conn);
     Atomics.add(this.status, this.base + ST_ACCEPTED, 1);
     const ip = transport.remoteAddress;
+    const conn = new ConnectionActor(this.allocateId(), transport, this);
+    const refused = this.limits.admit(this.index, this.byId.size, ip, conn);
+    if (refused >= 0) {
+      // Not indexed anywhere: it only says why and goes (release() knows it was never admitted).
+      conn.kick(LIMIT_REFUSED_CODE, `limit: ${LIMIT_REASONS[refused]}`);
+      return conn;
+    }
+    conn.admitted = true;
+    conn.pendingHandshake = true;
+    this.byId.set(conn.id, conn);
     this.ipCounts.set(ip, (this.ipCounts.get(ip) ?? 0) + 1);
     Atomics.store(this.status, this.base + ST_CONNECTIONS, this.byId.size);
     if (this.accepting) this.wheel.schedule(conn.timer, this.config.protocol.handshakeTimeoutMs);
-    else conn.close('server shutting down');
+    else conn.kick(1001, 'server shutting down', 0, this.reconnectDelay(), this.config.shutdown.graceMs);
     return conn;
+  }
+
+  /** A random delay below supervisor.reconnectSpreadMs, so that a restart is not a connect storm. */
+  private reconnectDelay(): number {
+    return Math.floor(Math.random() * this.config.supervisor.reconnectSpreadMs);
   }
 
   /** Ids are 24-bit actor addresses inside this worker; skip ones still in use after wrapping. */
@@ -172,6 +217,7 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
   }
 
   opened(conn: ConnectionActor): void {
+    this.handshakeDone(conn);
     // Same key on this worker: the newer connection wins at once; the acceptor's key directory
     // (thread index = workers) catches the other workers.
     const local = this.connections.get(conn.key);
@@ -214,8 +260,22 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     return new RequestLimiter(u.maxInFlight, u.ratePerSec, u.burst);
   }
 
+  countLimit(limit: Limit): void {
+    this.limits.count(limit);
+  }
+
+  private handshakeDone(conn: ConnectionActor): void {
+    if (!conn.pendingHandshake) return;
+    conn.pendingHandshake = false;
+    this.limits.handshakeDone(this.index);
+  }
+
   release(conn: ConnectionActor): void {
     this.wheel.cancel(conn.timer);
+    if (!conn.admitted) return; // refused by a limit: never counted
+    conn.admitted = false;
+    this.handshakeDone(conn);
+    this.limits.release(this.index, conn);
     this.byId.delete(conn.id);
     const ip = conn.transport.remoteAddress;
     const left = (this.ipCounts.get(ip) ?? 1) - 1;
@@ -230,6 +290,7 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
       this.system.send(this.workers, ActorKind.RouterShard, 0, MessageKind.KeyUnregister, encodeKey(this.index, conn.id, conn.key));
     }
     Atomics.store(this.status, this.base + ST_CONNECTIONS, this.byId.size);
+    if (this.byId.size === 0 && this.onEmpty !== null) this.onEmpty();
   }
 
   debug(conn: ConnectionActor, msg: string, extra?: object): void {
@@ -289,24 +350,44 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
 
   // ---- WorkerAdmin (comlink, control plane) ----
 
-  async drain(): Promise<{ connections: number; records: number }> {
-    this.accepting = false;
-    Atomics.store(this.status, this.base + ST_STATE, WorkerState.Draining);
-    const closing = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
-    const connections = this.byId.size;
-    // Spread the reconnects: every client is told a random delay within supervisor.reconnectSpreadMs,
-    // so a restart does not turn into a connect storm.
-    const spread = this.config.supervisor.reconnectSpreadMs;
-    for (const conn of [...this.byId.values()]) conn.kick(1001, 'server shutting down', 0, Math.floor(Math.random() * spread));
-    await Promise.all(closing);
+  async quiesce(): Promise<number> {
+    if (this.accepting) {
+      this.accepting = false;
+      Atomics.store(this.status, this.base + ST_STATE, WorkerState.Draining);
+      for (const s of this.servers) s.close();
+    }
+    // Pushes already in the mailbox, and merged batches waiting for their window, go out now.
+    const records = this.system.drainAll();
     this.deliverer.flushAll();
+    await this.system.settled();
+    return records;
+  }
+
+  async drain(graceMs: number): Promise<{ connections: number; records: number; forced: number }> {
+    let records = await this.quiesce();
+    const connections = this.byId.size;
+    // Every client is told to reconnect after a random delay (spread, so a restart is not a connect
+    // storm); what is queued for it is written before the FIN, for up to graceMs.
+    for (const conn of [...this.byId.values()]) conn.kick(1001, 'server shutting down', 0, this.reconnectDelay(), graceMs);
+    if (this.byId.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs + this.config.protocol.timerTickMs);
+        this.onEmpty = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.onEmpty = null;
+    }
+    const forced = this.byId.size;
+    for (const conn of [...this.byId.values()]) conn.transport.destroy();
     this.wheel.stop();
     this.upstreamClient.close();
     await this.system.settled();
-    const records = this.system.drainAll();
+    records += this.system.drainAll();
     this.system.stop();
     Atomics.store(this.status, this.base + ST_STATE, WorkerState.Stopped);
-    return { connections, records };
+    return { connections, records, forced };
   }
 
   exit(): void {

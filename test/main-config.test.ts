@@ -1,19 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
-import { MAIN, writeConfig } from './helpers/server.js';
-
-async function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string; stdout: string }> {
-  const proc = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let stderr = '';
-  let stdout = '';
-  proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  const [code] = (await once(proc, 'exit')) as [number | null];
-  return { code, stderr, stdout };
-}
+import { runMain as run, writeConfig } from './helpers/server.js';
 
 describe('start-up with a bad config (node dist/src/main.js)', function () {
   this.timeout(20_000);

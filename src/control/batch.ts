@@ -74,7 +74,7 @@ export function parseBatch(input: unknown, maxTargets: number): BatchItem[] {
     const item = parseItem(pushes[i], `pushes[${i}]`);
     targets += item.keys !== null ? item.keys.length : item.mids !== null ? item.mids.length : 0;
     if (targets > maxTargets) {
-      throw bad(`pushes[${i}]`, `more than ${maxTargets} keys+mids in the batch (the limit is control.batchMaxTargets)`);
+      throw new HttpError(400, `pushes[${i}]: more than ${maxTargets} keys+mids in the batch (the limit is control.batchMaxTargets)`, 'control.batchMaxTargets');
     }
     items[i] = item;
   }

@@ -8,15 +8,19 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import os from 'node:os';
+import type { LimitName } from '../limits.js';
 import type { Logger } from '../logger.js';
 import type { PushService } from '../push/types.js';
 import type { ControlMetrics } from './metrics.js';
 
 export class HttpError extends Error {
   readonly status: number;
-  constructor(status: number, message: string) {
+  /** The limit that refused the request, counted in ringcast_limit_refusals_total. */
+  readonly limit: LimitName | null;
+  constructor(status: number, message: string, limit: LimitName | null = null) {
     super(message);
     this.status = status;
+    this.limit = limit;
   }
 }
 
@@ -37,7 +41,7 @@ export interface NodesOptions {
   domain: string;
   tcpPort: number;
   wsPort: number;
-  /** Reported to clients only (ringcast serves no TLS itself; 0 = none). */
+  /** wss port advertised (ringcast's own TLS listener or a proxy's; 0 = none). */
   wssPort: number;
   /** Client heartbeat interval, seconds. */
   heartbeatSec: number;
@@ -67,6 +71,8 @@ export interface ApiContext {
   batchMaxTargets: number;
   log: Logger;
   nodes: NodesReplies;
+  /** True once the server is shutting down: it stops advertising itself in /goim/nodes. */
+  draining(): boolean;
 }
 
 export interface ApiRoute {
@@ -279,7 +285,9 @@ async function onlineTotal(ctx: ApiContext): Promise<unknown> {
 }
 
 async function nodesWeighted(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
-  return first(req.apiQuery, 'platform') === 'web' ? ctx.nodes.web : ctx.nodes.other;
+  const reply = first(req.apiQuery, 'platform') === 'web' ? ctx.nodes.web : ctx.nodes.other;
+  // A draining node sends clients elsewhere: it lists no node (itself included) any more.
+  return ctx.draining() ? { ...reply, nodes: [] } : reply;
 }
 
 async function nodesInstances(ctx: ApiContext): Promise<unknown> {
@@ -290,7 +298,7 @@ async function nodesInstances(ctx: ApiContext): Promise<unknown> {
       env: '',
       appid: 'goim.comet',
       hostname: os.hostname(),
-      addrs: ctx.nodes.instanceAddrs,
+      addrs: ctx.draining() ? [] : ctx.nodes.instanceAddrs,
       version: '',
       latest_timestamp: Date.now() * 1e6,
       metadata: {},

@@ -18,6 +18,7 @@ import type { Logger } from '../logger.js';
 import type { CrashMode } from '../messages.js';
 import { PushRefused, type PushService } from '../push/types.js';
 import type { Supervisor } from '../supervisor.js';
+import { TokenBucket } from '../upstream.js';
 import { BATCH_ROUTES } from './batch.js';
 import {
   DEFAULT_NODES,
@@ -55,8 +56,14 @@ export interface ControlOptions {
   batchMaxTargets?: number;
   /** What /goim/nodes/* report. Default: goim's defaults (DEFAULT_NODES). */
   nodes?: NodesOptions;
-  /** Per-worker figures for /metrics. Default: { workers: () => supervisor.statuses() }. */
+  /** Per-worker figures for /metrics. Default: the supervisor's statuses and shared limit counters. */
   metrics?: MetricsSource;
+  /** Requests per second over the whole port (GET /health exempt); past it 429. 0/absent = no limit. */
+  ratePerSec?: number;
+  /** Token bucket size of the rate limit. Default 100. */
+  burst?: number;
+  /** True while the server drains (SIGTERM): /health says so, /goim/nodes lists no node. Default: never. */
+  draining?: () => boolean;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
@@ -74,6 +81,9 @@ interface ServerState {
   token: Buffer | null;
   maxBodyBytes: number;
   metrics: ControlMetrics;
+  /** The control.ratePerSec bucket, or null without a rate limit. */
+  rate: TokenBucket | null;
+  rateText: string;
   log: Logger;
 }
 
@@ -101,6 +111,7 @@ function reply(req: ControlRequest, status: number, contentType: string, text: s
   const headers: http.OutgoingHttpHeaders = { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(text) };
   if (close) headers['Connection'] = 'close';
   if (status === 401) headers['WWW-Authenticate'] = 'Bearer';
+  else if (status === 429) headers['Retry-After'] = '1';
   else if (status === 405 && req.rcRoute !== null && req.rcRoute.methods !== null) headers['Allow'] = allowed(req.rcRoute.methods).join(', ');
   res.writeHead(status, headers);
   res.end(text);
@@ -141,9 +152,15 @@ function start(st: ServerState, req: ControlRequest, res: http.ServerResponse): 
   if (route === undefined && path.startsWith('/debug/')) route = st.debugRoute;
   if (route !== undefined) req.rcLabel = route.label;
   req.rcRoute = route ?? null;
-  // /health stays open: load balancers and supervisors probe it without credentials.
+  // /health stays open (and unlimited): load balancers and supervisors probe it without credentials.
   if (st.token !== null && path !== '/health' && !authorized(st.token, req.headers.authorization)) {
     fail(req, 401, 'missing or wrong token: send "Authorization: Bearer <control.token>"', hasBody(req));
+    return;
+  }
+  // After the token check: requests without it (cheap 401s) do not use up the callers' budget.
+  if (st.rate !== null && path !== '/health' && !st.rate.take(Date.now())) {
+    st.metrics.countLimit('control.ratePerSec');
+    fail(req, 429, st.rateText, hasBody(req));
     return;
   }
   if (route === undefined) {
@@ -163,6 +180,7 @@ function start(st: ServerState, req: ControlRequest, res: http.ServerResponse): 
   }
   const cl = req.headers['content-length'];
   if (cl !== undefined && Number(cl) > st.maxBodyBytes) {
+    st.metrics.countLimit('control.maxBodyBytes');
     fail(req, 413, `body of ${cl} bytes is over the limit of ${st.maxBodyBytes} bytes (control.maxBodyBytes)`, true);
     return;
   }
@@ -179,6 +197,7 @@ function onData(this: ControlRequest, chunk: Buffer): void {
     // Stop reading: answer and close the connection (Node ends and destroys the socket).
     this.rcChunks = [];
     this.pause();
+    this.rcState!.metrics.countLimit('control.maxBodyBytes');
     fail(this, 413, `body is over the limit of ${max} bytes (control.maxBodyBytes)`, true);
     return;
   }
@@ -206,6 +225,8 @@ async function run(req: ControlRequest): Promise<void> {
     else reply(req, 200, JSON_TYPE, JSON.stringify({ code: 0, message: '', data }), false);
   } catch (err) {
     if (err instanceof HttpError || err instanceof PushRefused) {
+      if (err instanceof PushRefused) st.metrics.countLimit('push.maxInFlight');
+      else if (err.limit !== null) st.metrics.countLimit(err.limit);
       fail(req, err.status, err.message);
     } else {
       st.log.error({ err, url: req.url }, 'control request failed');
@@ -218,19 +239,22 @@ async function run(req: ControlRequest): Promise<void> {
 
 export function createControlServer(opts: ControlOptions): http.Server {
   const { supervisor } = opts;
-  const metrics = new ControlMetrics(opts.metrics ?? { workers: () => supervisor.statuses() });
+  const metrics = new ControlMetrics(opts.metrics ?? { workers: () => supervisor.statuses(), limitRefusals: () => supervisor.limits.refusals() });
+  const draining = opts.draining ?? (() => false);
   const api: ApiContext = {
     push: opts.push ?? null,
     metrics,
     batchMaxTargets: opts.batchMaxTargets ?? DEFAULT_BATCH_MAX_TARGETS,
     log: opts.log,
     nodes: nodesReplies(opts.nodes ?? DEFAULT_NODES),
+    draining,
   };
 
   async function health(): Promise<RawReply> {
     const workers = supervisor.statuses();
     const ready = workers.filter((w) => w.state === 'ready' && !w.stalled).length;
-    const status = ready === workers.length ? 'ok' : ready > 0 ? 'degraded' : 'down';
+    // Draining answers 503 so that load balancers stop sending clients here.
+    const status = draining() ? 'draining' : ready === workers.length ? 'ok' : ready > 0 ? 'degraded' : 'down';
     const body = {
       status,
       uptimeSec: Math.round((Date.now() - opts.startedAt) / 1000),
@@ -238,7 +262,7 @@ export function createControlServer(opts: ControlOptions): http.Server {
       listeners: opts.listeners,
       connections: workers.reduce((n, w) => n + w.connections, 0),
     };
-    return new RawReply(ready > 0 ? 200 : 503, JSON_TYPE, JSON.stringify(body));
+    return new RawReply(ready > 0 && status !== 'draining' ? 200 : 503, JSON_TYPE, JSON.stringify(body));
   }
 
   async function renderMetrics(): Promise<RawReply> {
@@ -306,6 +330,8 @@ export function createControlServer(opts: ControlOptions): http.Server {
     token: token === '' ? null : Buffer.from(`Bearer ${token}`),
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     metrics,
+    rate: (opts.ratePerSec ?? 0) > 0 ? new TokenBucket(opts.ratePerSec!, opts.burst ?? 100) : null,
+    rateText: `rate limited: over ${opts.ratePerSec ?? 0} requests per second (control.ratePerSec, burst control.burst = ${opts.burst ?? 100}); retry later`,
     log: opts.log,
   };
 

@@ -5,6 +5,7 @@
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { LIMITS, type LimitName } from '../limits.js';
 
 /** One worker as the metrics see it: a subset of the supervisor's `WorkerStatus` (`rooms` optional). */
 export interface WorkerMetrics {
@@ -23,6 +24,8 @@ export interface WorkerMetrics {
 
 export interface MetricsSource {
   workers(): readonly WorkerMetrics[];
+  /** Refusals counted by the workers (shared counters), by limit. */
+  limitRefusals?(): Partial<Record<LimitName, number>>;
 }
 
 export type PushKind = 'keys' | 'mids' | 'room' | 'all' | 'batch';
@@ -54,6 +57,9 @@ export class ControlMetrics {
   private readonly deliveries: Counter;
   private readonly pushBytes: Counter;
   private readonly requests: Counter<'route' | 'status'>;
+  private readonly limitRefusals: Counter<'limit'>;
+  /** Refusals counted here, in the acceptor (control API limits). */
+  private readonly localRefusals = new Map<LimitName, number>();
   private readonly loopLag: Gauge;
   private readonly loopLagMax: Gauge;
   private readonly loopDelay: IntervalHistogram;
@@ -80,6 +86,12 @@ export class ControlMetrics {
     this.deliveries = new Counter({ name: 'ringcast_push_deliveries_total', help: 'Connections pushes were queued to (sum over pushes).', registers });
     this.pushBytes = new Counter({ name: 'ringcast_push_bytes_total', help: 'Push body bytes accepted by the control API (once per push, not per connection).', registers });
     this.requests = new Counter({ name: 'ringcast_http_requests_total', help: 'Control API requests by route and HTTP status.', labelNames: ['route', 'status'] as const, registers });
+    this.limitRefusals = new Counter({
+      name: 'ringcast_limit_refusals_total',
+      help: 'Things refused because a limit was reached, by the config key of the limit (connections, handshakes, packets, rooms, upstream and control requests).',
+      labelNames: ['limit'] as const,
+      registers,
+    });
     this.loopLag = new Gauge({ name: 'ringcast_event_loop_lag_seconds', help: 'p99 event-loop lag of the acceptor (main thread) since the previous scrape.', registers });
     this.loopLagMax = new Gauge({ name: 'ringcast_event_loop_lag_max_seconds', help: 'Largest event-loop lag of the acceptor (main thread) since the previous scrape.', registers });
     for (const kind of ['keys', 'mids', 'room', 'all', 'batch'] as const) this.pushes.inc({ kind }, 0);
@@ -97,6 +109,11 @@ export class ControlMetrics {
     if (bytes > 0) this.pushBytes.inc(bytes);
   }
 
+  /** Counts one refusal by a limit enforced in the acceptor. */
+  countLimit(limit: LimitName): void {
+    this.localRefusals.set(limit, (this.localRefusals.get(limit) ?? 0) + 1);
+  }
+
   countRequest(route: string, status: number): void {
     this.requests.inc({ route, status: String(status) });
   }
@@ -104,6 +121,7 @@ export class ControlMetrics {
   /** Prometheus text exposition (`contentType` is its content type). */
   async render(): Promise<string> {
     this.fillWorkers();
+    this.fillLimits();
     const d = this.loopDelay;
     const lag = (ns: number): number => Math.max(0, ns - this.loopResolutionNs) / 1e9;
     this.loopLag.set(d.count > 0 ? lag(d.percentile(99)) : 0);
@@ -119,6 +137,12 @@ export class ControlMetrics {
   /** Stops the event-loop delay monitor. */
   close(): void {
     this.loopDelay.disable();
+  }
+
+  private fillLimits(): void {
+    const shared = this.source.limitRefusals?.() ?? {};
+    this.limitRefusals.reset();
+    for (const limit of LIMITS) this.limitRefusals.inc({ limit }, (shared[limit] ?? 0) + (this.localRefusals.get(limit) ?? 0));
   }
 
   private fillWorkers(): void {

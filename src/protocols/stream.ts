@@ -6,6 +6,7 @@
  * how it encodes.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { codecErrorReason, CodecError, type StreamFramer } from '../codec.js';
 import type { PushFrames } from '../push/frames.js';
 import type { Accept, Transport, TransportSink } from './transport.js';
@@ -66,19 +67,30 @@ function onData(this: SocketWithConn, chunk: Buffer): void {
   }
   if (err !== CodecError.None) {
     this.destroy();
-    t.sink.onProtocolError(codecErrorReason(err));
+    t.sink.onProtocolError(codecErrorReason(err), err);
   }
 }
 function onClose(this: SocketWithConn): void {
   this[CONN].sink.onClose();
 }
+/** A TLS handshake must finish within this time (node's default is 120 s). */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+function onTlsClientError(_err: Error, socket: tls.TLSSocket): void {
+  socket.destroy();
+}
+
 function onError(this: SocketWithConn): void {
   // 'close' follows every 'error'; resets from clients are routine.
 }
 
-export function listenStream<H>(fd: number, create: (socket: net.Socket) => StreamTransport<H>, accept: Accept): Promise<net.Server> {
+/**
+ * Listens on `fd`; with `secure` (certificate and key), connections are TLS (a tls.Server on the same
+ * descriptor: the transport gets the decrypted TLSSocket, a net.Socket like any other).
+ */
+export function listenStream<H>(fd: number, create: (socket: net.Socket) => StreamTransport<H>, accept: Accept, secure?: tls.SecureContextOptions): Promise<net.Server> {
   return new Promise((resolve, reject) => {
-    const server = net.createServer({ noDelay: true }, (socket) => {
+    const onSocket = (socket: net.Socket): void => {
       const t = create(socket);
       t.sink = accept(t);
       t.handler = t.bind(t.sink);
@@ -87,7 +99,13 @@ export function listenStream<H>(fd: number, create: (socket: net.Socket) => Stre
       s.on('data', onData);
       s.on('close', onClose);
       s.on('error', onError);
-    });
+    };
+    const server =
+      secure === undefined
+        ? net.createServer({ noDelay: true }, onSocket)
+        : tls.createServer({ ...secure, noDelay: true, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, onSocket);
+    // A failed TLS handshake (plain text on the TLS port, bad client hello) costs that socket only.
+    if (secure !== undefined) server.on('tlsClientError', onTlsClientError);
     server.once('error', reject);
     server.listen({ fd }, () => {
       server.off('error', reject);

@@ -1,5 +1,6 @@
 /** goim over raw TCP: a stream of packets, decoded as they arrive (split and coalesced reads). */
 import type net from 'node:net';
+import type tls from 'node:tls';
 import { encodePacket, GoimStreamDecoder, type PacketHandler } from '../codec.js';
 import type { PushFrames } from '../push/frames.js';
 import { listenStream, StreamTransport } from './stream.js';
@@ -19,6 +20,6 @@ class TcpTransport extends StreamTransport<PacketHandler> {
   }
 }
 
-export function listenTcp(fd: number, maxBody: number, accept: Accept): Promise<net.Server> {
-  return listenStream(fd, (socket) => new TcpTransport(socket, new GoimStreamDecoder(maxBody)), accept);
+export function listenTcp(fd: number, maxBody: number, accept: Accept, secure?: tls.SecureContextOptions): Promise<net.Server> {
+  return listenStream(fd, (socket) => new TcpTransport(socket, new GoimStreamDecoder(maxBody)), accept, secure);
 }

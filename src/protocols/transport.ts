@@ -3,6 +3,7 @@
  * for one framing (goim over TCP, goim over WebSocket, Mars over TCP), so the session logic (auth,
  * heartbeat, rooms) exists once, in actors/connection.ts, in goim's terms (ver, op, seq, body).
  */
+import type { CodecError } from '../codec.js';
 import type { PushFrames } from '../push/frames.js';
 
 export interface Transport {
@@ -26,8 +27,8 @@ export interface Transport {
 export interface TransportSink {
   /** One inbound packet; the body `buf[off .. off+len)` is valid only during the call. */
   onPacket(ver: number, op: number, seq: number, buf: Uint8Array, off: number, len: number): void;
-  /** The peer sent bytes that are not a valid packet; the transport is already closing. */
-  onProtocolError(reason: string): void;
+  /** The peer sent bytes that are not a valid packet (`code` says how, when known); the transport is already closing. */
+  onProtocolError(reason: string, code?: CodecError): void;
   onClose(): void;
 }
 

@@ -4,10 +4,13 @@
  * packet per message; binary and text messages are both accepted, as goim does; we send binary.
  */
 import http from 'node:http';
+import https from 'node:https';
+import type tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { codecErrorReason, CodecError, decodeFrame, encodePacket, type PacketHandler } from '../codec.js';
 import type { PushFrames } from '../push/frames.js';
+import { TLS_HANDSHAKE_TIMEOUT_MS } from './stream.js';
 import type { Accept, Transport, TransportSink } from './transport.js';
 
 const CONN = Symbol('conn');
@@ -75,14 +78,15 @@ function onMessage(this: WebSocket, data: Buffer): void {
   }
   if (err !== CodecError.None) {
     this.close(1002, codecErrorReason(err).slice(0, 120));
-    t.sink.onProtocolError(codecErrorReason(err));
+    t.sink.onProtocolError(codecErrorReason(err), err);
   }
 }
 function onClose(this: WebSocket): void {
   (this as WsWithConn)[CONN].sink.onClose();
 }
-function onError(this: WebSocket): void {
+function onError(this: WebSocket, err: Error & { code?: string }): void {
   // Bad frames (bad opcode, unmasked, too big) end here; ws closes the socket and 'close' follows.
+  if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') (this as WsWithConn)[CONN].sink.onProtocolError('message too large', CodecError.BodyTooLarge);
 }
 
 function refuse(socket: Duplex, status: number, message: string): void {
@@ -93,14 +97,18 @@ export interface WsOptions {
   path: string;
   perMessageDeflate: boolean;
   maxBody: number;
+  /** Serve wss: TLS with this certificate and key (an https server on the descriptor). */
+  secure?: tls.SecureContextOptions;
 }
 
 export function listenWs(fd: number, opts: WsOptions, accept: Accept): Promise<http.Server> {
   // maxPayload: a goim packet is at most 16 + maxBody bytes; goim ignores trailing bytes, allow some.
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: opts.perMessageDeflate, clientTracking: false, maxPayload: 16 + opts.maxBody + 1024 });
-  const server = http.createServer((_req, res) => {
+  const notWs = (_req: http.IncomingMessage, res: http.ServerResponse): void => {
     res.writeHead(426, { 'Content-Type': 'text/plain' }).end(`WebSocket endpoint: upgrade at ${opts.path}\n`);
-  });
+  };
+  const server: http.Server =
+    opts.secure === undefined ? http.createServer(notWs) : https.createServer({ ...opts.secure, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, notWs);
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     if (req.url !== opts.path) {
       refuse(socket, 404, `no WebSocket endpoint at ${req.url ?? ''}; use ${opts.path}\n`);

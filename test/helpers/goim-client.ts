@@ -3,6 +3,7 @@
  * message, op-9 batches unpacked) or Mars (20-byte header, cmdid mapped back to goim ops).
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
 import { CodecError, decodeBatch, decodeFrame, encodePacket, GoimStreamDecoder, Op } from '../../src/codec.js';
@@ -19,6 +20,13 @@ export interface Packet {
 }
 
 export type Kind = 'tcp' | 'ws' | 'mars';
+
+export interface ConnectOptions {
+  /** Connect over TLS (wss://, or goim TCP in TLS), trusting this CA certificate (PEM). */
+  ca?: string;
+  /** Local address to connect from (any 127.x.y.z works on loopback): another client IP. */
+  localAddress?: string;
+}
 
 export class GoimClient {
   readonly kind: Kind;
@@ -44,10 +52,11 @@ export class GoimClient {
   }
   private onEnd: () => void = () => undefined;
 
-  static async connect(kind: Kind, port: number): Promise<GoimClient> {
+  static async connect(kind: Kind, port: number, opts: ConnectOptions = {}): Promise<GoimClient> {
     const c = new GoimClient(kind);
+    const secure = opts.ca !== undefined;
     if (kind === 'ws') {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/sub`);
+      const ws = new WebSocket(`${secure ? 'wss' : 'ws'}://127.0.0.1:${port}/sub`, { ca: opts.ca, localAddress: opts.localAddress });
       ws.binaryType = 'nodebuffer';
       c.ws = ws;
       ws.on('message', (data: Buffer) => {
@@ -67,7 +76,7 @@ export class GoimClient {
       await once(ws, 'open');
       return c;
     }
-    const socket = net.connect({ host: '127.0.0.1', port });
+    const socket = secure ? tls.connect({ host: '127.0.0.1', port, ca: opts.ca }) : net.connect({ host: '127.0.0.1', port, localAddress: opts.localAddress });
     c.socket = socket;
     if (kind === 'tcp') {
       const dec = new GoimStreamDecoder(1 << 24);
@@ -85,7 +94,7 @@ export class GoimClient {
     }
     socket.on('close', () => c.onEnd());
     socket.on('error', () => undefined);
-    await once(socket, 'connect');
+    await once(socket, secure ? 'secureConnect' : 'connect');
     return c;
   }
 
@@ -161,6 +170,12 @@ export class GoimClient {
       if (p.op === op && p.body.toString() === until) return out;
       out.push(p);
     }
+  }
+
+  /** Whether the connection runs over TLS (and the server's certificate was verified). */
+  get encrypted(): boolean {
+    const raw = this.ws !== null ? (this.ws as unknown as { _socket?: net.Socket })._socket : this.socket;
+    return raw instanceof tls.TLSSocket && raw.authorized;
   }
 
   close(): void {

@@ -19,6 +19,8 @@ export interface RunningServer {
   wsPort: number;
   marsPort: number;
   controlPort: number;
+  /** Every listener's port by the name it printed (tcp, ws, mars, tcps, wss, control). */
+  ports: Record<string, number>;
   stdout: string[];
   stderr: string[];
   get(pathname: string): Promise<{ status: number; body: any }>;
@@ -93,6 +95,7 @@ export async function startServer(config: Record<string, unknown> = {}): Promise
     wsPort: ports.ws ?? 0,
     marsPort: ports.mars ?? 0,
     controlPort: ports.control!,
+    ports,
     stdout,
     stderr,
     get: (p) => request('GET', p),
@@ -106,6 +109,26 @@ export async function startServer(config: Record<string, unknown> = {}): Promise
       return { code, ms: Date.now() - t0 };
     },
   };
+}
+
+/** Runs `node dist/src/main.js ARGS` to its exit (for start-up failures). */
+export async function runMain(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  const proc = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let stderr = '';
+  let stdout = '';
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  const [code] = (await once(proc, 'exit')) as [number | null];
+  return { code, stderr, stdout };
+}
+
+/** The ringcast_limit_refusals_total counters from /metrics, by limit. */
+export async function limitRefusals(controlPort: number): Promise<Record<string, number>> {
+  const res = await fetch(`http://127.0.0.1:${controlPort}/metrics`);
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+  const out: Record<string, number> = {};
+  for (const m of (await res.text()).matchAll(/^ringcast_limit_refusals_total\{limit="([^"]+)"\} (\d+)$/gm)) out[m[1]!] = Number(m[2]);
+  return out;
 }
 
 /** Opens a TCP connection and resolves once it is established. */
