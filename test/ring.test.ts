@@ -203,28 +203,53 @@ describe('ring (src/ring)', () => {
     assert.ok(reader.fullEvents() > 0, 'the producer met a full ring along the way');
   });
 
-  it('a ping-pong of 100,000 single records between two threads never hangs (no lost wake-up)', async function () {
-    const toWorker = createRingBuffer(1024);
-    const toMain = createRingBuffer(1024);
-    const worker = startWorker({ mode: 'echo', ring: toMain, inbox: toWorker, producer: 1, count: 0 });
-    await once(worker, 'message');
-    const writer = new RingWriter(toWorker, 0);
-    const reader = new RingReader(toMain);
-    const ROUNDS = 100_000;
-    const body = new Uint8Array(8);
-    let round = 0;
-    writer.tryWrite(1, 0, body);
+  for (const deferWake of [false, true]) {
+    it(`a ping-pong of 100,000 single records between two threads never hangs (no lost wake-up${deferWake ? ', deferred wakes' : ''})`, async function () {
+      const toWorker = createRingBuffer(1024);
+      const toMain = createRingBuffer(1024);
+      const worker = startWorker({ mode: 'echo', ring: toMain, inbox: toWorker, producer: 1, count: 0, deferWake });
+      await once(worker, 'message');
+      const writer = new RingWriter(toWorker, 0, deferWake);
+      const reader = new RingReader(toMain);
+      const ROUNDS = 100_000;
+      const body = new Uint8Array(8);
+      let round = 0;
+      writer.tryWrite(1, 0, body);
+      await consumeUntil(
+        reader,
+        (_k, t) => {
+          assert.equal(t, round);
+          round++;
+          if (round < ROUNDS) assert.ok(writer.tryWrite(1, round, body));
+        },
+        () => round === ROUNDS,
+      );
+      writer.tryWrite(0, 0, null);
+      await finished(worker);
+      assert.equal(round, ROUNDS);
+    });
+  }
+
+  it('deferred wakes: 4 producers × 200,000 records reach a sleeping consumer exactly once, in order', async function () {
+    this.timeout(120_000);
+    const PRODUCERS = 4;
+    const COUNT = 200_000;
+    const sab = createRingBuffer(1 << 16);
+    const reader = new RingReader(sab);
+    const next = new Array<number>(PRODUCERS).fill(0);
+    let total = 0;
+    const workers = Array.from({ length: PRODUCERS }, (_, p) => startWorker({ mode: 'produce', ring: sab, producer: p, count: COUNT, deferWake: true }));
+    const done = Promise.all(workers.map(finished));
     await consumeUntil(
       reader,
-      (_k, t) => {
-        assert.equal(t, round);
-        round++;
-        if (round < ROUNDS) assert.ok(writer.tryWrite(1, round, body));
+      (kind, seq) => {
+        assert.equal(seq, next[kind], `producer ${kind}: expected seq ${next[kind]}, got ${seq}`);
+        next[kind]++;
+        total++;
       },
-      () => round === ROUNDS,
+      () => total === PRODUCERS * COUNT,
     );
-    writer.tryWrite(0, 0, null);
-    await finished(worker);
-    assert.equal(round, ROUNDS);
+    await done;
+    assert.deepEqual(next, new Array(PRODUCERS).fill(COUNT));
   });
 });
