@@ -9,7 +9,7 @@ import * as Comlink from 'comlink';
 import { ActorKind, ActorSystem } from './actor-system.js';
 import { nodeEndpoint } from './comlink-node.js';
 import type { Config } from './config.js';
-import { ST_ROOM_VERSION, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
+import { ST_ROOM_VERSION, ST_SLOW_CLOSED, ST_SLOW_DROPPED, ST_SLOW_GAPS, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
 import type { ListenFdPool } from './listen-fds.js';
 import type { Logger } from './logger.js';
 import { MessageKind, type WorkerAdmin, type WorkerEvent } from './messages.js';
@@ -49,6 +49,9 @@ export interface WorkerStatus {
   accepted: number;
   loopLagMs: number;
   slowConsumersClosed: number;
+  /** Policy drop-oldest: gaps opened (a connection started dropping) and pushes dropped. */
+  slowConsumerGaps: number;
+  slowMessagesDropped: number;
   routerEntries: number;
   mailbox: { usedBytes: number; capacityBytes: number; consumed: number; fullEvents: number; parked: number; rejected: number; undeliverable: number };
   lastProgressAgoMs: number;
@@ -300,7 +303,9 @@ export class Supervisor {
         rooms: w(2),
         accepted: w(4),
         loopLagMs: w(8),
-        slowConsumersClosed: w(10),
+        slowConsumersClosed: w(ST_SLOW_CLOSED),
+        slowConsumerGaps: w(ST_SLOW_GAPS),
+        slowMessagesDropped: w(ST_SLOW_DROPPED) >>> 0,
         routerEntries: w(3),
         mailbox: {
           usedBytes: slot.probe.used(),
