@@ -16,6 +16,7 @@ import { listenMars } from './protocols/mars.js';
 import { listenTcp } from './protocols/tcp.js';
 import type { Transport, TransportSink } from './protocols/transport.js';
 import { listenWs } from './protocols/ws.js';
+import { threadMemory, type ThreadMemory } from './thread-memory.js';
 import { TimerWheel } from './timer-wheel.js';
 import { RequestLimiter, UpstreamClient, type UpstreamReply } from './upstream.js';
 import { Buckets } from '../actors/bucket.js';
@@ -369,6 +370,10 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
       }
       throw new Error('test command: worker crash');
     });
+  }
+
+  debugMemory(gc: boolean): ThreadMemory & { timerEntries: number; connections: number } {
+    return { ...threadMemory(gc), timerEntries: this.wheel.size, connections: this.byId.size };
   }
 
   debugBlock(ms: number): void {
