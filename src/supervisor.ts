@@ -9,7 +9,7 @@ import * as Comlink from 'comlink';
 import { ActorKind, ActorSystem } from './actor-system.js';
 import { nodeEndpoint } from './comlink-node.js';
 import type { Config } from './config.js';
-import { ST_ROOM_VERSION, ST_SLOW_CLOSED, ST_SLOW_DROPPED, ST_SLOW_GAPS, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
+import { ST_CONNECTIONS, ST_LOOP_LAG_MS, ST_PARKED, ST_ROOM_VERSION, ST_ROOMS, ST_ROUTER_ENTRIES, ST_SLOW_CLOSED, ST_SLOW_DROPPED, ST_SLOW_GAPS, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
 import type { ListenFdPool } from './listen-fds.js';
 import type { Logger } from './logger.js';
 import { MessageKind, type WorkerAdmin, type WorkerEvent } from './messages.js';
@@ -178,6 +178,10 @@ export class Supervisor {
   private onDeath(slot: Slot, code: number, err: Error | null): void {
     slot.state = 'dead';
     this.log.error({ worker: slot.index, code, err }, 'worker died');
+    // Its gauges described a thread that is gone; a replacement only writes them when they change,
+    // so /health, /metrics and online counts would go on counting the dead worker's connections.
+    const base = slot.index * STATUS_WORDS;
+    for (const word of [ST_CONNECTIONS, ST_ROOMS, ST_ROUTER_ENTRIES, ST_PARKED, ST_LOOP_LAG_MS]) Atomics.store(this.statusWords, base + word, 0);
     // Its sockets died with it: every router shard forgets the connections it held.
     const body = encodeWorker(slot.index);
     for (const other of this.slots) {
