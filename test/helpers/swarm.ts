@@ -4,7 +4,6 @@
  * batches unpacked) to one handler shared by the swarm. No promise per packet, no per-client timer.
  * `pause()` stops reading (the socket under a WebSocket too): a client that never reads.
  */
-import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import { WebSocket } from 'ws';
 import { CodecError, decodeBatch, decodeFrame, encodePacket, GoimStreamDecoder, Op, type PacketHandler } from '../../src/codec.js';
@@ -128,23 +127,27 @@ function connectOne(opts: SwarmOptions, c: SwarmClient): Promise<void> {
 }
 
 /** Connects and authenticates `count` clients; resolves when all are in (rejects on the first failure). */
-export async function connectSwarm(opts: SwarmOptions): Promise<SwarmClient[]> {
-  const clients = Array.from({ length: opts.count }, (_, i) => new SwarmClient(i, `${opts.keyPrefix}${i}`, opts.midBase + i));
+export function connectSwarm(opts: SwarmOptions): Promise<SwarmClient[]> {
+  return connectClients(opts, Array.from({ length: opts.count }, (_, i) => new SwarmClient(i, `${opts.keyPrefix}${i}`, opts.midBase + i)));
+}
+
+/** Connects and authenticates the given (new) clients, `opts.concurrency` at a time. */
+export async function connectClients(opts: SwarmOptions, clients: SwarmClient[]): Promise<SwarmClient[]> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < clients.length) await connectOne(opts, clients[next++]!);
   };
-  await Promise.all(Array.from({ length: Math.min(opts.count, opts.concurrency ?? 100) }, worker));
+  await Promise.all(Array.from({ length: Math.min(clients.length, opts.concurrency ?? 100) }, worker));
   return clients;
+}
+
+/** A fresh client with the same index, key and mid (to reconnect one that was closed). */
+export function renew(c: SwarmClient): SwarmClient {
+  return new SwarmClient(c.index, c.key, c.mid);
 }
 
 /** Closes every client and waits until each has seen its close. */
 export async function closeSwarm(clients: SwarmClient[]): Promise<void> {
   for (const c of clients) c.close();
   await Promise.all(clients.map((c) => c.closed));
-}
-
-/** Open file descriptors of a process (/proc/<pid>/fd). */
-export function openFds(pid: number): number {
-  return readdirSync(`/proc/${pid}/fd`).length;
 }
