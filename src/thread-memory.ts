@@ -9,6 +9,8 @@ import vm from 'node:vm';
 export interface ThreadMemory {
   heapUsedBytes: number;
   heapTotalBytes: number;
+  /** Capacity of V8's young generation (new space): V8 grows it under allocation load and keeps it. */
+  newSpaceBytes: number;
   /** Active libuv resources of this thread by type (TCPSocketWrap, TCPServerWrap, Timeout, ...). */
   resources: Record<string, number>;
 }
@@ -29,5 +31,6 @@ export function threadMemory(gc: boolean): ThreadMemory {
   const h = v8.getHeapStatistics();
   const resources: Record<string, number> = {};
   for (const r of process.getActiveResourcesInfo()) resources[r] = (resources[r] ?? 0) + 1;
-  return { heapUsedBytes: h.used_heap_size, heapTotalBytes: h.total_heap_size, resources };
+  const newSpace = v8.getHeapSpaceStatistics().find((sp) => sp.space_name === 'new_space')?.space_size ?? 0;
+  return { heapUsedBytes: h.used_heap_size, heapTotalBytes: h.total_heap_size, newSpaceBytes: newSpace, resources };
 }
