@@ -15,7 +15,7 @@ import { startServer, until, type RunningServer } from './helpers/server.js';
 import { closeSwarm, connectSwarm, type SwarmClient } from './helpers/swarm.js';
 
 const SLOW = Number(process.env.SLOW_CLIENTS ?? 100);
-const WRITE_QUEUE = 64 * 1024;
+const WRITE_QUEUE = 128 * 1024;
 const BODY = 32 * 1024;
 const RATE = 100; // pushes per second
 const BASELINE_PUSHES = 100;
@@ -29,6 +29,8 @@ const LATENCY_FLOOR_MS = 50;
  */
 const RSS_SLACK = 64 << 20;
 const GAP_OP = 104;
+/** Pushes after the slow clients read again (drop-oldest): they must get them all. */
+const AFTER_PUSHES = 5;
 const ROOM = 'live://1000';
 
 interface Tally {
@@ -146,6 +148,11 @@ describe(`slow consumers under a room broadcast (${SLOW} clients that never read
           // What follows the marker is what the server held for the client: never more than the bound.
           const held = Math.max(...slow.map((c) => c.state.afterGap ?? 0));
           assert.ok(held <= WRITE_QUEUE, `a slow client got ${held} bytes of held pushes after its gap marker; bound ${WRITE_QUEUE}`);
+          // Reading again, they get the later pushes like everyone else, with no further gap.
+          await pushPaced(s, last + 1, AFTER_PUSHES);
+          await until(() => all.every((c) => c.state.next === last + 1 + AFTER_PUSHES), 10_000, 'every client to get the pushes after the gap');
+          assert.deepEqual(tally.errors, [], 'the later pushes arrive in order');
+          assert.ok(slow.every((c) => c.state.gaps === 1), 'no gap after reading resumed');
           const dropped = slow.reduce((n, c) => n + c.state.dropped!, 0);
           assert.equal(await metric(s, /^ringcast_slow_consumer_dropped_messages_total (\d+)/m), dropped, 'the metric counts what the markers announced');
           assert.equal(await metric(s, /^ringcast_slow_consumer_total\{policy="drop-oldest"\} (\d+)/m), SLOW);
