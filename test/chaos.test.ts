@@ -16,8 +16,8 @@ const CLIENTS = Number(process.env.CHAOS_CLIENTS ?? 400);
 const KILLS = 10;
 const ROOM = 'live://1000';
 const FINAL = Buffer.from('final');
-/** All of a killed worker's clients (about half) must be back within this, on 2 shared cores. */
-const RECONNECT_MS = 8000;
+/** All of a killed worker's clients (about half) must be back within this: 5 s plus 250 reconnects/s, on 2 shared cores. */
+const RECONNECT_MS = 5000 + 4 * CLIENTS;
 
 function countFinal(c: SwarmClient, op: number, buf: Uint8Array, off: number, len: number): void {
   if (op === 1000 && len === FINAL.length && Buffer.compare(buf.subarray(off, off + len), FINAL) === 0) c.state.final = (c.state.final ?? 0) + 1;
