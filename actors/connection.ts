@@ -27,6 +27,11 @@ export const enum ExtOp {
   /** body: comma-separated room keys to leave; reply 103: the rooms the connection is in now. */
   LeaveRooms = 102,
   LeaveRoomsReply = 103,
+  /**
+   * Server → client: queued pushes were dropped (slow consumer, policy drop-oldest); body JSON
+   * {"dropped": n}, seq 0; sent before the next push that reaches the client. (GAP_OP in protocols/backlog.ts.)
+   */
+  Gap = 104,
   /** An error answering a request op; same seq; body JSON {"op", "code", "reason"}. */
   ErrorReply = 199,
 }

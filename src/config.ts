@@ -69,9 +69,15 @@ export interface PushConfig {
   readonly batchMaxBytes: number;
   /** Pushes the acceptor has in flight at most; beyond, the control API answers 503 (overload protection). Default 20000. */
   readonly maxInFlight: number;
-  /** A connection whose outbound queue passes this many bytes is not reading: it is closed (slow consumer). Default 4194304. */
+  /** Bound of each connection's outbound queue; past it the slow-consumer policy applies. Default 4194304. */
   readonly writeQueueBytes: number;
+  /** What happens to a connection whose outbound queue passes writeQueueBytes: close it, or drop-oldest (drop whole queued pushes, oldest first, and send a gap marker, op 104). Default "close". */
+  readonly slowConsumerPolicy: (typeof SLOW_CONSUMER_POLICIES)[number];
+  /** Per-room policies for room pushes, `room=policy` items, comma-separated; a room ending in `*` is a prefix (`live://1000=drop-oldest,chat://*=close`); exact beats prefix, longer prefix beats shorter. Default "". */
+  readonly roomPolicies: string;
 }
+
+export const SLOW_CONSUMER_POLICIES = ['close', 'drop-oldest'] as const;
 
 export const AUTH_MODES = ['none', 'jwt', 'http'] as const;
 export const JWT_ALGORITHMS = ['HS256', 'RS256'] as const;
@@ -276,7 +282,7 @@ export const CONFIG_DEFAULTS: Config = deepFreeze({
   },
   multiLogin: { default: 'allow', kick: '', allow: '' },
   upstream: { services: '', timeoutMs: 5000, maxInFlight: 8, ratePerSec: 20, burst: 40 },
-  push: { batchWindowMs: 5, batchMaxBytes: 32768, maxInFlight: 20000, writeQueueBytes: 4194304 },
+  push: { batchWindowMs: 5, batchMaxBytes: 32768, maxInFlight: 20000, writeQueueBytes: 4194304, slowConsumerPolicy: 'close', roomPolicies: '' },
   nodes: {
     domain: '',
     addrs: '',
@@ -393,7 +399,17 @@ export const ConfigSchema = section({
     ratePerSec: int(1, 1000000),
     burst: int(1, 1000000),
   }),
-  push: section({ batchWindowMs: int(0, 10000), batchMaxBytes: int(64, 16777216), maxInFlight: int(1, 10000000), writeQueueBytes: int(1024, 1073741824) }),
+  push: section({
+    batchWindowMs: int(0, 10000),
+    batchMaxBytes: int(64, 16777216),
+    maxInFlight: int(1, 10000000),
+    writeQueueBytes: int(1024, 1073741824),
+    slowConsumerPolicy: oneOf(SLOW_CONSUMER_POLICIES),
+    roomPolicies: text().superRefine((value, ctx) => {
+      const rules = parseRoomPolicies(value);
+      if (typeof rules === 'string') ctx.addIssue({ code: 'custom', message: rules });
+    }),
+  }),
   nodes: section({
     domain: text(),
     addrs: text(),
@@ -548,6 +564,36 @@ export function parseServices(text: string): Record<string, string> | string {
       return `expected comma-separated Service=http://host/path pairs (bad item "${item}")`;
     }
     out[name] = url;
+  }
+  return out;
+}
+
+export type SlowConsumerPolicy = (typeof SLOW_CONSUMER_POLICIES)[number];
+
+/** One `push.roomPolicies` item: a room key, or a prefix when `prefix` is set (the text before `*`). */
+export interface RoomPolicyRule {
+  readonly room: string;
+  readonly prefix: boolean;
+  readonly policy: SlowConsumerPolicy;
+}
+
+/**
+ * `push.roomPolicies` is "room=policy,prefix*=policy": a string so that one environment variable can
+ * set it. Returns the rules, or what is wrong as an "expected ..." text naming the bad item.
+ */
+export function parseRoomPolicies(text: string): RoomPolicyRule[] | string {
+  const out: RoomPolicyRule[] = [];
+  for (const part of text.split(',')) {
+    const item = part.trim();
+    if (item === '') continue;
+    const eq = item.lastIndexOf('=');
+    const room = item.slice(0, eq).trim();
+    const policy = item.slice(eq + 1).trim();
+    const star = room.indexOf('*');
+    if (eq <= 0 || room === '' || (star >= 0 && star !== room.length - 1) || !(SLOW_CONSUMER_POLICIES as readonly string[]).includes(policy)) {
+      return `expected comma-separated room=policy items, room a room key or a prefix ending in *, policy one of ${SLOW_CONSUMER_POLICIES.join(', ')} (bad item "${item}")`;
+    }
+    out.push({ room: star >= 0 ? room.slice(0, -1) : room, prefix: star >= 0, policy: policy as SlowConsumerPolicy });
   }
   return out;
 }

@@ -61,7 +61,7 @@ export function targetId(target: number): number {
  * Per-thread status words in one shared Int32Array (STATUS_WORDS per thread), written by the thread
  * itself and read by the supervisor and /health without any message round trip.
  */
-export const STATUS_WORDS = 16;
+export const STATUS_WORDS = 32;
 export const ST_STATE = 0; // WorkerState
 export const ST_CONNECTIONS = 1; // open connection actors
 export const ST_ROOMS = 2; // room actors
@@ -73,6 +73,8 @@ export const ST_UNDELIVERABLE = 7; // records whose target actor did not exist (
 export const ST_LOOP_LAG_MS = 8; // event-loop lag seen by the thread's coarse timer
 export const ST_SLOW_CLOSED = 10; // connections closed because their outbound queue passed push.writeQueueBytes
 export const ST_ROOM_VERSION = 9; // bumped on every room join/leave: the acceptor re-sums counts only when it moves
+export const ST_SLOW_GAPS = 20; // drop-oldest: times a connection started dropping queued pushes (gaps opened)
+export const ST_SLOW_DROPPED = 21; // drop-oldest: pushes dropped from outbound queues (uint32, wraps)
 
 export const enum WorkerState {
   Starting = 0,

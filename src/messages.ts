@@ -7,6 +7,8 @@
  * postMessage objects (WorkerEvent).
  */
 
+import type { ThreadMemory } from './thread-memory.js';
+
 export const enum MessageKind {
   /** Supervisor → worker system actor: proves the mailbox is being drained. Body: [f64 sent at, ms]. */
   Probe = 1,
@@ -82,4 +84,6 @@ export interface WorkerAdmin {
   debugCrash(mode: CrashMode): void;
   /** Test only: keeps the worker's thread busy (not draining anything) for `ms`. */
   debugBlock(ms: number): void;
+  /** Test only: this worker's heap (after a full GC when `gc`), event-loop resources, timer-wheel entries and connections. */
+  debugMemory(gc: boolean): ThreadMemory & { timerEntries: number; connections: number };
 }

@@ -9,7 +9,7 @@ import * as Comlink from 'comlink';
 import { ActorKind, ActorSystem } from './actor-system.js';
 import { nodeEndpoint } from './comlink-node.js';
 import type { Config } from './config.js';
-import { ST_ROOM_VERSION, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
+import { ST_CONNECTIONS, ST_LOOP_LAG_MS, ST_PARKED, ST_ROOM_VERSION, ST_ROOMS, ST_ROUTER_ENTRIES, ST_SLOW_CLOSED, ST_SLOW_DROPPED, ST_SLOW_GAPS, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
 import type { ListenFdPool } from './listen-fds.js';
 import { createLimitsBuffer, SharedLimits } from './limits.js';
 import type { Logger } from './logger.js';
@@ -50,6 +50,9 @@ export interface WorkerStatus {
   accepted: number;
   loopLagMs: number;
   slowConsumersClosed: number;
+  /** Policy drop-oldest: gaps opened (a connection started dropping) and pushes dropped. */
+  slowConsumerGaps: number;
+  slowMessagesDropped: number;
   routerEntries: number;
   mailbox: { usedBytes: number; capacityBytes: number; consumed: number; fullEvents: number; parked: number; rejected: number; undeliverable: number };
   lastProgressAgoMs: number;
@@ -187,6 +190,10 @@ export class Supervisor {
     this.log.error({ worker: slot.index, code, err }, 'worker died');
     // Its connections are gone: their counts must not hold back the limits.
     this.limits.clearWorker(slot.index);
+    // Its gauges described a thread that is gone; a replacement only writes them when they change,
+    // so /health, /metrics and online counts would go on counting the dead worker's connections.
+    const base = slot.index * STATUS_WORDS;
+    for (const word of [ST_CONNECTIONS, ST_ROOMS, ST_ROUTER_ENTRIES, ST_PARKED, ST_LOOP_LAG_MS]) Atomics.store(this.statusWords, base + word, 0);
     // Its sockets died with it: every router shard forgets the connections it held.
     const body = encodeWorker(slot.index);
     for (const other of this.slots) {
@@ -312,7 +319,9 @@ export class Supervisor {
         rooms: w(2),
         accepted: w(4),
         loopLagMs: w(8),
-        slowConsumersClosed: w(10),
+        slowConsumersClosed: w(ST_SLOW_CLOSED),
+        slowConsumerGaps: w(ST_SLOW_GAPS),
+        slowMessagesDropped: w(ST_SLOW_DROPPED) >>> 0,
         routerEntries: w(3),
         mailbox: {
           usedBytes: slot.probe.used(),

@@ -9,7 +9,7 @@ import { ActorKind, ActorSystem, type Actor } from './actor-system.js';
 import { createAuthenticator, type AuthRequest, type AuthResult, type Authenticator } from './auth.js';
 import { kickPlatforms, parseServices, type Config } from './config.js';
 import { shardOfMid } from './hash.js';
-import { ACTOR_ID_MASK, ST_SLOW_CLOSED, ST_LOOP_LAG_MS, ST_ACCEPTED, ST_CONNECTIONS, ST_ROOM_VERSION, ST_ROOMS, ST_ROUTER_ENTRIES, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
+import { ACTOR_ID_MASK, ST_SLOW_CLOSED, ST_SLOW_DROPPED, ST_SLOW_GAPS, ST_LOOP_LAG_MS, ST_ACCEPTED, ST_CONNECTIONS, ST_ROOM_VERSION, ST_ROOMS, ST_ROUTER_ENTRIES, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
 import { Limit, SharedLimits } from './limits.js';
 import type { Logger } from './logger.js';
 import { MessageKind, RouterActorId, SystemActorId, type CrashMode, type WorkerAdmin } from './messages.js';
@@ -17,6 +17,7 @@ import { listenMars } from './protocols/mars.js';
 import { listenTcp } from './protocols/tcp.js';
 import type { Transport, TransportSink } from './protocols/transport.js';
 import { listenWs } from './protocols/ws.js';
+import { threadMemory, type ThreadMemory } from './thread-memory.js';
 import { TimerWheel } from './timer-wheel.js';
 import { flushWakes } from './ring/ring.js';
 import { RequestLimiter, UpstreamClient, type UpstreamReply } from './upstream.js';
@@ -25,6 +26,7 @@ import { ConnectionActor, ConnState, type ConnectionHost } from '../actors/conne
 import { Rooms } from '../actors/room.js';
 import { Deliverer, type DeliveryHost, type DeliveryTarget } from './push/deliverer.js';
 import { PushRouter } from './push/router-push.js';
+import { SlowConsumerPolicies } from './push/slow-policy.js';
 import { encodeReply as encodePushReply } from './push/records.js';
 import { decodeKick, encodeKey, encodeKick, encodeRegister, encodeUnregister, FLAG_KICK_SAME_PLATFORM, RouterShard } from '../actors/router-shard.js';
 
@@ -141,7 +143,8 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
         (req) => this.reply(MessageKind.PushReply, req, 0),
       ),
     );
-    this.deliverer = new Deliverer(this, init.config.push.batchWindowMs, init.config.push.batchMaxBytes, init.config.push.writeQueueBytes);
+    const push = init.config.push;
+    this.deliverer = new Deliverer(this, push.batchWindowMs, push.batchMaxBytes, push.writeQueueBytes, new SlowConsumerPolicies(push.slowConsumerPolicy, push.roomPolicies));
     this.system.register(ActorKind.System, SystemActorId.Deliverer, this.deliverer);
     this.wheel = new TimerWheel(init.config.protocol.timerTickMs, TIMER_SLOTS, (conn) => conn.onTimeout());
     this.authenticator = createAuthenticator(init.config.auth, log);
@@ -322,6 +325,14 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     conn.dropSlow();
   }
 
+  droppedOldest(target: DeliveryTarget, messages: number, newGap: boolean): void {
+    Atomics.add(this.status, this.base + ST_SLOW_DROPPED, messages);
+    if (!newGap) return;
+    Atomics.add(this.status, this.base + ST_SLOW_GAPS, 1);
+    const conn = target as ConnectionActor;
+    this.log.warn({ conn: conn.id, key: conn.key, mid: conn.mid, limit: this.config.push.writeQueueBytes }, 'slow consumer: outbound queue over push.writeQueueBytes, dropping the oldest pushes (gap marker follows)');
+  }
+
   reply(kind: MessageKind.PushReply | MessageKind.DeliverReply, req: number, connections: number, fanout = 0, shard = 0): void {
     this.system.send(this.workers, ActorKind.System, SystemActorId.Supervision, kind, encodePushReply(req, connections, fanout, shard));
   }
@@ -442,6 +453,10 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
       }
       throw new Error('test command: worker crash');
     });
+  }
+
+  debugMemory(gc: boolean): ThreadMemory & { timerEntries: number; connections: number } {
+    return { ...threadMemory(gc), timerEntries: this.wheel.size, connections: this.byId.size };
   }
 
   debugBlock(ms: number): void {

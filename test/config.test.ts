@@ -14,6 +14,7 @@ import {
   resolvedWorkers,
   type Config,
 } from '../src/config.js';
+import { SlowConsumerPolicies } from '../src/push/slow-policy.js';
 
 const DEFAULT_JSON = path.join(PACKAGE_ROOT, 'config', 'default.json');
 const README = path.join(PACKAGE_ROOT, 'config', 'README.md');
@@ -229,6 +230,20 @@ describe('config', () => {
     const fromInput = resolveConfig(input, {});
     assert.notEqual(fromInput.tcp, input.tcp as unknown);
     assert.ok(!Object.isFrozen(input.tcp));
+  });
+
+  it('slow-consumer policies: global and per room, validated naming the bad item; exact room beats prefix, longer prefix beats shorter', () => {
+    expectConfigError(() => resolveConfig({ push: { slowConsumerPolicy: 'drop' } }, {}), 'config: push.slowConsumerPolicy = "drop": expected one of close, drop-oldest');
+    for (const bad of ['live://1', 'live://1=drop', '=close', 'live://*1=close', 'live://1=close,chat://*=later']) {
+      assert.throws(() => resolveConfig({ push: { roomPolicies: bad } }, {}), (err: unknown) => err instanceof ConfigError && err.key === 'push.roomPolicies' && /expected comma-separated room=policy items.*\(bad item "/.test(err.message), bad);
+    }
+    const env = resolveConfig({}, { RINGCAST_PUSH_ROOM_POLICIES: 'live://*=drop-oldest, live://1000=close ,live://10*=close', RINGCAST_PUSH_SLOW_CONSUMER_POLICY: 'close' });
+    const p = new SlowConsumerPolicies(env.push.slowConsumerPolicy, env.push.roomPolicies);
+    assert.deepEqual(
+      ['live://1000', 'live://1001', 'live://2', 'chat://1', null].map((r) => p.forRoom(r)),
+      ['close', 'close', 'drop-oldest', 'close', 'close'],
+    );
+    assert.equal(new SlowConsumerPolicies('drop-oldest', '').forRoom('live://1'), 'drop-oldest');
   });
 
   it('resolvedWorkers: 0 means os.availableParallelism()', () => {

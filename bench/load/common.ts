@@ -2,7 +2,7 @@
  * Shared pieces of the load tools: the push body format, a log-bucket latency histogram, the IPC
  * messages between the generator and its client processes, and /proc readers for server cost.
  *
- * Push body (exactly BODY_BYTES, ASCII): `<streamSeq>:<sendTimeMs with 3 decimals>:<globalSeq>:` then
+ * Push body (BODY_BYTES unless asked otherwise, ASCII): `<streamSeq>:<sendTimeMs with 3 decimals>:<globalSeq>:` then
  * '.' padding. streamSeq counts 1, 2, 3... per target (per room for room pushes, per key for
  * unicast), so a client knows which messages it should have; sendTimeMs is the scheduled send time
  * (performance.timeOrigin + performance.now(), comparable across processes on one machine).
@@ -19,8 +19,8 @@ export function nowMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
-export function encodeBody(streamSeq: number, sendMs: number, globalSeq: number): Buffer {
-  const b = Buffer.alloc(BODY_BYTES, 0x2e); // '.'
+export function encodeBody(streamSeq: number, sendMs: number, globalSeq: number, bytes = BODY_BYTES): Buffer {
+  const b = Buffer.alloc(bytes, 0x2e); // '.'
   b.write(`${streamSeq}:${sendMs.toFixed(3)}:${globalSeq}:`, 0, 'latin1');
   return b;
 }

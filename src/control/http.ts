@@ -35,6 +35,7 @@ import {
   type Query,
 } from './goim-api.js';
 import { ControlMetrics, type MetricsSource } from './metrics.js';
+import { threadMemory } from '../thread-memory.js';
 
 export { HttpError } from './goim-api.js';
 export type { NodesOptions } from './goim-api.js';
@@ -300,6 +301,16 @@ export function createControlServer(opts: ControlOptions): http.Server {
       if (key === undefined) throw new HttpError(400, 'missing query parameter "key"');
       await admin.debugRegister(mid, key, first(q, 'platform') ?? '');
       return { worker: Number(m[1]), mid, key };
+    }
+    if (path === '/debug/memory') {
+      if (req.method !== 'GET') throw new HttpError(405, '/debug/memory takes GET');
+      const gc = first(q, 'gc') === '1';
+      const workers: unknown[] = [];
+      for (let i = 0; i < supervisor.workers; i++) {
+        const admin = supervisor.admin(i);
+        workers.push(admin === null ? null : { id: i, ...(await admin.debugMemory(gc)) });
+      }
+      return { rssBytes: process.memoryUsage.rss(), acceptor: threadMemory(gc), workers };
     }
     if (path === '/debug/router') {
       if (req.method !== 'GET') throw new HttpError(405, '/debug/router takes GET');

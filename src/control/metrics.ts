@@ -19,6 +19,9 @@ export interface WorkerMetrics {
   loopLagMs?: number;
   /** Connections closed because their outbound queue passed push.writeQueueBytes. */
   slowConsumersClosed?: number;
+  /** Policy drop-oldest: gaps opened and pushes dropped. */
+  slowConsumerGaps?: number;
+  slowMessagesDropped?: number;
   mailbox: { usedBytes: number; fullEvents: number; parked: number; rejected: number };
 }
 
@@ -48,6 +51,8 @@ export class ControlMetrics {
   private readonly mailboxUsed: Gauge<'worker'>;
   private readonly workerLag: Gauge<'worker'>;
   private readonly slowClosed: Counter<'worker'>;
+  private readonly slowByPolicy: Counter<'policy'>;
+  private readonly slowDropped: Counter;
   private readonly mailboxFull: Counter<'worker'>;
   private readonly mailboxParked: Gauge<'worker'>;
   private readonly mailboxRejected: Counter<'worker'>;
@@ -76,6 +81,8 @@ export class ControlMetrics {
     this.routerEntries = gauge('ringcast_router_entries', 'Entries (mid -> connection) in the worker shard of the mid router.');
     this.mailboxUsed = gauge('ringcast_mailbox_used_bytes', 'Bytes waiting in the worker mailbox ring.');
     this.slowClosed = counter('ringcast_slow_consumers_closed_total', 'Connections closed because they stopped reading (outbound queue over push.writeQueueBytes).');
+    this.slowByPolicy = new Counter({ name: 'ringcast_slow_consumer_total', help: 'Slow consumers by policy: connections closed (close), gaps opened, i.e. connections that started dropping queued pushes (drop-oldest).', labelNames: ['policy'] as const, registers });
+    this.slowDropped = new Counter({ name: 'ringcast_slow_consumer_dropped_messages_total', help: 'Pushes dropped from outbound queues by the drop-oldest policy (each announced to its client by a gap marker, op 104).', registers });
     this.workerLag = gauge('ringcast_worker_loop_lag_seconds', 'How late the worker took the last supervision probe from its mailbox (its event-loop lag).');
     this.mailboxFull = counter('ringcast_mailbox_full_events_total', 'Times a write found the worker mailbox ring full.');
     this.mailboxParked = gauge('ringcast_mailbox_parked', 'Records parked in overflow lists waiting for room in the worker mailbox.');
@@ -149,7 +156,10 @@ export class ControlMetrics {
     const workers = this.source.workers();
     const perWorker = [this.connections, this.rooms, this.routerEntries, this.mailboxUsed, this.mailboxParked, this.workerLag];
     for (const m of perWorker) m.reset();
-    for (const m of [this.mailboxFull, this.mailboxRejected, this.accepted, this.restarts, this.slowClosed]) m.reset();
+    for (const m of [this.mailboxFull, this.mailboxRejected, this.accepted, this.restarts, this.slowClosed, this.slowDropped]) m.reset();
+    this.slowByPolicy.reset();
+    let closed = 0;
+    let gaps = 0;
     for (const w of workers) {
       const labels = { worker: String(w.id) };
       this.connections.set(labels, w.connections);
@@ -164,6 +174,11 @@ export class ControlMetrics {
       this.accepted.inc(labels, Math.max(0, w.accepted));
       this.restarts.inc(labels, Math.max(0, w.restarts));
       if (w.slowConsumersClosed !== undefined) this.slowClosed.inc(labels, Math.max(0, w.slowConsumersClosed));
+      closed += Math.max(0, w.slowConsumersClosed ?? 0);
+      gaps += Math.max(0, w.slowConsumerGaps ?? 0);
+      this.slowDropped.inc(Math.max(0, w.slowMessagesDropped ?? 0));
     }
+    this.slowByPolicy.inc({ policy: 'close' }, closed);
+    this.slowByPolicy.inc({ policy: 'drop-oldest' }, gaps);
   }
 }

@@ -41,8 +41,8 @@ class MarsTransport extends StreamTransport<MarsHandler> {
     if (op === HEARTBEAT_REPLY) return this.socket.write(encodeMarsPacket(MARS_NOOP_CMDID, MARS_NOOP_SEQ, null, this.clientVersion));
     return this.socket.write(encodeMarsPacket(opToMarsCmdid(op), seq >>> 0, body, this.clientVersion));
   }
-  writeFrames(frames: PushFrames): void {
-    this.socket.write(frames.mars());
+  protected framed(frames: PushFrames): Uint8Array {
+    return frames.mars();
   }
   bind(sink: TransportSink): MarsHandler {
     return (clientVersion, cmdid, seq, buf, off, len) => {

@@ -9,11 +9,12 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { codecErrorReason, CodecError, type StreamFramer } from '../codec.js';
 import type { PushFrames } from '../push/frames.js';
+import { PushQueue } from './backlog.js';
 import type { Accept, Transport, TransportSink } from './transport.js';
 
 const CONN = Symbol('conn');
 
-export abstract class StreamTransport<H> implements Transport {
+export abstract class StreamTransport<H> extends PushQueue implements Transport {
   abstract readonly protocol: 'tcp' | 'mars';
   readonly remoteAddress: string;
   readonly socket: net.Socket;
@@ -23,19 +24,29 @@ export abstract class StreamTransport<H> implements Transport {
   handler!: H;
 
   constructor(socket: net.Socket, decoder: StreamFramer<H>) {
+    super();
     this.socket = socket;
     this.remoteAddress = socket.remoteAddress ?? '';
     this.decoder = decoder;
   }
-  abstract sendPacket(ver: number, op: number, seq: number, body: Uint8Array | null): boolean;
-  abstract writeFrames(frames: PushFrames): void;
+  /** The bytes of a push on this framing (shared by every recipient on it). */
+  protected abstract framed(frames: PushFrames): Uint8Array;
   /** Makes the decoder's packet callback for this connection's sink. */
   abstract bind(sink: TransportSink): H;
 
   write(bytes: Uint8Array): boolean {
     return this.socket.write(bytes);
   }
-  queuedBytes(): number {
+  protected socketOf(): net.Socket {
+    return this.socket;
+  }
+  protected writeNow(frames: PushFrames): void {
+    this.socket.write(this.framed(frames));
+  }
+  protected frameBytes(frames: PushFrames): number {
+    return this.framed(frames).length;
+  }
+  protected bufferedBytes(): number {
     return this.socket.writableLength;
   }
   destroy(): void {
@@ -48,6 +59,7 @@ export abstract class StreamTransport<H> implements Transport {
    * linger time.
    */
   close(_reason: string): void {
+    this.flushBacklog(true);
     this.socket.end();
   }
 }

@@ -12,8 +12,8 @@ class TcpTransport extends StreamTransport<PacketHandler> {
   sendPacket(ver: number, op: number, seq: number, body: Uint8Array | null): boolean {
     return this.socket.write(encodePacket(op, seq, body, ver));
   }
-  writeFrames(frames: PushFrames): void {
-    this.socket.write(frames.tcp());
+  protected framed(frames: PushFrames): Uint8Array {
+    return frames.tcp();
   }
   bind(sink: TransportSink): PacketHandler {
     return sink.onPacket.bind(sink);

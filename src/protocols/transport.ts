@@ -13,10 +13,17 @@ export interface Transport {
   sendPacket(ver: number, op: number, seq: number, body: Uint8Array | null): boolean;
   /** Writes bytes already framed for this transport. */
   write(bytes: Uint8Array): boolean;
-  /** Writes a push, using the frame this transport's kind shares with every other recipient. */
+  /**
+   * Writes a push, using the frame this transport's kind shares with every other recipient; while
+   * the socket is backed up the push is held, whole, in the connection's backlog (protocols/backlog.ts).
+   */
   writeFrames(frames: PushFrames): void;
   /** Bytes accepted for this connection but not yet handed to the kernel (the outbound queue). */
   queuedBytes(): number;
+  /** Drops held pushes, oldest first, until at most `maxBytes` are queued; returns the messages dropped. */
+  dropOldest(maxBytes: number): number;
+  /** Messages dropped that the client has not been told about yet (the next gap marker's count). */
+  pendingGap(): number;
   /** Closes at once, dropping what is queued (a client that does not read gets nothing more). */
   destroy(): void;
   /** Closes the connection after what is queued has been written. */

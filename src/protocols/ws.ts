@@ -6,16 +6,20 @@
 import http from 'node:http';
 import https from 'node:https';
 import type tls from 'node:tls';
+import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { codecErrorReason, CodecError, decodeFrame, encodePacket, type PacketHandler } from '../codec.js';
 import type { PushFrames } from '../push/frames.js';
 import { TLS_HANDSHAKE_TIMEOUT_MS } from './stream.js';
+import { PushQueue } from './backlog.js';
 import type { Accept, Transport, TransportSink } from './transport.js';
 
 const CONN = Symbol('conn');
 
-class WsTransport implements Transport {
+type WsInternals = WebSocket & { _socket?: net.Socket; _sender?: { _queue?: unknown[] } };
+
+class WsTransport extends PushQueue implements Transport {
   readonly protocol = 'ws' as const;
   readonly remoteAddress: string;
   readonly ws: WebSocket;
@@ -24,6 +28,7 @@ class WsTransport implements Transport {
   onPacket!: PacketHandler;
 
   constructor(ws: WebSocket, remoteAddress: string, maxBody: number) {
+    super();
     this.ws = ws;
     this.remoteAddress = remoteAddress;
     this.maxBody = maxBody;
@@ -36,13 +41,16 @@ class WsTransport implements Transport {
     this.ws.send(bytes, { binary: true });
     return this.ws.bufferedAmount === 0;
   }
+  protected socketOf(): net.Socket | null {
+    return (this.ws as WsInternals)._socket ?? null;
+  }
   /**
    * The pre-built frame goes straight to the socket when that is safe: no permessage-deflate on
    * this connection (nothing to compress, so ws's sender never queues) and the socket open.
    * Otherwise ws frames (and compresses) the op-9 payload itself.
    */
-  writeFrames(frames: PushFrames): void {
-    const ws = this.ws as WebSocket & { _socket?: Duplex; _sender?: { _queue?: unknown[] } };
+  protected writeNow(frames: PushFrames): void {
+    const ws = this.ws as WsInternals;
     if (ws.readyState !== WebSocket.OPEN) return;
     if (ws.extensions === '' && ws._socket !== undefined && (ws._sender?._queue?.length ?? 0) === 0) {
       ws._socket.write(frames.ws());
@@ -50,14 +58,17 @@ class WsTransport implements Transport {
       ws.send(frames.wsPayload(), { binary: true });
     }
   }
-  queuedBytes(): number {
-    const socket = (this.ws as WebSocket & { _socket?: Duplex & { writableLength?: number } })._socket;
-    return this.ws.bufferedAmount + (socket?.writableLength ?? 0);
+  protected frameBytes(frames: PushFrames): number {
+    return frames.ws().length;
+  }
+  protected bufferedBytes(): number {
+    return this.ws.bufferedAmount + ((this.ws as WsInternals)._socket?.writableLength ?? 0);
   }
   destroy(): void {
     this.ws.terminate();
   }
   close(reason: string): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.flushBacklog(true);
     // Close reasons are limited to 123 bytes by the WebSocket protocol.
     this.ws.close(1000, Buffer.from(reason).subarray(0, 120).toString());
   }

@@ -8,13 +8,20 @@
  * 0 the batch holds what arrived in the same mailbox drain and goes out on the next turn.
  * Pushes to keys and mids are not delayed: they are framed once per Deliver record and written.
  *
+ * Slow consumers: a connection whose outbound queue passes `push.writeQueueBytes` gets the push's
+ * policy (src/push/slow-policy.ts): `close`, or `drop-oldest`, which drops whole queued pushes,
+ * oldest first, until the queue is back under the bound; the client learns how many from a gap
+ * marker (ext op 104) sent before the next push that reaches it (src/protocols/backlog.ts).
+ *
  * Accepts filtering as goim: pushes by key/mid and broadcasts reach a connection only if it accepts
  * the op; room pushes are not filtered.
  */
 import type { Actor } from '../actor-system.js';
+import type { SlowConsumerPolicy } from '../config.js';
 import { MessageKind } from '../messages.js';
 import { decodeHead, decodeRoomPush } from './records.js';
 import { PushFrames, type PushItem } from './frames.js';
+import type { SlowConsumerPolicies } from './slow-policy.js';
 
 /** What the deliverer needs from its worker. */
 export interface DeliveryHost {
@@ -24,8 +31,10 @@ export interface DeliveryHost {
   roomMembers(room: string): Iterable<DeliveryTarget> | undefined;
   /** Every authenticated connection of this worker. */
   allConnections(): Iterable<DeliveryTarget>;
-  /** Closes a connection whose outbound queue passed the bound (it is not reading). */
+  /** Closes a connection whose outbound queue passed the bound (it is not reading; policy close). */
   dropSlow(conn: DeliveryTarget): void;
+  /** Policy drop-oldest dropped `messages` queued pushes of a connection; `newGap`: it had no gap open before. */
+  droppedOldest(conn: DeliveryTarget, messages: number, newGap: boolean): void;
   /** Tells the acceptor how many connections a request reached here. */
   reply(kind: MessageKind.PushReply | MessageKind.DeliverReply, req: number, connections: number, fanout?: number, shard?: number): void;
 }
@@ -34,7 +43,7 @@ export interface DeliveryTarget {
   readonly accepts: ReadonlySet<number>;
   /** True while the connection is authenticated and not closing. */
   readonly open: boolean;
-  readonly transport: { writeFrames(frames: PushFrames): void; queuedBytes(): number };
+  readonly transport: { writeFrames(frames: PushFrames): void; queuedBytes(): number; dropOldest(maxBytes: number): number; pendingGap(): number };
 }
 
 interface Batch {
@@ -50,24 +59,35 @@ export class Deliverer implements Actor {
   private readonly windowMs: number;
   private readonly maxBytes: number;
   private readonly writeQueueBytes: number;
+  private readonly policies: SlowConsumerPolicies;
   private readonly pending = new Map<string, Batch>();
   private scheduled = false;
   private readonly flushAllBound = (): void => this.flushAll();
 
-  constructor(host: DeliveryHost, windowMs: number, maxBytes: number, writeQueueBytes: number) {
+  constructor(host: DeliveryHost, windowMs: number, maxBytes: number, writeQueueBytes: number, policies: SlowConsumerPolicies) {
     this.host = host;
+    this.policies = policies;
     this.windowMs = windowMs;
     this.maxBytes = maxBytes;
     this.writeQueueBytes = writeQueueBytes;
   }
 
-  /** Writes to one connection unless its outbound queue is over the bound; false if it was dropped. */
-  private write(conn: DeliveryTarget, frames: PushFrames): boolean {
-    if (conn.transport.queuedBytes() > this.writeQueueBytes) {
+  /**
+   * Writes (or queues) a push to one connection, then applies the policy if its outbound queue is
+   * over the bound; false if the connection was closed for it. The common case costs one write and
+   * one comparison.
+   */
+  private write(conn: DeliveryTarget, frames: PushFrames, policy: SlowConsumerPolicy): boolean {
+    const t = conn.transport;
+    t.writeFrames(frames);
+    if (t.queuedBytes() <= this.writeQueueBytes) return true;
+    if (policy === 'close') {
       this.host.dropSlow(conn);
       return false;
     }
-    conn.transport.writeFrames(frames);
+    const hadGap = t.pendingGap() > 0;
+    const dropped = t.dropOldest(this.writeQueueBytes);
+    if (dropped > 0) this.host.droppedOldest(conn, dropped, !hadGap);
     return true;
   }
 
@@ -92,11 +112,12 @@ export class Deliverer implements Actor {
         const frames = new PushFrames([{ op: h.op, body: buf.slice(bodyOff, off + len) }]);
         const dv = new DataView(buf.buffer, buf.byteOffset + off + 12, h.n * 4);
         const fanout = dv.getUint32(0); // item 0 (records.ts); connection ids follow
+        const policy = this.policies.global;
         let n = 0;
         for (let i = 1; i < h.n; i++) {
           const conn = this.host.connection(dv.getUint32(i * 4));
           if (conn === undefined || !conn.open || !conn.accepts.has(h.op)) continue;
-          if (this.write(conn, frames)) n++;
+          if (this.write(conn, frames, policy)) n++;
         }
         this.host.reply(MessageKind.DeliverReply, h.req, n, fanout, source);
         return;
@@ -137,17 +158,18 @@ export class Deliverer implements Actor {
 
   private flush(batch: Batch): void {
     const frames = new PushFrames(batch.items);
+    const policy = this.policies.forRoom(batch.room);
     let n = 0;
     if (batch.room !== null) {
       const members = this.host.roomMembers(batch.room);
       if (members !== undefined) {
         for (const conn of members) {
-          if (conn.open && this.write(conn, frames)) n++;
+          if (conn.open && this.write(conn, frames, policy)) n++;
         }
       }
     } else {
       for (const conn of this.host.allConnections()) {
-        if (conn.open && conn.accepts.has(batch.op) && this.write(conn, frames)) n++;
+        if (conn.open && conn.accepts.has(batch.op) && this.write(conn, frames, policy)) n++;
       }
     }
     for (const req of batch.reqs) this.host.reply(MessageKind.PushReply, req, n);
