@@ -95,6 +95,11 @@ export class ActorSystem {
   drainAll(): number {
     return this.loop.drainAll();
   }
+
+  /** Handles every record committed to this thread so far, now (see MailboxLoop.catchUp). */
+  catchUp(): number {
+    return this.loop.catchUp();
+  }
   /** Resolves when nothing this thread sent is still parked. */
   async settled(): Promise<void> {
     for (const o of this.outboxes) if (o !== null) await o.settled();

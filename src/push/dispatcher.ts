@@ -81,6 +81,9 @@ export class PushDispatcher implements PushService, Actor {
    * acceptor acts as the shard (fanout = the workers it sends to; see records.ts).
    */
   pushKeys(op: number, keys: string[], body: Uint8Array): Promise<PushResult> {
+    // Key registrations committed before this request arrived are applied first: a client that has
+    // its auth reply is reachable by key, whether or not the wake-up for its registration came yet.
+    this.dir.system.catchUp();
     const live = new Set(this.dir.liveWorkers());
     const holders = [...this.keys.route(keys)].filter(([w]) => live.has(w));
     const { req, done } = this.begin(holders.length > 0 ? 1 : 0);

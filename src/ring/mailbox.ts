@@ -10,6 +10,8 @@ export class MailboxLoop {
   private readonly handler: RecordHandler;
   private readonly budget: number;
   private running = false;
+  /** True while records are being handed out: a drain must never nest in another. */
+  private draining = false;
   /** True while a setImmediate or a ring wait will call turn(): at most one at a time. */
   private pending = false;
   private readonly turnBound: () => void;
@@ -34,12 +36,31 @@ export class MailboxLoop {
 
   /** Drains synchronously until the ring has no committed record (used while shutting down). */
   drainAll(): number {
+    if (this.draining) return 0;
+    this.draining = true;
     let total = 0;
-    for (;;) {
-      const n = this.reader.drain(this.handler, this.budget);
-      total += n;
-      if (n === 0) return total;
+    try {
+      for (;;) {
+        const n = this.reader.drain(this.handler, this.budget);
+        total += n;
+        if (n === 0) return total;
+      }
+    } finally {
+      this.draining = false;
     }
+  }
+
+  /**
+   * Takes every record committed so far, now, from outside a turn: for a caller about to answer
+   * something that must see them (a push by key must see the key registrations that were committed
+   * before the client got its auth reply, even if their wake-up is still on its way). A sleep begun
+   * before is interrupted, since the records it waited for are gone: the loop re-arms on the new HEAD.
+   */
+  catchUp(): number {
+    if (!this.running || this.draining) return 0; // inside a turn: the turn takes them in order
+    const n = this.drainAll();
+    if (n > 0) this.reader.interruptSleep();
+    return n;
   }
 
   private schedule(): void {
@@ -51,7 +72,13 @@ export class MailboxLoop {
   private turn(): void {
     this.pending = false;
     if (!this.running) return;
-    const n = this.reader.drain(this.handler, this.budget);
+    this.draining = true;
+    let n: number;
+    try {
+      n = this.reader.drain(this.handler, this.budget);
+    } finally {
+      this.draining = false;
+    }
     if (n === this.budget) {
       this.schedule(); // more may be waiting: let I/O run first
       return;

@@ -230,6 +230,8 @@ export class RingWriter extends RingView {
 export class RingReader extends RingView {
   private head: number;
   private sleepEpoch = 0;
+  /** The word the last sleep() waits on (see MailboxLoop.catchUp). */
+  sleepWord = -1;
   private scratch: Uint8Array = new Uint8Array(256);
   /** Bytes consumed before HEAD is published (and producers may reuse the space) mid-batch. */
   private readonly releaseEvery: number;
@@ -294,12 +296,22 @@ export class RingReader extends RingView {
     // A fresh non-zero epoch per sleep: a producer clears only the epoch it saw (see tryWrite).
     this.sleepEpoch = (this.sleepEpoch + 1) | 0 || 1;
     Atomics.store(ctl, CTL_SLEEP, this.sleepEpoch);
-    const waited = Atomics.waitAsync(this.words, (CONTROL_BYTES + (this.head & this.mask)) >> 2, 0);
+    const word = (CONTROL_BYTES + (this.head & this.mask)) >> 2;
+    this.sleepWord = word;
+    const waited = Atomics.waitAsync(this.words, word, 0);
     if (!waited.async) {
       Atomics.store(ctl, CTL_SLEEP, 0);
       return null;
     }
     return waited.value.then(clearSleep.bind(null, ctl));
+  }
+
+  /**
+   * Resolves a pending sleep() at once (its record may have been taken by a synchronous drain since,
+   * so it waits on a word no producer will notify); the caller drains and sleeps again.
+   */
+  interruptSleep(): void {
+    if (this.sleepWord >= 0) Atomics.notify(this.words, this.sleepWord);
   }
 
   /** Zeroes consumed bytes [from, to) and publishes the new HEAD, waking producers that wait for space. */
