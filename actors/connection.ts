@@ -8,7 +8,7 @@
  *
  * Open: op 2 heartbeat → op 3 with the room's online count (int32 BE) and the idle deadline moves
  * back; op 12 change room → 13; op 14/16 sub/unsub accepts → 15/17; op 4 upstream request → op 5;
- * ext ops 100/102 join/leave rooms → 101/103; any other op is echoed with an empty body (goim).
+ * ext ops 100/102 join/leave rooms → 101/103; reliable messaging 110/113/114 (src/im/gateway.ts); any other op is echoed with an empty body (goim).
  * Deadlines live on the worker's timer wheel: one entry per connection, no timer of its own.
  */
 import { randomUUID } from 'node:crypto';
@@ -52,6 +52,8 @@ export interface ConnectionHost {
   schedule(conn: ConnectionActor, delayMs: number): void;
   upstream(conn: ConnectionActor, service: string, method: string, payload: Uint8Array): Promise<{ status: number; body: Uint8Array }>;
   newLimiter(): RequestLimiter;
+  /** Reliable-messaging ops (110, 113, 114; src/im/gateway.ts); false when `op` is not one of them. */
+  imPacket(conn: ConnectionActor, ver: number, op: number, seq: number, buf: Uint8Array, off: number, len: number): boolean;
   /** The connection is gone (socket closed): unregister everything. */
   release(conn: ConnectionActor): void;
   debug(conn: ConnectionActor, msg: string, extra?: object): void;
@@ -116,6 +118,8 @@ export class ConnectionActor implements TransportSink {
   /** Ops this connection accepts; shared, immutable sets (most clients send the same list). */
   accepts: ReadonlySet<number> = NO_OPS;
   private limiter: RequestLimiter | null = null;
+  /** Rate limit of reliable-messaging sends (op 110), made on the first one. */
+  imLimiter: RequestLimiter | null = null;
   /** Packets that arrived while auth was in progress. */
   private early: EarlyPacket[] | null = null;
   private readonly host: ConnectionHost;
@@ -291,6 +295,7 @@ export class ConnectionActor implements TransportSink {
       case Op.Auth:
         return; // already authenticated: ignored, as goim does
       default:
+        if (this.host.imPacket(this, ver, op, seq, buf, off, len)) return;
         // goim echoes any other op with its seq and no body.
         this.transport.sendPacket(ver, op, seq, null);
     }

@@ -14,6 +14,10 @@ import { MessageKind, SystemActorId } from './messages.js';
 import { KeyDirectory } from '../actors/key-directory.js';
 import { encodeKick } from '../actors/router-shard.js';
 import { PushDispatcher } from './push/dispatcher.js';
+import { ImOp } from './im/gateway.js';
+import { ImRequests } from './im/requests.js';
+import { ImService } from './im/service.js';
+import { ImStore } from './im/store.js';
 
 function readConfig(): Config {
   try {
@@ -78,6 +82,15 @@ async function main(): Promise<void> {
   const listeners = fds.listeners.map((l) => ({ name: l.name, host: l.host, port: l.port }));
   const push = new PushDispatcher(supervisor, keys, log, config.push.maxInFlight);
   supervisor.system.register(ActorKind.System, SystemActorId.Supervision, push);
+  // Reliable messaging: the acceptor sends (control API) through the shards and reads inboxes directly.
+  const imRequests = new ImRequests(supervisor.system, workers, () => supervisor.liveWorkers(), config.push.maxInFlight);
+  supervisor.system.register(ActorKind.System, SystemActorId.ImRequests, imRequests);
+  const im = new ImService(new ImStore(config.im.dataDir), imRequests, config.im, (room, msg) => {
+    // Stored already (durable); a refused live broadcast is caught up by the members' group sync.
+    void Promise.resolve()
+      .then(() => push.pushRoom(ImOp.Message, room, msg))
+      .catch((err: unknown) => log.warn({ err, room }, 'im: group room broadcast refused'));
+  });
   const port = (name: string, fallback: number): number => fds.listeners.find((l) => l.name === name)?.port ?? fallback;
   const n = config.nodes;
   const addrs = n.addrs.split(',').map((a) => a.trim()).filter((a) => a !== '');
@@ -88,6 +101,7 @@ async function main(): Promise<void> {
     log,
     startedAt,
     push,
+    im,
     token: config.control.token,
     maxBodyBytes: config.control.maxBodyBytes,
     batchMaxTargets: config.control.batchMaxTargets,
@@ -124,6 +138,7 @@ async function main(): Promise<void> {
     control.closeAllConnections();
     const { forced } = await supervisor.stop();
     push.close();
+    imRequests.close();
     log.info({ ms: Date.now() - t0, forced }, 'stopped');
     process.stdout.write(`ringcast: stopped (${signal}) in ${Date.now() - t0} ms\n`);
     process.exit(0);

@@ -21,9 +21,16 @@ import { RequestLimiter, UpstreamClient, type UpstreamReply } from './upstream.j
 import { Buckets } from '../actors/bucket.js';
 import { ConnectionActor, ConnState, type ConnectionHost } from '../actors/connection.js';
 import { Rooms } from '../actors/room.js';
+import { ImOp } from './im/gateway.js';
 import { Deliverer, type DeliveryHost, type DeliveryTarget } from './push/deliverer.js';
 import { PushRouter } from './push/router-push.js';
 import { encodeReply as encodePushReply } from './push/records.js';
+import { ImGateway } from './im/gateway.js';
+import { ImRequests } from './im/requests.js';
+import { ImService } from './im/service.js';
+import { ImShard } from './im/shard.js';
+import { ImStore } from './im/store.js';
+import { encodeRoomPush } from './push/records.js';
 import { decodeKick, encodeKey, encodeKick, encodeRegister, encodeUnregister, FLAG_KICK_SAME_PLATFORM, RouterShard } from '../actors/router-shard.js';
 
 export interface WorkerInit {
@@ -54,6 +61,11 @@ class SystemActor implements Actor {
 
 const TIMER_SLOTS = 4096;
 
+/** Anything with a deadline on the worker's timer wheel (connections, reliable-messaging devices). */
+interface Expiring {
+  onTimeout(): void;
+}
+
 export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost {
   readonly index: number;
   readonly workers: number;
@@ -70,7 +82,10 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
   private readonly base: number;
   private readonly servers: Array<net.Server | http.Server> = [];
   private readonly byId = new Map<number, ConnectionActor>();
-  private readonly wheel: TimerWheel<ConnectionActor>;
+  private readonly wheel: TimerWheel<Expiring>;
+  private readonly imStore: ImStore;
+  private readonly imRequests: ImRequests;
+  private readonly imGateway: ImGateway;
   private readonly authenticator: Authenticator;
   private readonly upstreamClient: UpstreamClient;
   private readonly deliverer: Deliverer;
@@ -109,6 +124,8 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
       if (kind === MessageKind.Kick) {
         const { code, reason } = decodeKick(buf, off, len);
         conn.kick(code, reason);
+      } else if ((kind === MessageKind.ImDeliver || kind === MessageKind.ImSyncReply) && conn.open) {
+        conn.transport.sendPacket(1, kind === MessageKind.ImDeliver ? ImOp.Message : ImOp.SyncReply, 0, buf.subarray(off, off + len));
       }
       return true;
     });
@@ -124,7 +141,32 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     );
     this.deliverer = new Deliverer(this, init.config.push.batchWindowMs, init.config.push.batchMaxBytes, init.config.push.writeQueueBytes);
     this.system.register(ActorKind.System, SystemActorId.Deliverer, this.deliverer);
-    this.wheel = new TimerWheel(init.config.protocol.timerTickMs, TIMER_SLOTS, (conn) => conn.onTimeout());
+    this.wheel = new TimerWheel<Expiring>(init.config.protocol.timerTickMs, TIMER_SLOTS, (owner) => owner.onTimeout());
+    // Reliable messaging: this worker's shard of users, its senders' pending requests, its client ops.
+    this.imStore = new ImStore(init.config.im.dataDir);
+    this.imRequests = new ImRequests(this.system, this.workers, () => this.liveWorkers(), init.config.push.maxInFlight);
+    this.system.register(ActorKind.System, SystemActorId.ImRequests, this.imRequests);
+    const imService = new ImService(this.imStore, this.imRequests, init.config.im, (room, msg) => {
+      const body = encodeRoomPush(0, ImOp.Message, room, msg);
+      for (let w = 0; w < this.workers; w++) this.system.send(w, ActorKind.System, SystemActorId.Deliverer, MessageKind.PushRoom, body);
+    });
+    this.imGateway = new ImGateway(imService, this.system, this.workers, init.config.im);
+    this.system.register(
+      ActorKind.RouterShard,
+      RouterActorId.Im,
+      new ImShard(
+        this.imStore,
+        this.router,
+        init.config.im,
+        {
+          toConnection: (worker, connId, kind, body) => this.system.send(worker, ActorKind.Connection, connId, kind, body),
+          toRequests: (thread, body) => this.system.send(thread, ActorKind.System, SystemActorId.ImRequests, MessageKind.ImSendReply, body),
+          schedule: (entry, ms) => this.wheel.schedule(entry, ms),
+          cancel: (entry) => this.wheel.cancel(entry),
+        },
+        log,
+      ),
+    );
     this.authenticator = createAuthenticator(init.config.auth, log);
     const services = parseServices(init.config.upstream.services);
     const serviceMap: Record<string, { url: string; timeoutMs: number }> = {};
@@ -211,6 +253,17 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
   newLimiter(): RequestLimiter {
     const u = this.config.upstream;
     return new RequestLimiter(u.maxInFlight, u.ratePerSec, u.burst);
+  }
+
+  imPacket(conn: ConnectionActor, ver: number, op: number, seq: number, buf: Uint8Array, off: number, len: number): boolean {
+    return this.imGateway.onPacket(conn, ver, op, seq, buf, off, len);
+  }
+
+  /** Workers whose state word says ready (their shards answer). */
+  private liveWorkers(): number[] {
+    const out: number[] = [];
+    for (let w = 0; w < this.workers; w++) if (Atomics.load(this.status, w * STATUS_WORDS + ST_STATE) === WorkerState.Ready) out.push(w);
+    return out;
   }
 
   release(conn: ConnectionActor): void {
@@ -301,6 +354,7 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     this.deliverer.flushAll();
     this.wheel.stop();
     this.upstreamClient.close();
+    this.imRequests.close();
     await this.system.settled();
     const records = this.system.drainAll();
     this.system.stop();
