@@ -4,6 +4,7 @@
  *   POST /im/send          {"from", "to": [mid...], "op", "body", "client_msg_id"} → {"seq": {"<mid>": n}}
  *   POST /im/group/send    {"from", "group", "op", "body", "client_msg_id"} → {"seq": {...}} or {"group_seq": n}
  *   GET  /im/inbox?mid=&after=&limit=        → {"messages": [{seq, from, op, body, client_msg_id, ts}]}
+ *   GET  /im/devices?mid=                     → {"devices": [{"device", "read"}]} (read positions)
  *   GET  /im/group/inbox?group=&after=&limit= (read fan-out groups)
  *   POST /im/group/create  {"group", "members": [...]}; /im/group/add, /im/group/remove likewise
  *   GET  /im/group/members?group=            → {"group", "members": [...]}
@@ -101,6 +102,11 @@ async function inbox(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
   return { messages: im(ctx).inbox(m, after, limit) };
 }
 
+async function devices(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
+  const m = intParam(req.apiQuery, 'mid', 1, Number.MAX_SAFE_INTEGER);
+  return { devices: im(ctx).store.readPositions(m) };
+}
+
 async function groupInbox(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
   const gid = intParam(req.apiQuery, 'group', 1, Number.MAX_SAFE_INTEGER);
   const { after, limit } = page(req);
@@ -139,6 +145,7 @@ export const IM_ROUTES: ReadonlyArray<readonly [string, ApiRoute]> = [
   ['/im/send', { label: '/im/send', methods: POST, body: true, handle: send }],
   ['/im/group/send', { label: '/im/group/send', methods: POST, body: true, handle: groupSend }],
   ['/im/inbox', { label: '/im/inbox', methods: GET, body: false, handle: inbox }],
+  ['/im/devices', { label: '/im/devices', methods: GET, body: false, handle: devices }],
   ['/im/group/inbox', { label: '/im/group/inbox', methods: GET, body: false, handle: groupInbox }],
   ['/im/group/create', { label: '/im/group/create', methods: POST, body: true, handle: groupCreate }],
   ['/im/group/add', { label: '/im/group/add', methods: POST, body: true, handle: groupChange('add') }],

@@ -300,7 +300,12 @@ export class ImShard implements Actor {
   private onAck(ref: DeviceRef, seq: number, single: boolean): void {
     const u = this.users.get(ref.mid);
     const dev = u?.devices.get(ref.key);
-    if (u === undefined || dev === undefined || dev.connId !== ref.connId || dev.worker !== ref.worker) return;
+    if (u === undefined || dev === undefined || dev.connId !== ref.connId || dev.worker !== ref.worker) {
+      // An ack from a connection the shard no longer tracks (it closed, or a newer one synced): the
+      // client did read those messages, so the device's read position still moves forward.
+      if (!single && seq <= (u?.durable ?? this.store.lastSeq(ref.mid)) && seq > this.store.readPosition(ref.mid, ref.key)) this.store.setReadPosition(ref.mid, ref.key, seq);
+      return;
+    }
     if (seq > dev.sent || seq <= dev.acked) return; // nothing to learn (a client acking what it was never sent is ignored)
     if (single && seq !== dev.acked + 1) {
       if (dev.singles === null) dev.singles = new Set();

@@ -89,6 +89,13 @@ export class ImStore {
     return this.reads.get([mid, device]) ?? 0;
   }
 
+  /** Every device of the user with its read position. */
+  readPositions(mid: number): Array<{ device: string; read: number }> {
+    const out: Array<{ device: string; read: number }> = [];
+    for (const { key, value } of this.reads.getRange({ start: [mid], end: [mid + 1] })) out.push({ device: String((key as [number, string])[1]), read: value });
+    return out;
+  }
+
   setReadPosition(mid: number, device: string, seq: number): void {
     void this.reads.put([mid, device], seq);
   }

@@ -1,0 +1,278 @@
+import assert from 'node:assert/strict';
+import { ImClient, postJson } from './helpers/im-client.js';
+import { startServer, until, type RunningServer } from './helpers/server.js';
+
+describe('reliable messaging: seq, acks, sync, redelivery, devices, idempotency, groups', function () {
+  this.timeout(60_000);
+  let s: RunningServer;
+  const clients: ImClient[] = [];
+  let nextMid = 1000;
+
+  const send = async (to: number[], body: string, clientMsgId = '', from = 1): Promise<Record<string, number>> => {
+    const r = await postJson(s.controlPort, '/im/send', { from, to, op: 1000, body, client_msg_id: clientMsgId });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    return r.json.data.seq;
+  };
+  const connect = async (mid: number, key: string): Promise<ImClient> => {
+    const c = await ImClient.connect(s.tcpPort, mid, key);
+    clients.push(c);
+    return c;
+  };
+  const inbox = async (mid: number, after = 0): Promise<any[]> => (await s.get(`/im/inbox?mid=${mid}&after=${after}&limit=1000`)).body.data.messages;
+  /** Waits until the server has taken the device's read position to `seq` (acks are not answered). */
+  const readAt = async (mid: number, device: string, seq: number): Promise<void> => {
+    await until(async () => (await s.get(`/im/devices?mid=${mid}`)).body.data.devices.some((d: any) => d.device === device && d.read === seq), 5000, `read position ${seq} of ${device}`);
+  };
+  const reconnect = async (c: ImClient): Promise<ImClient> => {
+    c.close();
+    await c.closed();
+    // The old connection's router entry goes with its close; the new one takes the same key.
+    return connect(c.mid, c.key);
+  };
+
+  before(async () => {
+    // Redelivery is slow here so no test sees a resend it did not ask for; the redelivery test uses its own server.
+    s = await startServer({ workers: 2, im: { redeliverMs: 60_000, ackWindow: 50 } });
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await s.stop('SIGKILL');
+  });
+
+  it('delivers online with the seq, and an ack moves the device read position', async () => {
+    const mid = nextMid++;
+    const c = await connect(mid, 'd1');
+    c.sync();
+    await until(() => c.syncReplies.length === 1, 5000, 'sync reply');
+    assert.deepEqual(c.syncReplies[0], { after: 0, latest: 0 });
+    const seqs = await send([mid], 'hello');
+    assert.deepEqual(seqs, { [mid]: 1 });
+    await until(() => c.bySeq.has(1), 5000, 'message 1');
+    const m = c.bySeq.get(1)!;
+    assert.equal(m.from, 1);
+    assert.equal(m.op, 1000);
+    assert.equal(Buffer.from(m.body).toString(), 'hello');
+    c.ack(1);
+    await readAt(mid, 'd1', 1);
+    // The read position is per device and persisted: a new connection resuming from it gets nothing again.
+    await send([mid], 'second');
+    await until(() => c.bySeq.has(2), 5000, 'message 2');
+    const c2 = await reconnect(c);
+    c2.sync();
+    await until(() => c2.syncReplies.length === 1, 5000, 'sync reply');
+    assert.deepEqual(c2.syncReplies[0], { after: 1, latest: 2 });
+    await until(() => c2.bySeq.has(2), 5000, 'unacked message 2 resent');
+    assert.deepEqual([...c2.bySeq.keys()], [2]);
+  });
+
+  it('a batch ack ("everything up to N") acks all messages before it; a single ack only its seq', async () => {
+    const mid = nextMid++;
+    const c = await connect(mid, 'd1');
+    c.sync(0);
+    for (let i = 1; i <= 6; i++) await send([mid], `m${i}`);
+    await until(() => c.contiguous() === 6, 5000, 'six messages');
+    c.ack(4); // 1..4
+    c.ack(6, true); // 6 alone; 5 stays unacked
+    await readAt(mid, 'd1', 4);
+    const c2 = await reconnect(c);
+    c2.sync();
+    await until(() => c2.syncReplies.length === 1, 5000, 'sync reply');
+    assert.equal(c2.syncReplies[0]!.after, 4);
+    await until(() => c2.bySeq.has(5) && c2.bySeq.has(6), 5000, 'unacked 5 and 6 resent after reconnect');
+    assert.deepEqual([...c2.bySeq.keys()], [5, 6], 'read position 4: only 5 and 6 come again');
+    c2.ack(6);
+    await readAt(mid, 'd1', 6);
+    const c3 = await reconnect(c2);
+    c3.sync();
+    await until(() => c3.syncReplies.length === 1, 5000, 'sync reply');
+    assert.deepEqual(c3.syncReplies[0], { after: 6, latest: 6 });
+  });
+
+  it('offline messages are stored; sync pages through them (bounded by the ack window), then continues live without gap or duplicate', async () => {
+    const mid = nextMid++;
+    for (let i = 1; i <= 120; i++) await send([mid], `old${i}`);
+    const c = await connect(mid, 'phone');
+    c.sync(0, 20); // pages of 20
+    await until(() => c.contiguous() === 20, 5000, 'first page');
+    assert.equal(c.bySeq.size, 20, 'no more than the window before an ack');
+    // Ack as messages arrive while new messages are stored concurrently: the synced and live streams meet.
+    const live = (async () => {
+      for (let i = 1; i <= 80; i++) await send([mid], `new${i}`);
+    })();
+    await until(() => {
+      c.ack(c.contiguous());
+      return c.contiguous() === 200;
+    }, 20_000, 'all 200 messages');
+    await live;
+    assert.equal(c.received.length, 200, 'each message exactly once (no duplicate between synced and live)');
+    assert.deepEqual(
+      c.received.map((m) => m.seq),
+      Array.from({ length: 200 }, (_, i) => i + 1),
+      'in seq order',
+    );
+    assert.deepEqual(c.bodies().slice(118, 122), ['old119', 'old120', 'new1', 'new2']);
+  });
+
+  it('two devices of one user keep separate read positions', async () => {
+    const mid = nextMid++;
+    const a = await connect(mid, 'laptop');
+    const b = await connect(mid, 'tablet');
+    a.sync(0);
+    b.sync(0);
+    for (let i = 1; i <= 3; i++) await send([mid], `x${i}`);
+    await until(() => a.contiguous() === 3 && b.contiguous() === 3, 5000, 'both devices got 3');
+    a.ack(3);
+    b.ack(1);
+    await readAt(mid, 'laptop', 3);
+    await readAt(mid, 'tablet', 1);
+    const a2 = await reconnect(a);
+    const b2 = await reconnect(b);
+    a2.sync();
+    b2.sync();
+    await until(() => a2.syncReplies.length === 1 && b2.bySeq.size === 2, 5000, 'resumed');
+    assert.equal(a2.syncReplies[0]!.after, 3);
+    assert.equal(a2.bySeq.size, 0);
+    assert.deepEqual([...b2.bySeq.keys()], [2, 3]);
+  });
+
+  it('a retried send with the same client_msg_id returns the original seq and stores nothing twice', async () => {
+    const mid = nextMid++;
+    const first = await send([mid, mid + 500], 'once', 'cm-1');
+    const again = await send([mid, mid + 500], 'once', 'cm-1');
+    assert.deepEqual(again, first);
+    const other = await send([mid], 'two', 'cm-2');
+    assert.equal(other[mid], first[mid]! + 1);
+    // Concurrent retries race the first write: still one copy.
+    const racing = await Promise.all([send([mid], 'r', 'cm-3'), send([mid], 'r', 'cm-3'), send([mid], 'r', 'cm-3')]);
+    assert.deepEqual(racing[1], racing[0]);
+    assert.deepEqual(racing[2], racing[0]);
+    assert.deepEqual((await inbox(mid)).map((m) => m.body), ['once', 'two', 'r']);
+    // The same over the client op.
+    const c = await connect(nextMid++, 'sender');
+    const r1 = await c.send(0, mid, 'via-op', 'cm-op');
+    const r2 = await c.send(0, mid, 'via-op', 'cm-op');
+    assert.equal(r1.code, 0);
+    assert.deepEqual(r2, r1);
+    assert.equal((await inbox(mid)).length, 4);
+  });
+
+  it('client send (op 110): acked with the seq, delivered live, errors for bad targets', async () => {
+    const alice = await connect(nextMid++, 'alice');
+    const bob = await connect(nextMid++, 'bob');
+    bob.sync(0);
+    await until(() => bob.syncReplies.length === 1, 5000, 'bob synced');
+    const r = await alice.send(0, bob.mid, 'hi bob', 'c1');
+    assert.deepEqual(r, { code: 0, message: '', seq: { [bob.mid]: 1 } });
+    await until(() => bob.bySeq.has(1), 5000, 'bob got it');
+    assert.equal(bob.bySeq.get(1)!.from, alice.mid);
+    assert.equal(bob.bySeq.get(1)!.clientMsgId, 'c1');
+    assert.equal((await alice.send(0, 0, 'x')).code, 404);
+    assert.equal((await alice.send(1, 987654, 'x')).code, 404);
+  });
+
+  it('groups: members get a copy each (write fan-out); non-members are refused', async () => {
+    const [m1, m2, m3] = [nextMid++, nextMid++, nextMid++];
+    const gid = 5000 + m1;
+    assert.equal((await postJson(s.controlPort, '/im/group/create', { group: gid, members: [m1, m2] })).status, 200);
+    assert.equal((await postJson(s.controlPort, '/im/group/create', { group: gid, members: [] })).status, 409);
+    assert.equal((await postJson(s.controlPort, '/im/group/add', { group: gid, members: [m3] })).json.data.members, 3);
+    assert.deepEqual((await s.get(`/im/group/members?group=${gid}`)).body.data.members, [m1, m2, m3]);
+    const c2 = await connect(m2, 'g2');
+    const c3 = await connect(m3, 'g3');
+    c2.sync(0);
+    c3.sync(0);
+    const c1 = await connect(m1, 'g1');
+    const r = await c1.send(1, gid, 'to the group', 'g-1');
+    assert.equal(r.code, 0);
+    assert.deepEqual(Object.keys(r.seq).sort(), [m1, m2, m3].map(String).sort());
+    await until(() => c2.bySeq.size === 1 && c3.bySeq.size === 1, 5000, 'members got it');
+    assert.equal(c2.bySeq.get(1)!.group, gid);
+    const http = await postJson(s.controlPort, '/im/group/send', { from: m2, group: gid, op: 1000, body: 'via http', client_msg_id: 'g-2' });
+    assert.equal(http.status, 200);
+    assert.equal(http.json.data.seq[m3], 2);
+    assert.equal((await postJson(s.controlPort, '/im/group/remove', { group: gid, members: [m3] })).json.data.members, 2);
+    const refused = await c3.send(1, gid, 'not any more');
+    assert.equal(refused.code, 403);
+    assert.equal((await postJson(s.controlPort, '/im/group/send', { from: m3, group: gid, body: 'x' })).status, 403);
+    assert.equal((await postJson(s.controlPort, '/im/group/send', { from: m1, group: 1, body: 'x' })).status, 404);
+  });
+
+  it('bad requests get a 4xx with a message', async () => {
+    for (const [path, body] of [
+      ['/im/send', { from: 1, to: [], body: 'x' }],
+      ['/im/send', { from: -1, to: [2], body: 'x' }],
+      ['/im/send', { from: 1, to: [2], body: 3 }],
+      ['/im/send', { from: 1, to: [2], body: 'x', op: 'a' }],
+    ] as const) {
+      const r = await postJson(s.controlPort, path, body);
+      assert.equal(r.status, 400, JSON.stringify(r.json));
+      assert.ok(r.json.message.length > 0);
+    }
+    assert.equal((await s.get('/im/inbox?mid=abc')).status, 400);
+    assert.equal((await s.post('/im/inbox?mid=1')).status, 405);
+  });
+});
+
+describe('reliable messaging: redelivery, retention, read fan-out groups', function () {
+  this.timeout(60_000);
+  let s: RunningServer;
+  const clients: ImClient[] = [];
+
+  before(async () => {
+    s = await startServer({ workers: 2, im: { redeliverMs: 300, retainCount: 5, retainMs: 1500, groupFanoutMax: 2 }, protocol: { timerTickMs: 50 } });
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await s.stop('SIGKILL');
+  });
+
+  it('re-sends unacked messages after redeliverMs, until acked', async () => {
+    const c = await ImClient.connect(s.tcpPort, 77, 'r1');
+    clients.push(c);
+    c.sync(0);
+    await postJson(s.controlPort, '/im/send', { from: 1, to: [77], body: 'again' });
+    await until(() => c.received.filter((m) => m.seq === 1).length >= 3, 5000, 'message 1 sent three times');
+    await postJson(s.controlPort, '/im/send', { from: 1, to: [77], body: 'next' });
+    await until(() => c.bySeq.has(2), 5000, 'message 2');
+    c.ack(2);
+    await until(async () => (await s.get('/im/devices?mid=77')).body.data.devices[0]?.read === 2, 5000, 'read position 2');
+    // Once acked, nothing more comes: several redelivery periods pass (timed by heartbeat round trips).
+    const sent = c.received.length;
+    const t0 = Date.now();
+    while (Date.now() - t0 < 1200) await c.request(2, null, 3);
+    assert.equal(c.received.length, sent, 'no redelivery after the ack');
+  });
+
+  it('keeps retainCount messages per user and drops those older than retainMs', async () => {
+    for (let i = 1; i <= 8; i++) assert.equal((await postJson(s.controlPort, '/im/send', { from: 1, to: [88], body: `k${i}` })).status, 200);
+    const msgs = (await s.get('/im/inbox?mid=88')).body.data.messages;
+    assert.deepEqual(
+      msgs.map((m: any) => m.seq),
+      [4, 5, 6, 7, 8],
+    );
+    await until(async () => (await s.get('/im/inbox?mid=88')).body.data.messages.length === 0, 5000, 'messages past retainMs gone');
+    // Seqs keep increasing after retention emptied the inbox.
+    const r = await postJson(s.controlPort, '/im/send', { from: 1, to: [88], body: 'later' });
+    assert.equal(r.json.data.seq['88'], 9);
+  });
+
+  it('a group larger than groupFanoutMax is one group inbox with a group seq, broadcast to its room', async () => {
+    const gid = 900;
+    await postJson(s.controlPort, '/im/group/create', { group: gid, members: [91, 92, 93] });
+    const c = await ImClient.connect(s.tcpPort, 92, 'big');
+    clients.push(c);
+    await c.request(100, `group://${gid}`, 101); // join the group's room
+    const r = await postJson(s.controlPort, '/im/group/send', { from: 91, group: gid, body: 'wide' });
+    assert.deepEqual(r.json.data, { group_seq: 1 });
+    await until(() => c.received.length === 1, 5000, 'room broadcast');
+    assert.equal(c.received[0]!.group, gid);
+    await postJson(s.controlPort, '/im/group/send', { from: 91, group: gid, body: 'wide2' });
+    assert.deepEqual(
+      (await s.get(`/im/group/inbox?group=${gid}&after=1`)).body.data.messages.map((m: any) => m.body),
+      ['wide2'],
+    );
+    c.syncGroup(gid, 0);
+    await until(() => c.syncReplies.length === 1, 5000, 'group sync reply');
+    assert.deepEqual(c.syncReplies[0], { after: 0, latest: 2 });
+  });
+});
