@@ -155,6 +155,7 @@ export class ImShard implements Actor {
     const writes: PendingWrite[] = [];
     const idemKeys: string[] = [];
     const minTs = ts - this.cfg.retainMs;
+    let last: Promise<boolean> | null = null;
     try {
       for (const mid of mids) {
         if (idemOn) {
@@ -175,7 +176,7 @@ export class ImShard implements Actor {
         const seq = ++u.last;
         u.inflight++;
         const msg = encodeMessage(seq, from, op, ts, group, cmidBytes, body);
-        void this.store.append(mid, seq, msg);
+        last = this.store.append(mid, seq, msg);
         if (idemOn) {
           this.store.rememberSend(from, cmid, mid, seq, ts);
           this.pendingIdem.set(idemKeys[idemKeys.length - 1]!, seq);
@@ -191,7 +192,7 @@ export class ImShard implements Actor {
     }
     this.written += writes.length;
     // Everything queued in this turn commits as one transaction; answer and deliver once it is on disk.
-    this.store.durable().then(
+    (last === null ? this.store.durable() : this.store.flushed(last)).then(
       () => {
         for (const k of idemKeys) this.pendingIdem.delete(k);
         this.host.toRequests(origin, encodeSendReply(req, ImCode.Ok, seqs));

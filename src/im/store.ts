@@ -35,7 +35,9 @@ export class ImStore {
 
   constructor(dir: string) {
     fs.mkdirSync(dir, { recursive: true });
-    this.root = open({ path: dir, maxDbs: 16 });
+    // separateFlushed: a write's promise resolves at commit and carries `flushed`, resolved once that
+    // commit is on disk (overlapping sync: the fsync runs outside the writer lock).
+    this.root = open({ path: dir, maxDbs: 16, separateFlushed: true });
     this.inbox = this.root.openDB({ name: 'inbox', encoding: 'binary' });
     this.meta = this.root.openDB({ name: 'meta' });
     this.reads = this.root.openDB({ name: 'reads' });
@@ -48,6 +50,12 @@ export class ImStore {
   /** Resolves when every write made before the call is committed and flushed to disk. */
   async durable(): Promise<void> {
     await this.root.flushed;
+  }
+
+  /** Resolves when the transaction holding `write` (a promise from append) is committed and flushed to disk. */
+  async flushed(write: Promise<boolean>): Promise<void> {
+    await write;
+    await ((write as Promise<boolean> & { flushed?: Promise<void> }).flushed ?? this.root.flushed);
   }
 
   lastSeq(mid: number): number {

@@ -30,6 +30,8 @@ export class ImClient {
   readonly key: string;
   /** Every op-112 packet received, duplicates included, in arrival order. */
   readonly received: MessageFields[] = [];
+  /** performance.now() when each of `received` arrived. */
+  readonly arrivals: number[] = [];
   /** Deduplicated by seq. */
   readonly bySeq = new Map<number, MessageFields>();
   readonly syncReplies: Array<{ after: number; latest: number }> = [];
@@ -66,6 +68,7 @@ export class ImClient {
       if (p.op === IM_MESSAGE) {
         const m = decodeMessage(p.body)!;
         this.received.push(m);
+        this.arrivals.push(performance.now());
         if (!this.bySeq.has(m.seq)) this.bySeq.set(m.seq, m);
       } else if (p.op === IM_SYNC_REPLY) {
         this.syncReplies.push({ after: readU64(p.body, 0), latest: readU64(p.body, 8) });
