@@ -120,6 +120,8 @@ export class ConnectionActor implements TransportSink {
   private limiter: RequestLimiter | null = null;
   /** Rate limit of reliable-messaging sends (op 110), made on the first one. */
   imLimiter: RequestLimiter | null = null;
+  /** The client asked for reliable-messaging delivery (op 114): a replaced shard must hear of it again. */
+  imSynced = false;
   /** Packets that arrived while auth was in progress. */
   private early: EarlyPacket[] | null = null;
   private readonly host: ConnectionHost;

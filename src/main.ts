@@ -47,6 +47,27 @@ async function main(): Promise<void> {
   const log = createLogger(config.log.level, 'acceptor');
   const workers = resolvedWorkers(config);
 
+  // The message store first: a data directory that cannot be opened stops start-up with its reason.
+  let imStore: ImStore;
+  try {
+    imStore = new ImStore(config.im.dataDir);
+  } catch (err) {
+    process.stderr.write(`ringcast: cannot open the message store in im.dataDir "${config.im.dataDir}": ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  // Idempotency entries expire by whole time buckets (src/im/store.ts): one sweep per half window.
+  if (config.im.idempotencyMs > 0) {
+    const windowMs = config.im.idempotencyMs;
+    setInterval(() => {
+      try {
+        const n = imStore.expireIdempotency(Date.now(), windowMs);
+        if (n > 0) log.debug({ n }, 'im: expired idempotency entries');
+      } catch (err) {
+        log.warn({ err }, 'im: idempotency expiry failed');
+      }
+    }, Math.min(3_600_000, Math.max(1000, windowMs / 2))).unref();
+  }
+
   const specs: ListenerSpec[] = [];
   if (config.tcp.enabled) specs.push({ name: 'tcp', host: config.tcp.host, port: config.tcp.port });
   if (config.ws.enabled) specs.push({ name: 'ws', host: config.ws.host, port: config.ws.port });
@@ -85,7 +106,7 @@ async function main(): Promise<void> {
   // Reliable messaging: the acceptor sends (control API) through the shards and reads inboxes directly.
   const imRequests = new ImRequests(supervisor.system, workers, () => supervisor.liveWorkers(), config.push.maxInFlight);
   supervisor.system.register(ActorKind.System, SystemActorId.ImRequests, imRequests);
-  const im = new ImService(new ImStore(config.im.dataDir), imRequests, config.im, (room, msg) => {
+  const im = new ImService(imStore, imRequests, config.im, (room, msg) => {
     // Stored already (durable); a refused live broadcast is caught up by the members' group sync.
     void Promise.resolve()
       .then(() => push.pushRoom(ImOp.Message, room, msg))

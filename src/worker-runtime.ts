@@ -331,6 +331,7 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
       if (conn.state !== ConnState.Open) continue;
       if (shardOfMid(conn.mid, this.workers) === shard) {
         this.sendToShard(conn.mid, MessageKind.RouterRegister, encodeRegister(conn.mid, this.index, conn.id, 0, conn.platform, conn.key));
+        this.imGateway.resync(conn);
       }
     }
   }

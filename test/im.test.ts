@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { shardOfMid } from '../src/hash.js';
 import { ImClient, postJson } from './helpers/im-client.js';
 import { startServer, until, type RunningServer } from './helpers/server.js';
 
@@ -219,7 +220,7 @@ describe('reliable messaging: redelivery, retention, read fan-out groups', funct
   const clients: ImClient[] = [];
 
   before(async () => {
-    s = await startServer({ workers: 2, im: { redeliverMs: 300, retainCount: 5, retainMs: 1500, groupFanoutMax: 2 }, protocol: { timerTickMs: 50 } });
+    s = await startServer({ workers: 2, im: { redeliverMs: 300, retainCount: 5, retainMs: 1500, groupFanoutMax: 2, idempotencyMs: 1000 }, protocol: { timerTickMs: 50 } });
   });
   after(async () => {
     for (const c of clients) c.close();
@@ -274,5 +275,46 @@ describe('reliable messaging: redelivery, retention, read fan-out groups', funct
     c.syncGroup(gid, 0);
     await until(() => c.syncReplies.length === 1, 5000, 'group sync reply');
     assert.deepEqual(c.syncReplies[0], { after: 0, latest: 2 });
+  });
+
+  it('forgets a client_msg_id after idempotencyMs: a later send with it is a new message', async () => {
+    const first = await postJson(s.controlPort, '/im/send', { from: 1, to: [66], body: 'a', client_msg_id: 'same' });
+    assert.equal(first.json.data.seq['66'], 1);
+    const retry = await postJson(s.controlPort, '/im/send', { from: 1, to: [66], body: 'a', client_msg_id: 'same' });
+    assert.equal(retry.json.data.seq['66'], 1);
+    await until(async () => (await postJson(s.controlPort, '/im/send', { from: 1, to: [66], body: 'a', client_msg_id: 'same' })).json.data.seq['66'] === 2, 5000, 'a new seq after the window');
+  });
+
+  it('a replaced shard worker resumes delivery to devices connected elsewhere, from their read position', async () => {
+    // A user whose connection is on one worker while its shard (hash of mid) is the other one.
+    let c: ImClient | null = null;
+    let shard = -1;
+    for (let mid = 300; c === null && mid < 400; mid++) {
+      const probe = await ImClient.connect(s.tcpPort, mid, `k${mid}`);
+      await until(async () => (await s.get(`/sessions?mid=${mid}`)).body.data.sessions.length === 1, 5000, 'session');
+      const worker = (await s.get(`/sessions?mid=${mid}`)).body.data.sessions[0].worker;
+      if (worker !== shardOfMid(mid, 2)) {
+        c = probe;
+        shard = shardOfMid(mid, 2);
+      } else probe.close();
+    }
+    assert.ok(c !== null);
+    clients.push(c);
+    c.sync(0);
+    assert.equal((await postJson(s.controlPort, '/im/send', { from: 1, to: [c.mid], body: 'before' })).status, 200);
+    await until(() => c!.bySeq.has(1), 5000, 'message 1');
+    c.ack(1);
+    await until(async () => (await s.get(`/im/devices?mid=${c!.mid}`)).body.data.devices[0]?.read === 1, 5000, 'read position 1');
+    const restarts = (await s.get('/health')).body.workers[shard].restarts;
+    assert.equal((await s.post(`/debug/workers/${shard}/crash?mode=exit`)).status, 200);
+    await until(async () => {
+      const w = (await s.get('/health')).body.workers[shard];
+      return w.restarts === restarts + 1 && w.state === 'ready';
+    }, 10_000, 'shard worker replaced');
+    // The send may meet the shard while it restarts (503): retried with the same client_msg_id.
+    await until(async () => (await postJson(s.controlPort, '/im/send', { from: 1, to: [c!.mid], body: 'after', client_msg_id: 'after-crash' })).status === 200, 10_000, 'send accepted');
+    await until(() => c!.bySeq.has(2), 5000, 'message 2 delivered live after the shard came back');
+    assert.equal(Buffer.from(c.bySeq.get(2)!.body).toString(), 'after');
+    assert.equal(c.received.filter((m) => m.seq === 1).length, 1, 'acked message 1 not sent again');
   });
 });

@@ -71,6 +71,7 @@ export class ImGateway {
       case ImOp.Sync: {
         if (len !== 0 && len !== 12 && len !== 20) return this.bad(conn, ver, op, seq, 'sync body: empty, [u64 after][u32 limit], or [u64 after][u32 limit][u64 group]');
         if (len === 0) {
+          conn.imSynced = true;
           this.toShard(conn, MessageKind.ImSync, encodeSync(this.ref(conn), -1, 0));
           return true;
         }
@@ -78,12 +79,24 @@ export class ImGateway {
         const after = getU64(dv, 0);
         const limit = dv.getUint32(8);
         if (len === 20) this.syncGroup(conn, ver, seq, getU64(dv, 12), after, limit);
-        else this.toShard(conn, MessageKind.ImSync, encodeSync(this.ref(conn), after, limit));
+        else {
+          conn.imSynced = true;
+          this.toShard(conn, MessageKind.ImSync, encodeSync(this.ref(conn), after, limit));
+        }
         return true;
       }
       default:
         return false;
     }
+  }
+
+  /**
+   * The shard owning this connection's user was replaced (its worker died): its cursors are gone, so
+   * delivery resumes from the device's read position (unacked messages come again; the client drops
+   * duplicates by seq).
+   */
+  resync(conn: ConnectionActor): void {
+    if (conn.imSynced) this.toShard(conn, MessageKind.ImSync, encodeSync(this.ref(conn), -1, 0));
   }
 
   private ref(conn: ConnectionActor): { mid: number; worker: number; connId: number; key: string } {

@@ -165,9 +165,9 @@ export class ImShard implements Actor {
             seqs.push([mid, pending]);
             continue;
           }
-          const seen = this.store.idempotent(from, cmid, mid);
-          if (seen !== undefined && seen[1] + this.cfg.idempotencyMs > ts) {
-            seqs.push([mid, seen[0]]);
+          const seen = this.store.idempotent(from, cmid, mid, ts, this.cfg.idempotencyMs);
+          if (seen !== undefined) {
+            seqs.push([mid, seen]);
             continue;
           }
           idemKeys.push(idemKey);
@@ -178,7 +178,7 @@ export class ImShard implements Actor {
         const msg = encodeMessage(seq, from, op, ts, group, cmidBytes, body);
         last = this.store.append(mid, seq, msg);
         if (idemOn) {
-          this.store.rememberSend(from, cmid, mid, seq, ts);
+          this.store.rememberSend(from, cmid, mid, seq, ts, this.cfg.idempotencyMs);
           this.pendingIdem.set(idemKeys[idemKeys.length - 1]!, seq);
         }
         this.store.prune(mid, seq, this.cfg.retainCount, minTs);

@@ -12,7 +12,8 @@
  *   inbox   [mid, seq]              → message bytes (src/im/message.ts), binary
  *   meta    mid                     → last seq allocated to the user
  *   reads   [mid, deviceKey]        → the device's read position (everything ≤ it is acked)
- *   idem    [from, clientMsgId, to] → [seq, ts]: a retried send answers this seq
+ *   idem    [bucket, from, clientMsgId, to] → [seq, ts]: a retried send answers this seq; bucket =
+ *           floor(ts / idempotencyMs), so a lookup reads two buckets and expiry drops whole old ones
  *   groups  gid                     → [createdTs, memberCount, lastGroupSeq]
  *   members [gid, mid]              → 1
  *   ginbox  [gid, seq]              → message bytes (read fan-out groups)
@@ -108,12 +109,28 @@ export class ImStore {
     void this.reads.put([mid, device], seq);
   }
 
-  idempotent(from: number, clientMsgId: string, to: number): [number, number] | undefined {
-    return this.idem.get([from, clientMsgId, to]);
+  /** The seq a send with this client_msg_id got within the last `windowMs`, if any. */
+  idempotent(from: number, clientMsgId: string, to: number, now: number, windowMs: number): number | undefined {
+    const b = Math.floor(now / windowMs);
+    for (const bucket of [b, b - 1]) {
+      const v = this.idem.get([bucket, from, clientMsgId, to]);
+      if (v !== undefined && v[1] + windowMs > now) return v[0];
+    }
+    return undefined;
   }
 
-  rememberSend(from: number, clientMsgId: string, to: number, seq: number, ts: number): void {
-    void this.idem.put([from, clientMsgId, to], [seq, ts]);
+  rememberSend(from: number, clientMsgId: string, to: number, seq: number, ts: number, windowMs: number): void {
+    void this.idem.put([Math.floor(ts / windowMs), from, clientMsgId, to], [seq, ts]);
+  }
+
+  /** Removes idempotency entries of buckets no lookup reads any more (at most `budget`); returns how many. */
+  expireIdempotency(now: number, windowMs: number, budget = 100_000): number {
+    let n = 0;
+    for (const key of this.idem.getKeys({ start: [0], end: [Math.floor(now / windowMs) - 1], limit: budget })) {
+      void this.idem.remove(key);
+      n++;
+    }
+    return n;
   }
 
   // ---- groups ----
