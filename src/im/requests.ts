@@ -9,6 +9,7 @@ import { ActorKind, type Actor, type ActorSystem } from '../actor-system.js';
 import { shardOfMid } from '../hash.js';
 import { MessageKind, RouterActorId } from '../messages.js';
 import { SendResult } from '../ring/outbox.js';
+import { RequestTable } from '../request-table.js';
 import { decodeSendReply, encodeSend } from './records.js';
 import { ImCode } from './shard.js';
 
@@ -43,18 +44,18 @@ export class ImRequests implements Actor {
   private readonly system: ActorSystem;
   private readonly workers: number;
   private readonly live: () => number[];
-  private readonly timeoutMs: number;
   private readonly maxPending: number;
-  private readonly pending = new Map<number, Pending>();
-  private nextReq = 1;
-  private sweeper: NodeJS.Timeout | null = null;
+  private readonly pending: RequestTable<Pending>;
 
   constructor(system: ActorSystem, workers: number, live: () => number[], maxPending: number, timeoutMs = 10_000) {
     this.system = system;
     this.workers = workers;
     this.live = live;
     this.maxPending = maxPending;
-    this.timeoutMs = timeoutMs;
+    this.pending = new RequestTable<Pending>(timeoutMs, (req, p) => {
+      p.code = ImCode.Timeout;
+      this.finish(req);
+    });
   }
 
   /** Stores the message in every recipient's inbox; resolves with mid → seq once all are durable. */
@@ -71,16 +72,10 @@ export class ImRequests implements Actor {
     for (const s of byShard.keys()) {
       if (!live.has(s)) return Promise.reject(new ImError(503, `the shard of some recipients (worker ${s}) is restarting; retry (same client_msg_id)`));
     }
-    const req = this.nextReq;
-    this.nextReq = (this.nextReq + 1) >>> 0 || 1;
     const ts = Date.now();
     return new Promise((resolve, reject) => {
-      this.pending.set(req, { left: byShard.size, code: ImCode.Ok, seqs: new Map(), startedAt: ts, resolve, reject });
+      const req = this.pending.add({ left: byShard.size, code: ImCode.Ok, seqs: new Map(), startedAt: ts, resolve, reject });
       if (byShard.size === 0) return this.finish(req);
-      if (this.sweeper === null) {
-        this.sweeper = setInterval(() => this.sweep(), Math.min(1000, this.timeoutMs));
-        this.sweeper.unref();
-      }
       for (const [shard, mids] of byShard) {
         const body = encodeSend({ req, origin: this.system.self, from: input.from, op: input.op, group: input.group, ts, clientMsgId: input.clientMsgId, mids, body: input.body });
         if (this.system.send(shard, ActorKind.RouterShard, RouterActorId.Im, MessageKind.ImSend, body) === SendResult.Rejected) {
@@ -105,32 +100,14 @@ export class ImRequests implements Actor {
   }
 
   close(): void {
-    if (this.sweeper !== null) clearInterval(this.sweeper);
-    this.sweeper = null;
-    for (const [req, p] of this.pending) {
-      this.pending.delete(req);
-      p.reject(new ImError(503, 'shutting down'));
-    }
+    this.pending.stop();
+    for (const req of this.pending.ids()) this.pending.take(req)?.reject(new ImError(503, 'shutting down'));
   }
 
   private finish(req: number): void {
-    const p = this.pending.get(req);
+    const p = this.pending.take(req);
     if (p === undefined) return;
-    this.pending.delete(req);
     if (p.code === ImCode.Ok) p.resolve(p.seqs);
     else p.reject(new ImError(p.code, p.code === ImCode.Timeout ? 'not confirmed durable in time; retry with the same client_msg_id' : 'store unavailable; retry with the same client_msg_id'));
-    if (this.pending.size === 0 && this.sweeper !== null) {
-      clearInterval(this.sweeper);
-      this.sweeper = null;
-    }
-  }
-
-  private sweep(): void {
-    const now = Date.now();
-    for (const [req, p] of this.pending) {
-      if (now - p.startedAt < this.timeoutMs) continue;
-      p.code = ImCode.Timeout;
-      this.finish(req);
-    }
   }
 }
