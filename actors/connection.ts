@@ -47,6 +47,8 @@ export interface ConnectionHost {
   /** The connection authenticated: index it by key, register it with the router. */
   opened(conn: ConnectionActor, extraRooms: string[]): void;
   joinRoom(conn: ConnectionActor, room: string): void;
+  /** Whether the client may join this room itself (op 12/100): rooms of read fan-out groups are for members. */
+  mayJoin(conn: ConnectionActor, room: string): boolean;
   leaveRoom(conn: ConnectionActor, room: string): void;
   onlineCount(room: string): number;
   schedule(conn: ConnectionActor, delayMs: number): void;
@@ -266,6 +268,10 @@ export class ConnectionActor implements TransportSink {
             this.error(ver, op, seq, 403, `room limit reached (${this.host.maxRooms} per connection)`);
             return;
           }
+          if (next !== '' && !this.rooms.has(next) && !this.host.mayJoin(this, next)) {
+            this.error(ver, op, seq, 403, `not allowed to join ${next}`);
+            return;
+          }
           if (this.room !== '') this.leave(this.room);
           this.room = next;
           if (next !== '') this.join(next);
@@ -321,6 +327,11 @@ export class ConnectionActor implements TransportSink {
       const fresh = [...new Set(names)].filter((r) => !this.rooms.has(r));
       if (this.rooms.size + fresh.length > this.host.maxRooms) {
         this.error(ver, op, seq, 403, `room limit reached (${this.host.maxRooms} per connection)`);
+        return;
+      }
+      const refused = fresh.find((r) => !this.host.mayJoin(this, r));
+      if (refused !== undefined) {
+        this.error(ver, op, seq, 403, `not allowed to join ${refused}`);
         return;
       }
       for (const r of fresh) this.join(r);

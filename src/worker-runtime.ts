@@ -27,7 +27,7 @@ import { PushRouter } from './push/router-push.js';
 import { encodeReply as encodePushReply } from './push/records.js';
 import { ImGateway } from './im/gateway.js';
 import { ImRequests } from './im/requests.js';
-import { ImService } from './im/service.js';
+import { GROUP_ROOM_PREFIX, ImService } from './im/service.js';
 import { ImShard } from './im/shard.js';
 import { ImStore } from './im/store.js';
 import { encodeRoomPush } from './push/records.js';
@@ -226,6 +226,12 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
   joinRoom(conn: ConnectionActor, room: string): void {
     this.rooms.join(room, conn);
     this.roomsChanged();
+  }
+
+  mayJoin(conn: ConnectionActor, room: string): boolean {
+    if (!room.startsWith(GROUP_ROOM_PREFIX)) return true;
+    const gid = Number(room.slice(GROUP_ROOM_PREFIX.length));
+    return Number.isSafeInteger(gid) && gid > 0 && this.imStore.isMember(gid, conn.mid);
   }
 
   leaveRoom(conn: ConnectionActor, room: string): void {

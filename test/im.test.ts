@@ -263,6 +263,11 @@ describe('reliable messaging: redelivery, retention, read fan-out groups', funct
     const c = await ImClient.connect(s.tcpPort, 92, 'big');
     clients.push(c);
     await c.request(100, `group://${gid}`, 101); // join the group's room
+    const outsider = await ImClient.connect(s.tcpPort, 99, 'outsider');
+    clients.push(outsider);
+    outsider.c.send(100, 5, `group://${gid}`);
+    await until(() => outsider.errors.length === 1, 5000, 'join refused');
+    assert.equal(outsider.errors[0].code, 403);
     const r = await postJson(s.controlPort, '/im/group/send', { from: 91, group: gid, body: 'wide' });
     assert.deepEqual(r.json.data, { group_seq: 1 });
     await until(() => c.received.length === 1, 5000, 'room broadcast');

@@ -10,9 +10,11 @@ import { ImError, type ImRequests } from './requests.js';
 import { ImCode } from './shard.js';
 import type { ImStore } from './store.js';
 
+export const GROUP_ROOM_PREFIX = 'group://';
+
 /** Room of a read fan-out group: members join it (op 100 or auth) to get its messages live. */
 export function groupRoom(gid: number): string {
-  return `group://${gid}`;
+  return `${GROUP_ROOM_PREFIX}${gid}`;
 }
 
 export const MAX_RECIPIENTS = 10_000;
