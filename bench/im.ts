@@ -5,11 +5,8 @@
  *      `--concurrency` requests in flight; every 200 means committed and flushed (fsync'd) to disk;
  *   2. send-to-deliver latency for an online user (TCP client synced, acking): HTTP request start →
  *      op 112 received, at `--rate` sends per second for `--seconds`.
- * Server: ringcast with 2 workers on a temp data dir (removed afterwards).
+ * Server: ringcast with 2 workers on a temp data dir (bench/load/servers.ts removes it afterwards).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { ImClient } from '../test/helpers/im-client.js';
 import { parseBenchArgs, printTable, quantile, writeResult } from './report.js';
 import { PipeConn } from './load/pusher.js';
@@ -111,8 +108,7 @@ export async function run(args: string[]): Promise<void> {
   const seconds = a.num('seconds', a.quick ? 2 : 5, 1, 3600);
   const concurrency = a.num('concurrency', 64, 1, 10_000);
   const rate = a.num('rate', 500, 1, 100_000);
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ringcast-bench-im-'));
-  const server = await startRingcast({ workers: 2, batchWindowMs: 5, extraConfig: { im: { dataDir } } });
+  const server = await startRingcast({ workers: 2, batchWindowMs: 5 });
   try {
     const single = await throughput(server.ports.control, seconds, concurrency, 1, 1_000_000);
     const batched = await throughput(server.ports.control, seconds, concurrency, 100, 2_000_000);
@@ -127,6 +123,5 @@ export async function run(args: string[]): Promise<void> {
     writeResult('im', { seconds, concurrency, rate, workers: 2 }, rows);
   } finally {
     await server.stop();
-    rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -47,7 +47,19 @@ async function main(): Promise<void> {
   const log = createLogger(config.log.level, 'acceptor');
   const workers = resolvedWorkers(config);
 
-  // The message store first: a data directory that cannot be opened stops start-up with its reason.
+  const specs: ListenerSpec[] = [];
+  if (config.tcp.enabled) specs.push({ name: 'tcp', host: config.tcp.host, port: config.tcp.port });
+  if (config.ws.enabled) specs.push({ name: 'ws', host: config.ws.host, port: config.ws.port });
+  if (config.mars.port !== 0) specs.push({ name: 'mars', host: config.mars.host, port: config.mars.port });
+  let fds: ListenFdPool;
+  try {
+    fds = await ListenFdPool.open(specs, workers, config.supervisor.spareListenFds);
+  } catch (err) {
+    process.stderr.write(`ringcast: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  // The message store, once the listeners are bound: a data directory that cannot be opened stops
+  // start-up with its reason.
   let imStore: ImStore;
   try {
     imStore = new ImStore(config.im.dataDir);
@@ -68,17 +80,6 @@ async function main(): Promise<void> {
     }, Math.min(3_600_000, Math.max(1000, windowMs / 2))).unref();
   }
 
-  const specs: ListenerSpec[] = [];
-  if (config.tcp.enabled) specs.push({ name: 'tcp', host: config.tcp.host, port: config.tcp.port });
-  if (config.ws.enabled) specs.push({ name: 'ws', host: config.ws.host, port: config.ws.port });
-  if (config.mars.port !== 0) specs.push({ name: 'mars', host: config.mars.host, port: config.mars.port });
-  let fds: ListenFdPool;
-  try {
-    fds = await ListenFdPool.open(specs, workers, config.supervisor.spareListenFds);
-  } catch (err) {
-    process.stderr.write(`ringcast: ${(err as Error).message}\n`);
-    process.exit(1);
-  }
   fds.onRefillError = (err) => log.error({ err }, 'could not duplicate listening descriptors for replacement workers');
 
   const supervisor = new Supervisor(config, workers, fds, log);
