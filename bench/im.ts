@@ -14,7 +14,7 @@ import { startRingcast } from './load/servers.js';
 
 const HELP = `usage: npm run bench -- im [--seconds N] [--concurrency N] [--rate N] [--quick]
   --seconds      length of each throughput phase and of the latency phase (default 5; --quick 2)
-  --concurrency  HTTP requests in flight in the throughput phases (default 64)
+  --concurrency  HTTP requests in flight in the throughput phases (default 256)
   --rate         sends per second in the latency phase (default 500)`;
 
 /**
@@ -106,7 +106,7 @@ export async function run(args: string[]): Promise<void> {
   const a = parseBenchArgs(args, ['seconds', 'concurrency', 'rate'], HELP);
   if (a === null) return;
   const seconds = a.num('seconds', a.quick ? 2 : 5, 1, 3600);
-  const concurrency = a.num('concurrency', 64, 1, 10_000);
+  const concurrency = a.num('concurrency', 256, 1, 10_000);
   const rate = a.num('rate', 500, 1, 100_000);
   const server = await startRingcast({ workers: 2, batchWindowMs: 5 });
   try {

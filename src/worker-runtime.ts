@@ -24,13 +24,12 @@ import { Rooms } from '../actors/room.js';
 import { ImOp } from './im/gateway.js';
 import { Deliverer, type DeliveryHost, type DeliveryTarget } from './push/deliverer.js';
 import { PushRouter } from './push/router-push.js';
-import { encodeReply as encodePushReply } from './push/records.js';
+import { encodeReply as encodePushReply, encodeRoomPush } from './push/records.js';
 import { ImGateway } from './im/gateway.js';
 import { ImRequests } from './im/requests.js';
 import { GROUP_ROOM_PREFIX, ImService } from './im/service.js';
 import { ImShard } from './im/shard.js';
 import { ImStore } from './im/store.js';
-import { encodeRoomPush } from './push/records.js';
 import { decodeKick, encodeKey, encodeKick, encodeRegister, encodeUnregister, FLAG_KICK_SAME_PLATFORM, RouterShard } from '../actors/router-shard.js';
 
 export interface WorkerInit {
@@ -151,22 +150,20 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
       for (let w = 0; w < this.workers; w++) this.system.send(w, ActorKind.System, SystemActorId.Deliverer, MessageKind.PushRoom, body);
     });
     this.imGateway = new ImGateway(imService, this.system, this.workers, init.config.im);
-    this.system.register(
-      ActorKind.RouterShard,
-      RouterActorId.Im,
-      new ImShard(
-        this.imStore,
-        this.router,
-        init.config.im,
-        {
-          toConnection: (worker, connId, kind, body) => this.system.send(worker, ActorKind.Connection, connId, kind, body),
-          toRequests: (thread, body) => this.system.send(thread, ActorKind.System, SystemActorId.ImRequests, MessageKind.ImSendReply, body),
-          schedule: (entry, ms) => this.wheel.schedule(entry, ms),
-          cancel: (entry) => this.wheel.cancel(entry),
-        },
-        log,
-      ),
+    const imShard = new ImShard(
+      this.imStore,
+      this.router,
+      init.config.im,
+      {
+        toConnection: (worker, connId, kind, body) => this.system.send(worker, ActorKind.Connection, connId, kind, body),
+        toRequests: (thread, body) => this.system.send(thread, ActorKind.System, SystemActorId.ImRequests, MessageKind.ImSendReply, body),
+        schedule: (entry, ms) => this.wheel.schedule(entry, ms),
+        cancel: (entry) => this.wheel.cancel(entry),
+      },
+      log,
     );
+    this.system.register(ActorKind.RouterShard, RouterActorId.Im, imShard);
+    this.router.onRemoved = (mid, key, e) => imShard.connectionGone(mid, key, e.worker, e.connId);
     this.authenticator = createAuthenticator(init.config.auth, log);
     const services = parseServices(init.config.upstream.services);
     const serviceMap: Record<string, { url: string; timeoutMs: number }> = {};

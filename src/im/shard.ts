@@ -219,6 +219,12 @@ export class ImShard implements Actor {
     if (u.inflight === 0 && u.devices.size === 0 && this.users.get(u.mid) === u) this.users.delete(u.mid);
   }
 
+  /** A connection left the router: its device cursor goes (the read position stays in the store). */
+  connectionGone(mid: number, key: string, worker: number, connId: number): void {
+    const dev = this.users.get(mid)?.devices.get(key);
+    if (dev !== undefined && dev.worker === worker && dev.connId === connId) this.drop(dev);
+  }
+
   // ---- delivery ----
 
   /** Whether the device's connection is still the one registered with the router. */
