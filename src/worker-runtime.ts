@@ -124,7 +124,9 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
         const { code, reason } = decodeKick(buf, off, len);
         conn.kick(code, reason);
       } else if ((kind === MessageKind.ImDeliver || kind === MessageKind.ImSyncReply) && conn.open) {
-        conn.transport.sendPacket(1, kind === MessageKind.ImDeliver ? ImOp.Message : ImOp.SyncReply, 0, buf.subarray(off, off + len));
+        // Same bound as pushes: a client that stops reading is closed, its unacked messages wait in its inbox.
+        if (conn.transport.queuedBytes() > this.config.push.writeQueueBytes) this.dropSlow(conn);
+        else conn.transport.sendPacket(1, kind === MessageKind.ImDeliver ? ImOp.Message : ImOp.SyncReply, 0, buf.subarray(off, off + len));
       }
       return true;
     });

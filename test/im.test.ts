@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
+import { encodePacket, Op } from '../src/codec.js';
 import { shardOfMid } from '../src/hash.js';
 import { ImClient, postJson } from './helpers/im-client.js';
 import { startServer, until, type RunningServer } from './helpers/server.js';
@@ -220,7 +223,12 @@ describe('reliable messaging: redelivery, retention, read fan-out groups', funct
   const clients: ImClient[] = [];
 
   before(async () => {
-    s = await startServer({ workers: 2, im: { redeliverMs: 300, retainCount: 5, retainMs: 1500, groupFanoutMax: 2, idempotencyMs: 1000 }, protocol: { timerTickMs: 50 } });
+    s = await startServer({
+      workers: 2,
+      im: { redeliverMs: 300, retainCount: 5, retainMs: 1500, groupFanoutMax: 2, idempotencyMs: 1000 },
+      protocol: { timerTickMs: 50 },
+      push: { writeQueueBytes: 1 << 20 },
+    });
   });
   after(async () => {
     for (const c of clients) c.close();
@@ -321,5 +329,27 @@ describe('reliable messaging: redelivery, retention, read fan-out groups', funct
     await until(() => c!.bySeq.has(2), 5000, 'message 2 delivered live after the shard came back');
     assert.equal(Buffer.from(c.bySeq.get(2)!.body).toString(), 'after');
     assert.equal(c.received.filter((m) => m.seq === 1).length, 1, 'acked message 1 not sent again');
+  });
+
+  it('closes a device that stops reading once its outbound queue passes push.writeQueueBytes; its messages stay stored', async () => {
+    const sock = net.connect({ host: '127.0.0.1', port: s.tcpPort });
+    await once(sock, 'connect');
+    sock.write(encodePacket(Op.Auth, 1, Buffer.from(JSON.stringify({ mid: 55, key: 'stuck', platform: 'web' }))));
+    await once(sock, 'data'); // op 8
+    sock.write(encodePacket(114, 2, Buffer.concat([Buffer.alloc(8), Buffer.from([0, 0, 0, 0])])));
+    await once(sock, 'data'); // op 115
+    sock.pause(); // and never read again
+    const big = 'x'.repeat(400_000);
+    const slowClosed = async (): Promise<number> => (await s.get('/health')).body.workers.reduce((n: number, w: any) => n + w.slowConsumersClosed, 0);
+    const before = await slowClosed();
+    let stored = 0;
+    for (let i = 0; i < 60 && (await slowClosed()) === before; i++) {
+      const r = await postJson(s.controlPort, '/im/send', { from: 1, to: [55], body: big });
+      if (r.status === 200) stored++;
+    }
+    assert.equal(await slowClosed(), before + 1, 'closed as a slow consumer');
+    await until(async () => (await s.get('/sessions?mid=55')).body.data.sessions.length === 0, 5000, 'session gone');
+    sock.destroy();
+    assert.equal((await s.get('/im/inbox?mid=55&limit=1000')).body.data.messages.length, Math.min(stored, 5), 'still stored (up to retainCount)');
   });
 });
