@@ -225,7 +225,7 @@ describe('reliable messaging: redelivery, retention, read fan-out groups', funct
   before(async () => {
     s = await startServer({
       workers: 2,
-      im: { redeliverMs: 300, retainCount: 5, retainMs: 1500, groupFanoutMax: 2, idempotencyMs: 1000 },
+      im: { redeliverMs: 300, retainCount: 5, retainMs: 1500, groupFanoutMax: 2, idempotencyMs: 1000, sendRatePerSec: 1, sendBurst: 3 },
       protocol: { timerTickMs: 50 },
       push: { writeQueueBytes: 1 << 20 },
     });
@@ -351,5 +351,15 @@ describe('reliable messaging: redelivery, retention, read fan-out groups', funct
     await until(async () => (await s.get('/sessions?mid=55')).body.data.sessions.length === 0, 5000, 'session gone');
     sock.destroy();
     assert.equal((await s.get('/im/inbox?mid=55&limit=1000')).body.data.messages.length, Math.min(stored, 5), 'still stored (up to retainCount)');
+  });
+
+  it('rate-limits client sends per connection (op 111 code 429), the rest still stored', async () => {
+    const c = await ImClient.connect(s.tcpPort, 44, 'sender');
+    clients.push(c);
+    const replies = await Promise.all(Array.from({ length: 5 }, (_, i) => c.send(0, 45, `r${i}`)));
+    const codes = replies.map((r) => r.code);
+    assert.deepEqual(codes.filter((x) => x === 0).length, 3, `burst of 3 admitted: ${codes}`);
+    assert.deepEqual(codes.filter((x) => x === 429).length, 2, `the rest refused: ${codes}`);
+    assert.equal((await s.get('/im/inbox?mid=45')).body.data.messages.length, 3);
   });
 });

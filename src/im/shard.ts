@@ -93,6 +93,7 @@ interface PendingWrite {
 }
 
 const SYNC_REPLY_BYTES = 16;
+const dec = new TextDecoder();
 
 export class ImShard implements Actor {
   private readonly users = new Map<number, UserState>();
@@ -149,7 +150,7 @@ export class ImShard implements Actor {
   // ---- sending ----
 
   private onSend(req: number, origin: number, from: number, op: number, group: number, ts: number, cmidBytes: Uint8Array, mids: number[], body: Uint8Array): void {
-    const cmid = cmidBytes.length === 0 ? '' : new TextDecoder().decode(cmidBytes);
+    const cmid = cmidBytes.length === 0 ? '' : dec.decode(cmidBytes);
     const idemOn = cmid !== '' && this.cfg.idempotencyMs > 0;
     const seqs: Array<[number, number]> = [];
     const writes: PendingWrite[] = [];
