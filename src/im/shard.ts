@@ -51,6 +51,9 @@ interface UserState {
   durable: number;
   /** Writes allocated and not yet durable (the state may be dropped only at 0, with no devices). */
   inflight: number;
+  /** Oldest seq still kept (last + 1 when the inbox is empty), and its ts (Infinity when empty): retention needs no range read per write. */
+  oldest: number;
+  oldestTs: number;
   devices: Map<string, Device>;
 }
 
@@ -93,6 +96,10 @@ interface PendingWrite {
 }
 
 const SYNC_REPLY_BYTES = 16;
+/** Users kept in memory without a device or a write in flight (their seq and retention bounds, saving a store read per message). */
+const IDLE_USERS_MAX = 100_000;
+/** Messages retention removes per write at most. */
+const RETAIN_BUDGET = 8;
 const dec = new TextDecoder();
 
 export class ImShard implements Actor {
@@ -141,8 +148,10 @@ export class ImShard implements Actor {
     let u = this.users.get(mid);
     if (u === undefined) {
       const last = this.store.lastSeq(mid);
-      u = { mid, last, durable: last, inflight: 0, devices: new Map() };
+      const o = this.store.oldest(mid);
+      u = { mid, last, durable: last, inflight: 0, devices: new Map(), oldest: o?.[0] ?? last + 1, oldestTs: o?.[1] ?? Infinity };
       this.users.set(mid, u);
+      if (this.users.size > IDLE_USERS_MAX) this.forgetIdle();
     }
     return u;
   }
@@ -182,7 +191,11 @@ export class ImShard implements Actor {
           this.store.rememberSend(from, cmid, mid, seq, ts, this.cfg.idempotencyMs);
           this.pendingIdem.set(idemKeys[idemKeys.length - 1]!, seq);
         }
-        this.store.prune(mid, seq, this.cfg.retainCount, minTs);
+        if (u.oldestTs === Infinity) {
+          u.oldest = seq;
+          u.oldestTs = ts;
+        }
+        this.retain(u, seq, ts, minTs);
         writes.push({ user: u, seq, msg });
         seqs.push([mid, seq]);
       }
@@ -212,12 +225,29 @@ export class ImShard implements Actor {
     u.inflight--;
     if (w.seq > u.durable) u.durable = w.seq;
     for (const dev of u.devices.values()) this.pump(dev, w);
-    this.maybeForget(u);
   }
 
-  /** A user with no device and no write in flight is dropped from memory (its last seq is in the store). */
-  private maybeForget(u: UserState): void {
-    if (u.inflight === 0 && u.devices.size === 0 && this.users.get(u.mid) === u) this.users.delete(u.mid);
+  /**
+   * Retention after writing `newest`: removes what falls out by count (seqs are contiguous, so by key,
+   * no range read) and, when the oldest kept message is older than `minTs`, by age; a few per write.
+   */
+  private retain(u: UserState, newest: number, ts: number, minTs: number): void {
+    let budget = RETAIN_BUDGET;
+    while (budget > 0 && (u.oldest <= newest - this.cfg.retainCount || (u.oldestTs < minTs && u.oldest < newest))) {
+      this.store.removeMessage(u.mid, u.oldest++);
+      budget--;
+      // The new oldest: committed (its ts is read), or written in this same turn (not visible yet: as new as `ts`).
+      u.oldestTs = this.store.messageTs(u.mid, u.oldest) ?? ts;
+    }
+  }
+
+  /** Idle users (no device, no write in flight) beyond IDLE_USERS_MAX are dropped, oldest first; their state reloads from the store. */
+  private forgetIdle(): void {
+    let budget = 64;
+    for (const [mid, u] of this.users) {
+      if (this.users.size <= IDLE_USERS_MAX || budget-- === 0) return;
+      if (u.inflight === 0 && u.devices.size === 0) this.users.delete(mid);
+    }
   }
 
   /** A connection left the router: its device cursor goes (the read position stays in the store). */
@@ -237,7 +267,6 @@ export class ImShard implements Actor {
   private drop(dev: Device): void {
     this.host.cancel(dev.timer);
     if (dev.user.devices.get(dev.key) === dev) dev.user.devices.delete(dev.key);
-    this.maybeForget(dev.user);
   }
 
   /**

@@ -82,16 +82,20 @@ export class ImStore {
     return out;
   }
 
-  /**
-   * Removes, after a write of `newest`, messages beyond the count bound or older than `minTs`, a
-   * bounded number per call (each write removes at most as many as it adds, plus a few).
-   */
-  prune(mid: number, newest: number, keep: number, minTs: number, budget = 8): void {
-    for (const { key, value } of this.inbox.getRange({ start: [mid, 0], end: [mid, newest], limit: budget })) {
-      const seq = (key as [number, number])[1];
-      if (seq > newest - keep && messageTs(value) >= minTs) break;
-      void this.inbox.remove(key);
-    }
+  /** The oldest message kept for a user: [seq, ts], or undefined when the inbox is empty. */
+  oldest(mid: number): [number, number] | undefined {
+    for (const { key, value } of this.inbox.getRange({ start: [mid, 0], end: [mid, Number.MAX_SAFE_INTEGER], limit: 1 })) return [(key as [number, number])[1], messageTs(value)];
+    return undefined;
+  }
+
+  /** The ts of a committed message, undefined if there is none under that seq. */
+  messageTs(mid: number, seq: number): number | undefined {
+    const v = this.inbox.getBinaryFast([mid, seq]);
+    return v === undefined ? undefined : messageTs(v);
+  }
+
+  removeMessage(mid: number, seq: number): void {
+    void this.inbox.remove([mid, seq]);
   }
 
   readPosition(mid: number, device: string): number {
