@@ -160,9 +160,11 @@ describe('reliable messaging: seq, acks, sync, redelivery, devices, idempotency,
     assert.equal((await inbox(mid)).length, 4);
   });
 
-  it('client send (op 110): acked with the seq, delivered live, errors for bad targets', async () => {
+  it('client send (op 110): acked with the seq, delivered live (TCP to WebSocket), errors for bad targets', async () => {
     const alice = await connect(nextMid++, 'alice');
-    const bob = await connect(nextMid++, 'bob');
+    // Bob on WebSocket: the same ops and bodies over the other transport.
+    const bob = await ImClient.connect(s.wsPort, nextMid++, 'bob', 'ws');
+    clients.push(bob);
     bob.sync(0);
     await until(() => bob.syncReplies.length === 1, 5000, 'bob synced');
     const r = await alice.send(0, bob.mid, 'hi bob', 'c1');
