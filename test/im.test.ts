@@ -365,3 +365,52 @@ describe('reliable messaging: redelivery, retention, read fan-out groups', funct
     assert.equal((await s.get('/im/inbox?mid=45')).body.data.messages.length, 3);
   });
 });
+
+describe('reliable messaging: a large backlog is paged by acks without blocking the worker', function () {
+  // CI size 10,000; the issue's 100,000: IM_BACKLOG=100000 npx mocha --no-config dist/test/im.test.js -g backlog
+  const BACKLOG = Number(process.env.IM_BACKLOG ?? 10_000);
+  this.timeout(120_000 + BACKLOG * 10);
+  let s: RunningServer;
+  const clients: ImClient[] = [];
+
+  before(async () => {
+    s = await startServer({ workers: 2, im: { sendRatePerSec: 1_000_000, sendBurst: 1_000_000, retainCount: Math.max(10_000, BACKLOG) } });
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await s.stop('SIGKILL');
+  });
+
+  it(`delivers a backlog in order, ackWindow at a time, while other connections stay responsive`, async () => {
+    const sender = await ImClient.connect(s.tcpPort, 7001, 'sender');
+    clients.push(sender);
+    for (let i = 0; i < BACKLOG; i += 1000) {
+      const replies = await Promise.all(Array.from({ length: Math.min(1000, BACKLOG - i) }, (_, j) => sender.send(0, 7002, `b${i + j + 1}`)));
+      assert.ok(replies.every((r) => r.code === 0));
+    }
+    const reader = await ImClient.connect(s.tcpPort, 7002, 'reader');
+    const other = await ImClient.connect(s.tcpPort, 7003, 'other');
+    clients.push(reader, other);
+    reader.sync(0);
+    let worstRtt = 0;
+    let acked = 0;
+    const deadline = Date.now() + 60_000 + BACKLOG;
+    while (reader.contiguous() < BACKLOG) {
+      if (Date.now() > deadline) throw new Error(`backlog not delivered in time: ${reader.contiguous()} of ${BACKLOG}`);
+      // At most the ack window (1000) arrives before an ack.
+      assert.ok(reader.bySeq.size <= acked + 1000, `window respected: ${reader.bySeq.size} received, ${acked} acked`);
+      const have = reader.contiguous();
+      if (have > acked) {
+        reader.ack(have);
+        acked = have;
+      }
+      const t0 = performance.now();
+      await other.request(2, null, 3); // a heartbeat round trip through the same server
+      worstRtt = Math.max(worstRtt, performance.now() - t0);
+    }
+    assert.equal(reader.received.length, BACKLOG, 'each once');
+    assert.ok(reader.received.every((m, i) => m.seq === i + 1), 'in seq order');
+    assert.equal(Buffer.from(reader.bySeq.get(BACKLOG)!.body).toString(), `b${BACKLOG}`);
+    assert.ok(worstRtt < 1000, `heartbeat round trips stayed under 1 s while paging (worst ${worstRtt.toFixed(0)} ms)`);
+  });
+});
