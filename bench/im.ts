@@ -3,7 +3,8 @@
  *   1. persisted messages per second through POST /im/send, one recipient per request and 100
  *      recipients per request (each recipient is one message: own seq, own inbox row), with
  *      `--concurrency` requests in flight; every 200 means committed and flushed (fsync'd) to disk;
- *   2. send-to-deliver latency for an online user (TCP client synced, acking): HTTP request start →
+ *   2. the same through client sends (op 110 → 111), 16 connections with 64 sends in flight each;
+ *   3. send-to-deliver latency for an online user (TCP client synced, acking): HTTP request start →
  *      op 112 received, at `--rate` sends per second for `--seconds`.
  * Server: ringcast with 2 workers on a temp data dir (bench/load/servers.ts removes it afterwards).
  */
@@ -59,6 +60,27 @@ async function throughput(port: number, seconds: number, concurrency: number, pe
   return { messages, requests, rate: messages / secs, errors };
 }
 
+/** Client sends (op 110): `conns` connections, `depth` sends in flight on each, random recipients. */
+async function clientSends(tcpPort: number, seconds: number, conns: number, depth: number): Promise<{ messages: number; rate: number; errors: number }> {
+  const clients = await Promise.all(Array.from({ length: conns }, (_, i) => ImClient.connect(tcpPort, 5_000_000 + i, `sender-${i}`)));
+  let messages = 0;
+  let errors = 0;
+  const t0 = performance.now();
+  const stopAt = t0 + seconds * 1000;
+  let n = 0;
+  const lane = async (c: ImClient): Promise<void> => {
+    while (performance.now() < stopAt) {
+      const r = await c.send(0, 3_000_000 + (n++ % 10_000), 'a message of about sixty bytes, typical of a chat line.');
+      if (r.code === 0) messages++;
+      else errors++;
+    }
+  };
+  await Promise.all(clients.flatMap((c) => Array.from({ length: depth }, () => lane(c))));
+  const secs = (performance.now() - t0) / 1000;
+  for (const c of clients) c.close();
+  return { messages, rate: messages / secs, errors };
+}
+
 async function latency(s: { tcp: number; control: number }, seconds: number, rate: number): Promise<{ sent: number; delivered: number; p50: number; p99: number; max: number }> {
   const mid = 9_999_999;
   const c = await ImClient.connect(s.tcp, mid, 'bench-device');
@@ -108,14 +130,16 @@ export async function run(args: string[]): Promise<void> {
   const seconds = a.num('seconds', a.quick ? 2 : 5, 1, 3600);
   const concurrency = a.num('concurrency', 256, 1, 10_000);
   const rate = a.num('rate', 500, 1, 100_000);
-  const server = await startRingcast({ workers: 2, batchWindowMs: 5 });
+  const server = await startRingcast({ workers: 2, batchWindowMs: 5, extraConfig: { im: { sendRatePerSec: 1_000_000, sendBurst: 1_000_000 } } });
   try {
     const single = await throughput(server.ports.control, seconds, concurrency, 1, 1_000_000);
     const batched = await throughput(server.ports.control, seconds, concurrency, 100, 2_000_000);
+    const op110 = await clientSends(server.ports.tcp!, seconds, 16, 64);
     const lat = await latency({ tcp: server.ports.tcp!, control: server.ports.control }, seconds, rate);
     const rows = [
       { case: 'persisted msgs/s, 1 recipient per POST /im/send', value: single.rate, unit: 'msg/s', detail: `${single.messages} msgs, ${single.errors} errors` },
       { case: 'persisted msgs/s, 100 recipients per POST /im/send', value: batched.rate, unit: 'msg/s', detail: `${batched.messages} msgs, ${batched.errors} errors` },
+      { case: 'persisted msgs/s, client op 110 (16 connections × 64 in flight)', value: op110.rate, unit: 'msg/s', detail: `${op110.messages} msgs, ${op110.errors} errors` },
       { case: `send→deliver latency p50, online user, ${rate}/s`, value: lat.p50, unit: 'ms', detail: `${lat.delivered}/${lat.sent} delivered` },
       { case: `send→deliver latency p99, online user, ${rate}/s`, value: lat.p99, unit: 'ms', detail: `max ${lat.max.toFixed(1)} ms` },
     ];

@@ -10,7 +10,7 @@
  *
  * Acks and syncs go to the shard owning the user as ring records; sends go through ImService.
  */
-import type { ConnectionActor } from '../../actors/connection.js';
+import { ExtOp, type ConnectionActor } from '../../actors/connection.js';
 import { ActorKind, type ActorSystem } from '../actor-system.js';
 import { shardOfMid } from '../hash.js';
 import { MessageKind, RouterActorId } from '../messages.js';
@@ -108,14 +108,14 @@ export class ImGateway {
   }
 
   private bad(conn: ConnectionActor, ver: number, op: number, seq: number, reason: string): true {
-    conn.transport.sendPacket(ver, 199, seq, enc.encode(JSON.stringify({ op, code: 400, reason })));
+    conn.transport.sendPacket(ver, ExtOp.ErrorReply, seq, enc.encode(JSON.stringify({ op, code: 400, reason })));
     return true;
   }
 
   /** Read fan-out group: a page straight from the group inbox (no cursor: the client pages by group seq). */
   private syncGroup(conn: ConnectionActor, ver: number, seq: number, gid: number, after: number, limit: number): void {
     if (!this.service.store.isMember(gid, conn.mid)) {
-      conn.transport.sendPacket(ver, 199, seq, enc.encode(JSON.stringify({ op: ImOp.Sync, code: 403, reason: `not a member of group ${gid}` })));
+      conn.transport.sendPacket(ver, ExtOp.ErrorReply, seq, enc.encode(JSON.stringify({ op: ImOp.Sync, code: 403, reason: `not a member of group ${gid}` })));
       return;
     }
     const page = this.service.store.groupRange(gid, after, Math.min(limit || MAX_PAGE, MAX_PAGE), Date.now() - this.cfg.retainMs);

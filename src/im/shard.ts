@@ -201,6 +201,7 @@ export class ImShard implements Actor {
       }
     } catch (err) {
       this.log.error({ err }, 'im: store write failed');
+      this.failed(writes, idemKeys);
       this.host.toRequests(origin, encodeSendReply(req, ImCode.Unavailable, []));
       return;
     }
@@ -214,10 +215,16 @@ export class ImShard implements Actor {
       },
       (err: unknown) => {
         this.log.error({ err }, 'im: store commit failed');
-        for (const k of idemKeys) this.pendingIdem.delete(k);
+        this.failed(writes, idemKeys);
         this.host.toRequests(origin, encodeSendReply(req, ImCode.Unavailable, []));
       },
     );
+  }
+
+  /** Writes that will never be durable: their seqs stay unused (a gap the readers skip), the sender may retry. */
+  private failed(writes: PendingWrite[], idemKeys: string[]): void {
+    for (const k of idemKeys) this.pendingIdem.delete(k);
+    for (const w of writes) w.user.inflight--;
   }
 
   private onDurable(w: PendingWrite): void {
