@@ -184,7 +184,6 @@ export class ImShard implements Actor {
         }
         const u = this.user(mid);
         const seq = ++u.last;
-        u.inflight++;
         const msg = encodeMessage(seq, from, op, ts, group, cmidBytes, body);
         last = this.store.append(mid, seq, msg);
         if (idemOn) {
@@ -196,6 +195,7 @@ export class ImShard implements Actor {
           u.oldestTs = ts;
         }
         this.retain(u, seq, ts, minTs);
+        u.inflight++;
         writes.push({ user: u, seq, msg });
         seqs.push([mid, seq]);
       }
