@@ -282,14 +282,18 @@ describe('reliable messaging: redelivery, retention, read fan-out groups', funct
     assert.deepEqual(r.json.data, { group_seq: 1 });
     await until(() => c.received.length === 1, 5000, 'room broadcast');
     assert.equal(c.received[0]!.group, gid);
-    await postJson(s.controlPort, '/im/group/send', { from: 91, group: gid, body: 'wide2' });
+    const second = await postJson(s.controlPort, '/im/group/send', { from: 91, group: gid, body: 'wide2', client_msg_id: 'w2' });
+    // A retry (sequential, then racing) is answered with the same group seq and stored once.
+    assert.deepEqual((await postJson(s.controlPort, '/im/group/send', { from: 91, group: gid, body: 'wide2', client_msg_id: 'w2' })).json.data, second.json.data);
+    const racing = await Promise.all([1, 2, 3].map(() => postJson(s.controlPort, '/im/group/send', { from: 91, group: gid, body: 'wide3', client_msg_id: 'w3' })));
+    assert.ok(racing.every((r) => r.json.data.group_seq === 3), JSON.stringify(racing.map((r) => r.json.data)));
     assert.deepEqual(
       (await s.get(`/im/group/inbox?group=${gid}&after=1`)).body.data.messages.map((m: any) => m.body),
-      ['wide2'],
+      ['wide2', 'wide3'],
     );
     c.syncGroup(gid, 0);
     await until(() => c.syncReplies.length === 1, 5000, 'group sync reply');
-    assert.deepEqual(c.syncReplies[0], { after: 0, latest: 2 });
+    assert.deepEqual(c.syncReplies[0], { after: 0, latest: 3 });
   });
 
   it('forgets a client_msg_id after idempotencyMs: a later send with it is a new message', async () => {

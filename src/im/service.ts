@@ -67,10 +67,11 @@ export class ImService {
     // Read fan-out: one copy in the group's inbox under a group-level seq, broadcast to the group's room.
     const ts = Date.now();
     let stored: Uint8Array | null = null;
-    const seq = await this.store.appendGroup(gid, (s) => (stored = encodeMessage(s, from, op, ts, gid, cmid, body)));
-    if (seq === 0 || stored === null) throw new ImError(ImCode.UnknownTarget, `unknown group ${gid}`);
-    this.broadcast(groupRoom(gid), stored);
-    return { group_seq: seq };
+    const idem = clientMsgId !== '' && this.cfg.idempotencyMs > 0 ? { from, clientMsgId, ts, windowMs: this.cfg.idempotencyMs } : null;
+    const r = await this.store.appendGroup(gid, (s) => (stored = encodeMessage(s, from, op, ts, gid, cmid, body)), idem);
+    if (r.seq === 0) throw new ImError(ImCode.UnknownTarget, `unknown group ${gid}`);
+    if (r.fresh && stored !== null) this.broadcast(groupRoom(gid), stored); // a retry is not broadcast again
+    return { group_seq: r.seq };
   }
 
   inbox(mid: number, after: number, limit: number): Array<ReturnType<typeof messageJson>> {

@@ -24,6 +24,14 @@ import { messageTs } from './message.js';
 
 type Key = number | string | Array<number | string>;
 
+/** Who sent a group message with which client_msg_id, and how long that is remembered. */
+export interface GroupIdempotency {
+  from: number;
+  clientMsgId: string;
+  ts: number;
+  windowMs: number;
+}
+
 export class ImStore {
   readonly root: RootDatabase;
   readonly inbox: Database<Uint8Array, Key>;
@@ -194,17 +202,22 @@ export class ImStore {
   }
 
   /** Appends to a read fan-out group's own inbox under the next group seq; resolves with the seq once durable. */
-  async appendGroup(gid: number, make: (seq: number) => Uint8Array): Promise<number> {
-    const seq = await this.root.transaction(() => {
+  async appendGroup(gid: number, make: (seq: number) => Uint8Array, idem: GroupIdempotency | null = null): Promise<{ seq: number; fresh: boolean }> {
+    const r = await this.root.transaction(() => {
       const g = this.groups.get(gid);
-      if (g === undefined) return 0;
+      if (g === undefined) return { seq: 0, fresh: false };
+      // Checked inside the write transaction, so concurrent retries of one send cannot both store it.
+      // The group takes the recipient place of the idempotency key, as -gid (mids are positive).
+      const seen = idem === null ? undefined : this.idempotent(idem.from, idem.clientMsgId, -gid, idem.ts, idem.windowMs);
+      if (seen !== undefined) return { seq: seen, fresh: false };
       const next = g[2] + 1;
       void this.groups.put(gid, [g[0], g[1], next]);
       void this.ginbox.put([gid, next], make(next));
-      return next;
+      if (idem !== null) this.rememberSend(idem.from, idem.clientMsgId, -gid, next, idem.ts, idem.windowMs);
+      return { seq: next, fresh: true };
     });
     await this.durable();
-    return seq;
+    return r;
   }
 
   groupRange(gid: number, after: number, limit: number, minTs: number): Uint8Array[] {
