@@ -112,6 +112,9 @@ async function main(): Promise<void> {
     void Promise.resolve()
       .then(() => push.pushRoom(ImOp.Message, room, msg))
       .catch((err: unknown) => log.warn({ err, room }, 'im: group room broadcast refused'));
+  }, async (mid, room) => {
+    // A removed member's connections leave the group's room (control plane: rare, comlink calls).
+    for (const session of await push.sessions(mid)) await supervisor.admin(session.worker)?.evictFromRoom([session.key], room);
   });
   const port = (name: string, fallback: number): number => fds.listeners.find((l) => l.name === name)?.port ?? fallback;
   const n = config.nodes;

@@ -85,6 +85,8 @@ export interface WorkerAdmin {
   ips(): string[];
   /** Details of this worker's connections with these keys (for GET /sessions). */
   sessionInfo(keys: string[]): Array<{ key: string; rooms: string[]; since: number; protocol: 'tcp' | 'ws' | 'mars' }>;
+  /** Takes the connections with these keys out of a room (a member removed from a group); returns how many were in it. */
+  evictFromRoom(keys: string[], room: string): number;
   /** Router-shard entries of one user, as [key, worker, platform] triples. */
   routerLookup(mid: number): Array<[string, number, string]>;
   /** Test only: registers a synthetic router entry from this worker, through the rings. */

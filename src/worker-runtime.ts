@@ -401,6 +401,19 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     return out;
   }
 
+  evictFromRoom(keys: string[], room: string): number {
+    let n = 0;
+    for (const key of keys) {
+      const conn = this.connections.get(key);
+      if (conn === undefined || !conn.rooms.has(room)) continue;
+      conn.rooms.delete(room);
+      if (conn.room === room) conn.room = '';
+      this.leaveRoom(conn, room);
+      n++;
+    }
+    return n;
+  }
+
   routerLookup(mid: number): Array<[string, number, string]> {
     return this.router.lookup(mid);
   }

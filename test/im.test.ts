@@ -294,6 +294,19 @@ describe('reliable messaging: redelivery, retention, read fan-out groups', funct
     c.syncGroup(gid, 0);
     await until(() => c.syncReplies.length === 1, 5000, 'group sync reply');
     assert.deepEqual(c.syncReplies[0], { after: 0, latest: 3 });
+    // Removed from the group: out of its room at once, no more live messages, no sync.
+    await postJson(s.controlPort, '/im/group/add', { group: gid, members: [94] }); // still above groupFanoutMax after the removal
+    assert.equal((await postJson(s.controlPort, '/im/group/remove', { group: gid, members: [92] })).status, 200);
+    const before = c.received.length;
+    await c.request(100, 'marker://1', 101);
+    const marker = c.waitOp(1000);
+    assert.equal((await postJson(s.controlPort, '/im/group/send', { from: 91, group: gid, body: 'after removal' })).json.data.group_seq, 4);
+    // A room push queued after the group's broadcast: were c still in the group's room, that message came first.
+    await s.post('/goim/push/room?operation=1000&type=marker&room=1');
+    await marker;
+    assert.equal(c.received.length, before, 'nothing more from the group');
+    c.syncGroup(gid, 0);
+    await until(() => c.errors.some((e) => e.code === 403 && e.op === 114), 5000, 'group sync refused');
   });
 
   it('forgets a client_msg_id after idempotencyMs: a later send with it is a new message', async () => {

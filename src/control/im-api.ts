@@ -126,7 +126,7 @@ function groupChange(kind: 'add' | 'remove') {
     const b = jsonBody(req);
     const gid = mid(b['group'], '"group"');
     const members = midList(b['members'], '"members"', MAX_GROUP_CHANGE);
-    const ok = await im(ctx).store.changeMembers(gid, kind === 'add' ? members : [], kind === 'remove' ? members : []);
+    const ok = await im(ctx).changeMembers(gid, kind === 'add' ? members : [], kind === 'remove' ? members : []);
     if (!ok) throw new HttpError(404, `unknown group ${gid}`);
     return { group: gid, members: im(ctx).store.group(gid)![1] };
   };

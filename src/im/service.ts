@@ -28,6 +28,8 @@ export interface GroupSendResult {
 }
 
 export type RoomBroadcast = (room: string, msg: Uint8Array) => void;
+/** Takes a user's connections out of a room (all workers); resolves when done. */
+export type RoomEvict = (mid: number, room: string) => Promise<void>;
 
 export function checkMid(v: unknown, what: string): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw new ImError(ImCode.BadRequest, `${what} must be a positive integer (up to 2^53-1), got ${JSON.stringify(v)}`);
@@ -39,12 +41,21 @@ export class ImService {
   private readonly requests: ImRequests;
   private readonly cfg: ImConfig;
   private readonly broadcast: RoomBroadcast;
+  private readonly evict: RoomEvict | null;
 
-  constructor(store: ImStore, requests: ImRequests, cfg: ImConfig, broadcast: RoomBroadcast) {
+  constructor(store: ImStore, requests: ImRequests, cfg: ImConfig, broadcast: RoomBroadcast, evict: RoomEvict | null = null) {
     this.store = store;
     this.requests = requests;
     this.cfg = cfg;
     this.broadcast = broadcast;
+    this.evict = evict;
+  }
+
+  /** Adds and removes members; removed members' connections leave the group's room at once. False: no such group. */
+  async changeMembers(gid: number, add: number[], remove: number[]): Promise<boolean> {
+    if (!(await this.store.changeMembers(gid, add, remove))) return false;
+    if (this.evict !== null) for (const mid of remove) await this.evict(mid, groupRoom(gid));
+    return true;
   }
 
   /** Stores a message in each recipient's inbox; resolves with "mid" → seq once durable. */

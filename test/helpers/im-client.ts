@@ -128,7 +128,15 @@ export class ImClient {
 
   /** Sends a packet and resolves with the next packet of `replyOp`. */
   request(op: number, body: string | Buffer | null, replyOp: number): Promise<Packet> {
-    const got = new Promise<Packet>((resolve, reject) => {
+    const got = this.waitOp(replyOp);
+    this.c.send(op, this.reqSeq++, body);
+    return got;
+  }
+
+  /** The next packet of `op` (other than the reliable-messaging ops). */
+  waitOp(op: number): Promise<Packet> {
+    const replyOp = op;
+    return new Promise<Packet>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no op ${replyOp} within 5 s`)), 5000);
       const list = this.opWaiters.get(replyOp) ?? [];
       list.push((p) => {
@@ -137,8 +145,6 @@ export class ImClient {
       });
       this.opWaiters.set(replyOp, list);
     });
-    this.c.send(op, this.reqSeq++, body);
-    return got;
   }
 
   /** Highest seq S such that 1..S (from `from`) all arrived. */
