@@ -203,6 +203,17 @@ describe('reliable messaging: seq, acks, sync, redelivery, devices, idempotency,
     assert.equal((await postJson(s.controlPort, '/im/group/send', { from: m1, group: 1, body: 'x' })).status, 404);
   });
 
+  it('malformed client ops get an error and keep the connection', async () => {
+    const c = await connect(nextMid++, 'bad');
+    c.c.send(113, 3, Buffer.alloc(3)); // ack: needs 8 or 9 bytes
+    c.c.send(114, 4, Buffer.alloc(5)); // sync: 0, 12 or 20 bytes
+    await until(() => c.errors.length === 2, 5000, 'two op-199 errors');
+    assert.deepEqual(c.errors.map((e) => [e.op, e.code]), [[113, 400], [114, 400]]);
+    const r = await c.send(2 as 0, 1, 'kind 2 is no kind');
+    assert.equal(r.code, 400);
+    assert.equal((await c.request(2, null, 3)).op, 3, 'still open');
+  });
+
   it('bad requests get a 4xx with a message', async () => {
     for (const [path, body] of [
       ['/im/send', { from: 1, to: [], body: 'x' }],
