@@ -8,7 +8,7 @@
  *
  * Open: op 2 heartbeat → op 3 with the room's online count (int32 BE) and the idle deadline moves
  * back; op 12 change room → 13; op 14/16 sub/unsub accepts → 15/17; op 4 upstream request → op 5;
- * ext ops 100/102 join/leave rooms → 101/103; any other op is echoed with an empty body (goim).
+ * ext ops 100/102 join/leave rooms → 101/103; reliable messaging 110/113/114 (src/im/gateway.ts); any other op is echoed with an empty body (goim).
  * Deadlines live on the worker's timer wheel: one entry per connection, no timer of its own.
  */
 import { randomUUID } from 'node:crypto';
@@ -53,6 +53,8 @@ export interface ConnectionHost {
   /** The connection authenticated: index it by key, register it with the router. */
   opened(conn: ConnectionActor, extraRooms: string[]): void;
   joinRoom(conn: ConnectionActor, room: string): void;
+  /** Whether the client may join this room itself (op 12/100): rooms of read fan-out groups are for members. */
+  mayJoin(conn: ConnectionActor, room: string): boolean;
   leaveRoom(conn: ConnectionActor, room: string): void;
   onlineCount(room: string): number;
   schedule(conn: ConnectionActor, delayMs: number): void;
@@ -60,6 +62,8 @@ export interface ConnectionHost {
   newLimiter(): RequestLimiter;
   /** A limit refused something of this connection: count it (ringcast_limit_refusals_total). */
   countLimit(limit: Limit): void;
+  /** Reliable-messaging ops (110, 113, 114; src/im/gateway.ts); false when `op` is not one of them. */
+  imPacket(conn: ConnectionActor, ver: number, op: number, seq: number, buf: Uint8Array, off: number, len: number): boolean;
   /** The connection is gone (socket closed): unregister everything. */
   release(conn: ConnectionActor): void;
   debug(conn: ConnectionActor, msg: string, extra?: object): void;
@@ -131,6 +135,10 @@ export class ConnectionActor implements TransportSink, Admission {
   /** Ops this connection accepts; shared, immutable sets (most clients send the same list). */
   accepts: ReadonlySet<number> = NO_OPS;
   private limiter: RequestLimiter | null = null;
+  /** Rate limit of reliable-messaging sends (op 110), made on the first one. */
+  imLimiter: RequestLimiter | null = null;
+  /** The client asked for reliable-messaging delivery (op 114): a replaced shard must hear of it again. */
+  imSynced = false;
   /** Packets that arrived while auth was in progress. */
   private early: EarlyPacket[] | null = null;
   private readonly host: ConnectionHost;
@@ -279,6 +287,10 @@ export class ConnectionActor implements TransportSink, Admission {
             this.roomLimit(ver, op, seq);
             return;
           }
+          if (next !== '' && !this.rooms.has(next) && !this.host.mayJoin(this, next)) {
+            this.error(ver, op, seq, 403, `not allowed to join ${next}`);
+            return;
+          }
           if (this.room !== '') this.leave(this.room);
           this.room = next;
           if (next !== '') this.join(next);
@@ -310,6 +322,7 @@ export class ConnectionActor implements TransportSink, Admission {
       case Op.Auth:
         return; // already authenticated: ignored, as goim does
       default:
+        if (this.host.imPacket(this, ver, op, seq, buf, off, len)) return;
         // goim echoes any other op with its seq and no body.
         this.transport.sendPacket(ver, op, seq, null);
     }
@@ -333,6 +346,11 @@ export class ConnectionActor implements TransportSink, Admission {
       const fresh = [...new Set(names)].filter((r) => !this.rooms.has(r));
       if (this.rooms.size + fresh.length > this.host.maxRooms) {
         this.roomLimit(ver, op, seq);
+        return;
+      }
+      const refused = fresh.find((r) => !this.host.mayJoin(this, r));
+      if (refused !== undefined) {
+        this.error(ver, op, seq, 403, `not allowed to join ${refused}`);
         return;
       }
       for (const r of fresh) this.join(r);

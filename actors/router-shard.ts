@@ -97,6 +97,8 @@ export class RouterShard implements Actor {
   entries = 0;
   private readonly onChange: (entries: number) => void;
   private readonly kick: KickSender;
+  /** Called for every entry removed (unregistered, kicked, or its worker died): per-connection state elsewhere can go. */
+  onRemoved: (mid: number, key: string, entry: RouteEntry) => void = () => undefined;
 
   constructor(onChange: (entries: number) => void, kick: KickSender) {
     this.onChange = onChange;
@@ -139,6 +141,7 @@ export class RouterShard implements Actor {
           this.kick(e.worker, e.connId, KickCode.MultiLogin, `logged in again on ${entry.platform || 'the same platform'}`);
           keys.delete(k);
           this.entries--;
+          this.onRemoved(mid, k, e);
         }
       }
     }
@@ -153,6 +156,7 @@ export class RouterShard implements Actor {
     keys.delete(key);
     this.entries--;
     if (keys.size === 0) this.users.delete(mid);
+    this.onRemoved(mid, key, e);
   }
 
   /** Forgets every connection held by a worker that died (its sockets died with it). */
@@ -163,6 +167,7 @@ export class RouterShard implements Actor {
         if (e.worker === worker) {
           keys.delete(key);
           removed++;
+          this.onRemoved(mid, key, e);
         }
       }
       if (keys.size === 0) this.users.delete(mid);

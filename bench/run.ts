@@ -45,6 +45,10 @@ const scenarios: Record<string, Scenario> = {
     description: 'control API HTTP layer: plain node:http vs fastify 5, push route in child processes, req/s, p50/p99, server CPU per request',
     load: () => import('./http-layer.js'),
   },
+  im: {
+    description: 'reliable messaging: persisted (fsync\'d) messages/s through POST /im/send, send-to-deliver latency p99 for an online user',
+    load: () => import('./im.js'),
+  },
   codec: {
     description: 'goim codec CPU: encode/decode ns per packet; fan-out framing per-client vs frame-once (PushFrames), no sockets',
     load: () => import('./codec.js'),

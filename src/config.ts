@@ -78,6 +78,26 @@ export interface PushConfig {
 }
 
 export const SLOW_CONSUMER_POLICIES = ['close', 'drop-oldest'] as const;
+export interface ImConfig {
+  /** Directory of the reliable-messaging store (LMDB environment), created if missing. Default "./data". */
+  readonly dataDir: string;
+  /** Messages kept per user inbox; older ones are removed as new ones arrive. Default 10000. */
+  readonly retainCount: number;
+  /** Messages older than this (ms) are not served and are removed as new ones arrive. Default 604800000 (7 days). */
+  readonly retainMs: number;
+  /** How long (ms) a sender's client_msg_id is remembered: a retry within it gets the original seq. Default 86400000. */
+  readonly idempotencyMs: number;
+  /** Messages sent to a device and not acked within this (ms) are sent again. Default 5000. */
+  readonly redeliverMs: number;
+  /** Messages sent to one device and not yet acked, at most (the sync page size bound). Default 1000. */
+  readonly ackWindow: number;
+  /** Groups up to this many members get write fan-out (a copy in each member's inbox); larger groups read fan-out. Default 500. */
+  readonly groupFanoutMax: number;
+  /** Client sends (op 110) per second per connection, sustained. Default 100. */
+  readonly sendRatePerSec: number;
+  /** Client sends (op 110) a connection may burst. Default 200. */
+  readonly sendBurst: number;
+}
 
 export const AUTH_MODES = ['none', 'jwt', 'http'] as const;
 export const JWT_ALGORITHMS = ['HS256', 'RS256'] as const;
@@ -249,6 +269,7 @@ export interface Config {
   readonly multiLogin: MultiLoginConfig;
   readonly upstream: UpstreamSettings;
   readonly push: PushConfig;
+  readonly im: ImConfig;
   readonly nodes: NodesConfig;
   readonly ring: RingConfig;
   readonly supervisor: SupervisorConfig;
@@ -283,6 +304,17 @@ export const CONFIG_DEFAULTS: Config = deepFreeze({
   multiLogin: { default: 'allow', kick: '', allow: '' },
   upstream: { services: '', timeoutMs: 5000, maxInFlight: 8, ratePerSec: 20, burst: 40 },
   push: { batchWindowMs: 5, batchMaxBytes: 32768, maxInFlight: 20000, writeQueueBytes: 4194304, slowConsumerPolicy: 'close', roomPolicies: '' },
+  im: {
+    dataDir: './data',
+    retainCount: 10000,
+    retainMs: 604800000,
+    idempotencyMs: 86400000,
+    redeliverMs: 5000,
+    ackWindow: 1000,
+    groupFanoutMax: 500,
+    sendRatePerSec: 100,
+    sendBurst: 200,
+  },
   nodes: {
     domain: '',
     addrs: '',
@@ -409,6 +441,17 @@ export const ConfigSchema = section({
       const rules = parseRoomPolicies(value);
       if (typeof rules === 'string') ctx.addIssue({ code: 'custom', message: rules });
     }),
+  }),
+  im: section({
+    dataDir: host(),
+    retainCount: int(1, 100000000),
+    retainMs: int(1000, 2 ** 52),
+    idempotencyMs: int(0, 2 ** 52),
+    redeliverMs: int(50, 3600000),
+    ackWindow: int(1, 100000),
+    groupFanoutMax: int(1, 1000000),
+    sendRatePerSec: int(1, 1000000),
+    sendBurst: int(1, 1000000),
   }),
   nodes: section({
     domain: text(),

@@ -17,6 +17,10 @@ import { MessageKind, SystemActorId } from './messages.js';
 import { KeyDirectory } from '../actors/key-directory.js';
 import { encodeKick } from '../actors/router-shard.js';
 import { PushDispatcher } from './push/dispatcher.js';
+import { ImOp } from './im/gateway.js';
+import { ImRequests } from './im/requests.js';
+import { ImService } from './im/service.js';
+import { ImStore } from './im/store.js';
 
 function readConfig(): Config {
   try {
@@ -97,6 +101,28 @@ async function main(): Promise<void> {
     process.stderr.write(`ringcast: ${(err as Error).message}\n`);
     process.exit(1);
   }
+  // The message store, once the listeners are bound: a data directory that cannot be opened stops
+  // start-up with its reason.
+  let imStore: ImStore;
+  try {
+    imStore = new ImStore(config.im.dataDir);
+  } catch (err) {
+    process.stderr.write(`ringcast: cannot open the message store in im.dataDir "${config.im.dataDir}": ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  // Idempotency entries expire by whole time buckets (src/im/store.ts): one sweep per half window.
+  if (config.im.idempotencyMs > 0) {
+    const windowMs = config.im.idempotencyMs;
+    setInterval(() => {
+      try {
+        const n = imStore.expireIdempotency(Date.now(), windowMs);
+        if (n > 0) log.debug({ n }, 'im: expired idempotency entries');
+      } catch (err) {
+        log.warn({ err }, 'im: idempotency expiry failed');
+      }
+    }, Math.min(3_600_000, Math.max(1000, windowMs / 2))).unref();
+  }
+
   fds.onRefillError = (err) => log.error({ err }, 'could not duplicate listening descriptors for replacement workers');
 
   const supervisor = new Supervisor(config, workers, fds, log);
@@ -122,6 +148,18 @@ async function main(): Promise<void> {
   const listeners = fds.listeners.map((l) => ({ name: l.name, host: l.host, port: l.port }));
   const push = new PushDispatcher(supervisor, keys, log, config.push.maxInFlight);
   supervisor.system.register(ActorKind.System, SystemActorId.Supervision, push);
+  // Reliable messaging: the acceptor sends (control API) through the shards and reads inboxes directly.
+  const imRequests = new ImRequests(supervisor.system, workers, () => supervisor.liveWorkers(), config.push.maxInFlight);
+  supervisor.system.register(ActorKind.System, SystemActorId.ImRequests, imRequests);
+  const im = new ImService(imStore, imRequests, config.im, (room, msg) => {
+    // Stored already (durable); a refused live broadcast is caught up by the members' group sync.
+    void Promise.resolve()
+      .then(() => push.pushRoom(ImOp.Message, room, msg))
+      .catch((err: unknown) => log.warn({ err, room }, 'im: group room broadcast refused'));
+  }, async (mid, room) => {
+    // A removed member's connections leave the group's room (control plane: rare, comlink calls).
+    for (const session of await push.sessions(mid)) await supervisor.admin(session.worker)?.evictFromRoom([session.key], room);
+  });
   const port = (name: string, fallback: number): number => fds.listeners.find((l) => l.name === name)?.port ?? fallback;
   const n = config.nodes;
   const addrs = n.addrs.split(',').map((a) => a.trim()).filter((a) => a !== '');
@@ -134,6 +172,7 @@ async function main(): Promise<void> {
     log,
     startedAt,
     push,
+    im,
     token: config.control.token,
     maxBodyBytes: config.control.maxBodyBytes,
     batchMaxTargets: config.control.batchMaxTargets,
@@ -174,6 +213,7 @@ async function main(): Promise<void> {
     control.close();
     control.closeAllConnections();
     push.close();
+    imRequests.close();
     log.info({ ms: Date.now() - t0, forced }, 'stopped');
     process.stdout.write(`ringcast: stopped (${signal}) in ${Date.now() - t0} ms\n`);
     process.exit(0);

@@ -37,16 +37,32 @@ export const enum MessageKind {
   PushReply = 35,
   /** Second-hop receiver (the deliverer of a Deliver) → acceptor. */
   DeliverReply = 36,
+  /** Reliable messaging; bodies in src/im/records.ts. Sender (acceptor or worker) → the shard owning the recipients. */
+  ImSend = 40,
+  /** Shard → the sender's ImRequests: seqs allocated and durable, or an error code. */
+  ImSendReply = 41,
+  /** Connection's worker → shard of its mid: start (or restart) delivery to the device from a seq. */
+  ImSync = 42,
+  /** Connection's worker → shard of its mid: the device acked (up to) a seq. */
+  ImAck = 43,
+  /** Shard → connection actor: write op 112 with this body (a stored message). */
+  ImDeliver = 44,
+  /** Shard → connection actor: write op 115 with this body (sync reply). */
+  ImSyncReply = 45,
 }
 
 /** Well-known actor ids inside a thread (besides connection actors). */
 export const enum SystemActorId {
   Supervision = 0,
   Deliverer = 1,
+  /** Pending reliable-messaging sends of this thread (src/im/requests.ts). */
+  ImRequests = 2,
 }
 export const enum RouterActorId {
   Shard = 0,
   PushRouter = 1,
+  /** The reliable-messaging shard (src/im/shard.ts): owns its users' seqs, inboxes and device cursors. */
+  Im = 2,
 }
 
 /** Worker lifecycle, worker → acceptor, by postMessage. */
@@ -76,6 +92,8 @@ export interface WorkerAdmin {
   ips(): string[];
   /** Details of this worker's connections with these keys (for GET /sessions). */
   sessionInfo(keys: string[]): Array<{ key: string; rooms: string[]; since: number; protocol: 'tcp' | 'ws' | 'mars' }>;
+  /** Takes the connections with these keys out of a room (a member removed from a group); returns how many were in it. */
+  evictFromRoom(keys: string[], room: string): number;
   /** Router-shard entries of one user, as [key, worker, platform] triples. */
   routerLookup(mid: number): Array<[string, number, string]>;
   /** Test only: registers a synthetic router entry from this worker, through the rings. */

@@ -24,10 +24,16 @@ import { RequestLimiter, UpstreamClient, type UpstreamReply } from './upstream.j
 import { Buckets } from '../actors/bucket.js';
 import { ConnectionActor, ConnState, type ConnectionHost } from '../actors/connection.js';
 import { Rooms } from '../actors/room.js';
+import { ImOp } from './im/gateway.js';
 import { Deliverer, type DeliveryHost, type DeliveryTarget } from './push/deliverer.js';
 import { PushRouter } from './push/router-push.js';
 import { SlowConsumerPolicies } from './push/slow-policy.js';
-import { encodeReply as encodePushReply } from './push/records.js';
+import { encodeReply as encodePushReply, encodeRoomPush } from './push/records.js';
+import { ImGateway } from './im/gateway.js';
+import { ImRequests } from './im/requests.js';
+import { GROUP_ROOM_PREFIX, ImService } from './im/service.js';
+import { ImShard } from './im/shard.js';
+import { ImStore } from './im/store.js';
 import { decodeKick, encodeKey, encodeKick, encodeRegister, encodeUnregister, FLAG_KICK_SAME_PLATFORM, RouterShard } from '../actors/router-shard.js';
 
 export interface WorkerInit {
@@ -67,6 +73,11 @@ export const LIMIT_REFUSED_CODE = 4003;
 /** Reason texts by Limit index (the admission limits only). */
 const LIMIT_REASONS = ['too many connections (limits.maxConnections)', 'too many connections on this worker (limits.maxConnectionsPerWorker)', 'too many connections from this address (limits.maxConnectionsPerIp)', 'too many pending handshakes (limits.maxPendingHandshakes)'];
 
+/** Anything with a deadline on the worker's timer wheel (connections, reliable-messaging devices). */
+interface Expiring {
+  onTimeout(): void;
+}
+
 export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost {
   readonly index: number;
   readonly workers: number;
@@ -83,7 +94,10 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
   private readonly base: number;
   private readonly servers: Array<net.Server | http.Server> = [];
   private readonly byId = new Map<number, ConnectionActor>();
-  private readonly wheel: TimerWheel<ConnectionActor>;
+  private readonly wheel: TimerWheel<Expiring>;
+  private readonly imStore: ImStore;
+  private readonly imRequests: ImRequests;
+  private readonly imGateway: ImGateway;
   private readonly authenticator: Authenticator;
   private readonly upstreamClient: UpstreamClient;
   private readonly deliverer: Deliverer;
@@ -130,6 +144,10 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
       if (kind === MessageKind.Kick) {
         const { code, reason } = decodeKick(buf, off, len);
         conn.kick(code, reason);
+      } else if ((kind === MessageKind.ImDeliver || kind === MessageKind.ImSyncReply) && conn.open) {
+        // Same bound as pushes: a client that stops reading is closed, its unacked messages wait in its inbox.
+        if (conn.transport.queuedBytes() > this.config.push.writeQueueBytes) this.dropSlow(conn);
+        else conn.transport.sendPacket(1, kind === MessageKind.ImDeliver ? ImOp.Message : ImOp.SyncReply, 0, buf.subarray(off, off + len));
       }
       return true;
     });
@@ -146,7 +164,30 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     const push = init.config.push;
     this.deliverer = new Deliverer(this, push.batchWindowMs, push.batchMaxBytes, push.writeQueueBytes, new SlowConsumerPolicies(push.slowConsumerPolicy, push.roomPolicies));
     this.system.register(ActorKind.System, SystemActorId.Deliverer, this.deliverer);
-    this.wheel = new TimerWheel(init.config.protocol.timerTickMs, TIMER_SLOTS, (conn) => conn.onTimeout());
+    this.wheel = new TimerWheel<Expiring>(init.config.protocol.timerTickMs, TIMER_SLOTS, (owner) => owner.onTimeout());
+    // Reliable messaging: this worker's shard of users, its senders' pending requests, its client ops.
+    this.imStore = new ImStore(init.config.im.dataDir);
+    this.imRequests = new ImRequests(this.system, this.workers, () => this.liveWorkers(), init.config.push.maxInFlight);
+    this.system.register(ActorKind.System, SystemActorId.ImRequests, this.imRequests);
+    const imService = new ImService(this.imStore, this.imRequests, init.config.im, (room, msg) => {
+      const body = encodeRoomPush(0, ImOp.Message, room, msg);
+      for (let w = 0; w < this.workers; w++) this.system.send(w, ActorKind.System, SystemActorId.Deliverer, MessageKind.PushRoom, body);
+    });
+    this.imGateway = new ImGateway(imService, this.system, this.workers, init.config.im);
+    const imShard = new ImShard(
+      this.imStore,
+      this.router,
+      init.config.im,
+      {
+        toConnection: (worker, connId, kind, body) => this.system.send(worker, ActorKind.Connection, connId, kind, body),
+        toRequests: (thread, body) => this.system.send(thread, ActorKind.System, SystemActorId.ImRequests, MessageKind.ImSendReply, body),
+        schedule: (entry, ms) => this.wheel.schedule(entry, ms),
+        cancel: (entry) => this.wheel.cancel(entry),
+      },
+      log,
+    );
+    this.system.register(ActorKind.RouterShard, RouterActorId.Im, imShard);
+    this.router.onRemoved = (mid, key, e) => imShard.connectionGone(mid, key, e.worker, e.connId);
     this.authenticator = createAuthenticator(init.config.auth, log);
     const services = parseServices(init.config.upstream.services);
     const serviceMap: Record<string, { url: string; timeoutMs: number }> = {};
@@ -236,6 +277,12 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     this.roomsChanged();
   }
 
+  mayJoin(conn: ConnectionActor, room: string): boolean {
+    if (!room.startsWith(GROUP_ROOM_PREFIX)) return true;
+    const gid = Number(room.slice(GROUP_ROOM_PREFIX.length));
+    return Number.isSafeInteger(gid) && gid > 0 && this.imStore.isMember(gid, conn.mid);
+  }
+
   leaveRoom(conn: ConnectionActor, room: string): void {
     this.rooms.leave(room, conn);
     this.roomsChanged();
@@ -271,6 +318,17 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     if (!conn.pendingHandshake) return;
     conn.pendingHandshake = false;
     this.limits.handshakeDone(this.index);
+  }
+
+  imPacket(conn: ConnectionActor, ver: number, op: number, seq: number, buf: Uint8Array, off: number, len: number): boolean {
+    return this.imGateway.onPacket(conn, ver, op, seq, buf, off, len);
+  }
+
+  /** Workers whose state word says ready (their shards answer). */
+  private liveWorkers(): number[] {
+    const out: number[] = [];
+    for (let w = 0; w < this.workers; w++) if (Atomics.load(this.status, w * STATUS_WORDS + ST_STATE) === WorkerState.Ready) out.push(w);
+    return out;
   }
 
   release(conn: ConnectionActor): void {
@@ -351,6 +409,7 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
       if (conn.state !== ConnState.Open) continue;
       if (shardOfMid(conn.mid, this.workers) === shard) {
         this.sendToShard(conn.mid, MessageKind.RouterRegister, encodeRegister(conn.mid, this.index, conn.id, 0, conn.platform, conn.key));
+        this.imGateway.resync(conn);
       }
     }
   }
@@ -394,6 +453,7 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     for (const conn of [...this.byId.values()]) conn.transport.destroy();
     this.wheel.stop();
     this.upstreamClient.close();
+    this.imRequests.close();
     await this.system.settled();
     records += this.system.drainAll();
     this.system.stop();
@@ -433,6 +493,19 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
       if (conn !== undefined) out.push({ key, rooms: [...conn.rooms], since: conn.since, protocol: conn.transport.protocol });
     }
     return out;
+  }
+
+  evictFromRoom(keys: string[], room: string): number {
+    let n = 0;
+    for (const key of keys) {
+      const conn = this.connections.get(key);
+      if (conn === undefined || !conn.rooms.has(room)) continue;
+      conn.rooms.delete(room);
+      if (conn.room === room) conn.room = '';
+      this.leaveRoom(conn, room);
+      n++;
+    }
+    return n;
   }
 
   routerLookup(mid: number): Array<[string, number, string]> {

@@ -46,4 +46,14 @@ describe('start-up with a bad config (node dist/src/main.js)', function () {
     assert.equal(code, 1);
     assert.match(stderr, new RegExp(`cannot listen for tcp on 127\\.0\\.0\\.1:${port}: EADDRINUSE`));
   });
+
+  it('exits 1 with a message when im.dataDir cannot be opened', async () => {
+    const notADir = writeConfig({}); // a regular file: no directory can be made under it
+    const file = writeConfig({ workers: 1, tcp: { host: '127.0.0.1', port: 0 }, ws: { port: 0 }, control: { port: 0 }, im: { dataDir: `${notADir}/im` } });
+    const { code, stderr } = await run(['--config', file]);
+    fs.rmSync(file, { force: true });
+    fs.rmSync(notADir, { force: true });
+    assert.equal(code, 1);
+    assert.match(stderr, /cannot open the message store in im\.dataDir ".*\/im": .*ENOTDIR/);
+  });
 });

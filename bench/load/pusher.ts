@@ -171,7 +171,7 @@ export class Pusher {
 }
 
 /** One keep-alive connection with pipelined requests; responses complete in request order. */
-class PipeConn {
+export class PipeConn {
   private readonly socket: net.Socket;
   private readonly sentAt: number[] = [];
   private head = 0;

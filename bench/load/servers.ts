@@ -50,6 +50,8 @@ export interface RingcastOptions {
 export async function startRingcast(o: RingcastOptions): Promise<ServerHandle> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ringcast-bench-'));
   const file = path.join(dir, 'config.json');
+  // The reliable-messaging store of this run: a temp dir, removed when the server stops.
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ringcast-bench-im-'));
   writeFileSync(
     file,
     JSON.stringify({
@@ -60,11 +62,22 @@ export async function startRingcast(o: RingcastOptions): Promise<ServerHandle> {
       log: { level: 'warn' },
       push: { batchWindowMs: o.batchWindowMs },
       ...o.extraConfig,
+      im: { dataDir, ...(o.extraConfig?.im as object | undefined) },
     }),
   );
   const main = fileURLToPath(new URL('../../src/main.js', import.meta.url));
   try {
-    return await startProcess('ringcast', [...(o.nodeArgs ?? []), main, '--config', file], /^ringcast: control listening on /);
+    const handle = await startProcess('ringcast', [...(o.nodeArgs ?? []), main, '--config', file], /^ringcast: control listening on /);
+    const stop = handle.stop;
+    handle.stop = async () => {
+      const code = await stop();
+      rmSync(dataDir, { recursive: true, force: true });
+      return code;
+    };
+    return handle;
+  } catch (err) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -10,6 +10,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import os from 'node:os';
 import type { LimitName } from '../limits.js';
 import type { Logger } from '../logger.js';
+import type { ImService } from '../im/service.js';
 import type { PushService } from '../push/types.js';
 import type { ControlMetrics } from './metrics.js';
 
@@ -67,6 +68,8 @@ export const DEFAULT_NODES: NodesOptions = {
 /** Per-server state the route handlers use. */
 export interface ApiContext {
   push: PushService | null;
+  /** Reliable messaging (/im/* routes); null = those answer 503. */
+  im: ImService | null;
   metrics: ControlMetrics;
   batchMaxTargets: number;
   log: Logger;

@@ -2,6 +2,7 @@
  * The HTTP control port, served by the acceptor (main thread), on plain node:http:
  *   - goim logic's API under /goim (src/control/goim-api.ts),
  *   - POST /push/batch and GET /sessions (src/control/batch.ts),
+ *   - reliable messaging under /im (src/control/im-api.ts),
  *   - GET /metrics (Prometheus, src/control/metrics.ts), GET /health,
  *   - the test-only /debug routes when `debug.testCommands` is on.
  * With a token, every request but GET /health needs `Authorization: Bearer <token>`. Errors answer with an HTTP
@@ -19,7 +20,9 @@ import type { CrashMode } from '../messages.js';
 import { PushRefused, type PushService } from '../push/types.js';
 import type { Supervisor } from '../supervisor.js';
 import { TokenBucket } from '../upstream.js';
+import type { ImService } from '../im/service.js';
 import { BATCH_ROUTES } from './batch.js';
+import { IM_ROUTES } from './im-api.js';
 import {
   DEFAULT_NODES,
   GOIM_ROUTES,
@@ -49,6 +52,8 @@ export interface ControlOptions {
   startedAt: number;
   /** The push service behind the push/online/sessions routes; absent = those answer 503. */
   push?: PushService;
+  /** Reliable messaging behind the /im routes; absent = those answer 503. */
+  im?: ImService;
   /** Bearer token every request must carry; "" (default) = no auth. */
   token?: string;
   /** Largest request body in bytes; a bigger one gets 413. Default 1048576. */
@@ -244,6 +249,7 @@ export function createControlServer(opts: ControlOptions): http.Server {
   const draining = opts.draining ?? (() => false);
   const api: ApiContext = {
     push: opts.push ?? null,
+    im: opts.im ?? null,
     metrics,
     batchMaxTargets: opts.batchMaxTargets ?? DEFAULT_BATCH_MAX_TARGETS,
     log: opts.log,
@@ -331,6 +337,7 @@ export function createControlServer(opts: ControlOptions): http.Server {
     ['/metrics', { label: '/metrics', methods: ['GET'], body: false, handle: renderMetrics }],
     ...GOIM_ROUTES,
     ...BATCH_ROUTES,
+    ...IM_ROUTES,
   ]);
   const token = opts.token ?? '';
   const st: ServerState = {

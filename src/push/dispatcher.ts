@@ -16,6 +16,7 @@ import type { KeyDirectory } from '../../actors/key-directory.js';
 import type { Logger } from '../logger.js';
 import { MessageKind, RouterActorId, SystemActorId, type WorkerAdmin } from '../messages.js';
 import { SendResult } from '../ring/outbox.js';
+import { RequestTable } from '../request-table.js';
 import { encodeAllPush, encodeDeliver, encodeMidsPush, encodeRoomPush } from './records.js';
 import { PushRefused, type OnlineTotal, type PushResult, type PushService, type SessionInfo } from './types.js';
 
@@ -41,10 +42,7 @@ export interface WorkerDirectory {
 export class PushDispatcher implements PushService, Actor {
   private readonly dir: WorkerDirectory;
   private readonly log: Logger;
-  private readonly timeoutMs: number;
-  private readonly pending = new Map<number, Pending>();
-  private nextReq = 1;
-  private sweeper: NodeJS.Timeout | null = null;
+  private readonly pending: RequestTable<Pending>;
 
   private readonly maxPending: number;
   /** Pushes refused because too many were in flight (overload protection). */
@@ -57,13 +55,15 @@ export class PushDispatcher implements PushService, Actor {
     this.keys = keys;
     this.log = log;
     this.maxPending = maxPending;
-    this.timeoutMs = timeoutMs;
+    this.pending = new RequestTable<Pending>(timeoutMs, (req, p) => {
+      this.log.warn({ req, firstHopLeft: p.firstHopLeft, connections: p.connections }, 'push request incomplete after timeout: answering with what was counted');
+      this.finish(req);
+    });
   }
 
   close(): void {
-    if (this.sweeper !== null) clearInterval(this.sweeper);
-    this.sweeper = null;
-    for (const req of [...this.pending.keys()]) this.finish(req);
+    this.pending.stop();
+    for (const req of this.pending.ids()) this.finish(req);
   }
 
   // ---- PushService ----
@@ -175,16 +175,9 @@ export class PushDispatcher implements PushService, Actor {
       this.refused++;
       throw new PushRefused(503, `overloaded: ${this.pending.size} pushes in flight (push.maxInFlight); retry later`);
     }
-    const req = this.nextReq;
-    this.nextReq = (this.nextReq + 1) >>> 0 || 1;
     let resolve!: (r: PushResult) => void;
     const done = new Promise<PushResult>((r) => (resolve = r));
-    this.pending.set(req, { firstHopLeft: firstHops, shards: null, connections: 0, startedAt: Date.now(), resolve });
-    if (this.sweeper === null) {
-      // One coarse sweep for stuck requests, running only while requests are pending: no timer per request.
-      this.sweeper = setInterval(() => this.sweep(), Math.min(1000, this.timeoutMs));
-      this.sweeper.unref();
-    }
+    const req = this.pending.add({ firstHopLeft: firstHops, shards: null, connections: 0, startedAt: Date.now(), resolve });
     if (firstHops === 0) this.finish(req);
     return { req, done };
   }
@@ -217,23 +210,8 @@ export class PushDispatcher implements PushService, Actor {
   }
 
   private finish(req: number): void {
-    const p = this.pending.get(req);
-    if (p === undefined) return;
-    this.pending.delete(req);
-    p.resolve({ connections: p.connections });
-    if (this.pending.size === 0 && this.sweeper !== null) {
-      clearInterval(this.sweeper);
-      this.sweeper = null;
-    }
-  }
-
-  private sweep(): void {
-    const now = Date.now();
-    for (const [req, p] of this.pending) {
-      if (now - p.startedAt < this.timeoutMs) continue;
-      this.log.warn({ req, firstHopLeft: p.firstHopLeft, connections: p.connections }, 'push request incomplete after timeout: answering with what was counted');
-      this.finish(req);
-    }
+    const p = this.pending.take(req);
+    p?.resolve({ connections: p.connections });
   }
 
   private async roomTotals(): Promise<Record<string, number>> {

@@ -23,6 +23,8 @@ export interface RunningServer {
   ports: Record<string, number>;
   stdout: string[];
   stderr: string[];
+  /** The reliable-messaging store directory (a fresh temp dir unless the config named one; that one is removed by stop()). */
+  dataDir: string;
   get(pathname: string): Promise<{ status: number; body: any }>;
   post(pathname: string): Promise<{ status: number; body: any }>;
   /** SIGTERM and wait for the exit; resolves with the exit code and how long it took. */
@@ -48,9 +50,12 @@ export function writeConfig(config: object): string {
 }
 
 export async function startServer(config: Record<string, unknown> = {}): Promise<RunningServer> {
+  const given = (config.im as { dataDir?: string } | undefined)?.dataDir;
+  const dataDir = given ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ringcast-im-'));
   const file = writeConfig({
     workers: 2,
     ...config,
+    im: { ...(config.im as object), dataDir },
     tcp: { host: '127.0.0.1', port: 0, ...(config.tcp as object) },
     ws: { host: '127.0.0.1', port: 0, ...(config.ws as object) },
     // mars.port 0 means "off", so a Mars test gets a port that was free a moment ago.
@@ -98,14 +103,22 @@ export async function startServer(config: Record<string, unknown> = {}): Promise
     ports,
     stdout,
     stderr,
+    dataDir,
     get: (p) => request('GET', p),
     post: (p) => request('POST', p),
     async stop(signal = 'SIGTERM') {
-      if (proc.exitCode !== null || proc.signalCode !== null) return { code: proc.exitCode, ms: 0 };
+      const removeData = (): void => {
+        if (given === undefined) fs.rmSync(dataDir, { recursive: true, force: true });
+      };
+      if (proc.exitCode !== null || proc.signalCode !== null) {
+        removeData();
+        return { code: proc.exitCode, ms: 0 };
+      }
       const t0 = Date.now();
       const exited = once(proc, 'exit');
       proc.kill(signal);
       const [code] = (await exited) as [number | null];
+      removeData();
       return { code, ms: Date.now() - t0 };
     },
   };

@@ -1,0 +1,154 @@
+/**
+ * Reliable-messaging routes of the control port (README "Reliable messaging"), JSON in and out with
+ * goim's envelope:
+ *   POST /im/send          {"from", "to": [mid...], "op", "body", "client_msg_id"} → {"seq": {"<mid>": n}}
+ *   POST /im/group/send    {"from", "group", "op", "body", "client_msg_id"} → {"seq": {...}} or {"group_seq": n}
+ *   GET  /im/inbox?mid=&after=&limit=        → {"messages": [{seq, from, op, body, client_msg_id, ts}]}
+ *   GET  /im/devices?mid=                     → {"devices": [{"device", "read"}]} (read positions)
+ *   GET  /im/group/inbox?group=&after=&limit= (read fan-out groups)
+ *   POST /im/group/create  {"group", "members": [...]}; /im/group/add, /im/group/remove likewise
+ *   GET  /im/group/members?group=            → {"group", "members": [...]}
+ * A 200 on a send means the message is durably stored (committed and flushed) in every inbox named.
+ */
+import { ImError } from '../im/requests.js';
+import { checkMid, MAX_PAGE, type ImService } from '../im/service.js';
+import { HttpError, intParam, type ApiContext, type ApiRequest, type ApiRoute } from './goim-api.js';
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+const MAX_CLIENT_MSG_ID = 256;
+const MAX_GROUP_CHANGE = 100_000;
+
+function im(ctx: ApiContext): ImService {
+  if (ctx.im === null) throw new HttpError(503, 'reliable messaging not available');
+  return ctx.im;
+}
+
+function jsonBody(req: ApiRequest): Record<string, unknown> {
+  if (req.apiBody.length === 0) throw new HttpError(400, 'body: empty (expected a JSON object)');
+  let v: unknown;
+  try {
+    v = JSON.parse(req.apiBody.toString('utf8'));
+  } catch (err) {
+    throw new HttpError(400, `body: invalid JSON (${(err as Error).message})`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, 'body: expected a JSON object');
+  return v as Record<string, unknown>;
+}
+
+/** ImError (from the service) as the HTTP error of the same status. */
+async function mapped<T>(p: () => Promise<T> | T): Promise<T> {
+  try {
+    return await p();
+  } catch (err) {
+    if (err instanceof ImError) throw new HttpError(err.status, err.message);
+    throw err;
+  }
+}
+
+function mid(v: unknown, what: string): number {
+  try {
+    return checkMid(v, what);
+  } catch (err) {
+    throw new HttpError(400, (err as Error).message);
+  }
+}
+
+function midList(v: unknown, what: string, max: number): number[] {
+  if (!Array.isArray(v)) throw new HttpError(400, `${what}: expected an array of user ids`);
+  if (v.length > max) throw new HttpError(400, `${what}: more than ${max} ids`);
+  return v.map((x, i) => mid(x, `${what}[${i}]`));
+}
+
+interface Message {
+  from: number;
+  op: number;
+  body: Buffer;
+  clientMsgId: string;
+}
+
+function message(b: Record<string, unknown>): Message {
+  const from = mid(b['from'], '"from"');
+  const op = b['op'] ?? 1000;
+  if (typeof op !== 'number' || !Number.isInteger(op) || op < INT32_MIN || op > INT32_MAX) throw new HttpError(400, `"op" must be an int32, got ${JSON.stringify(op)}`);
+  const body = b['body'];
+  if (typeof body !== 'string') throw new HttpError(400, '"body" must be a string');
+  const cmid = b['client_msg_id'] ?? '';
+  if (typeof cmid !== 'string' || Buffer.byteLength(cmid) > MAX_CLIENT_MSG_ID) throw new HttpError(400, `"client_msg_id" must be a string of at most ${MAX_CLIENT_MSG_ID} bytes`);
+  return { from, op, body: Buffer.from(body, 'utf8'), clientMsgId: cmid };
+}
+
+async function send(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
+  const b = jsonBody(req);
+  const m = message(b);
+  const to = midList(b['to'], '"to"', 10_000);
+  return { seq: await mapped(() => im(ctx).sendToUsers(m.from, to, m.op, m.body, m.clientMsgId)) };
+}
+
+async function groupSend(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
+  const b = jsonBody(req);
+  const m = message(b);
+  const gid = mid(b['group'], '"group"');
+  return mapped(() => im(ctx).sendToGroup(m.from, gid, m.op, m.body, m.clientMsgId));
+}
+
+function page(req: ApiRequest): { after: number; limit: number } {
+  return { after: intParam(req.apiQuery, 'after', 0, Number.MAX_SAFE_INTEGER, undefined, 0), limit: intParam(req.apiQuery, 'limit', 1, MAX_PAGE, undefined, 100) };
+}
+
+async function inbox(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
+  const m = intParam(req.apiQuery, 'mid', 1, Number.MAX_SAFE_INTEGER);
+  const { after, limit } = page(req);
+  return { messages: im(ctx).inbox(m, after, limit) };
+}
+
+async function devices(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
+  const m = intParam(req.apiQuery, 'mid', 1, Number.MAX_SAFE_INTEGER);
+  return { devices: im(ctx).store.readPositions(m) };
+}
+
+async function groupInbox(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
+  const gid = intParam(req.apiQuery, 'group', 1, Number.MAX_SAFE_INTEGER);
+  const { after, limit } = page(req);
+  return { messages: await mapped(() => im(ctx).groupInbox(gid, after, limit)) };
+}
+
+async function groupCreate(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
+  const b = jsonBody(req);
+  const gid = mid(b['group'], '"group"');
+  const members = midList(b['members'] ?? [], '"members"', MAX_GROUP_CHANGE);
+  if (!(await im(ctx).store.createGroup(gid, members))) throw new HttpError(409, `group ${gid} exists`);
+  return { group: gid, members: im(ctx).store.group(gid)![1] };
+}
+
+function groupChange(kind: 'add' | 'remove') {
+  return async (ctx: ApiContext, req: ApiRequest): Promise<unknown> => {
+    const b = jsonBody(req);
+    const gid = mid(b['group'], '"group"');
+    const members = midList(b['members'], '"members"', MAX_GROUP_CHANGE);
+    const ok = await im(ctx).changeMembers(gid, kind === 'add' ? members : [], kind === 'remove' ? members : []);
+    if (!ok) throw new HttpError(404, `unknown group ${gid}`);
+    return { group: gid, members: im(ctx).store.group(gid)![1] };
+  };
+}
+
+async function groupMembers(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
+  const gid = intParam(req.apiQuery, 'group', 1, Number.MAX_SAFE_INTEGER);
+  if (im(ctx).store.group(gid) === undefined) throw new HttpError(404, `unknown group ${gid}`);
+  return { group: gid, members: im(ctx).store.groupMembers(gid) };
+}
+
+const GET = ['GET'] as const;
+const POST = ['POST'] as const;
+
+export const IM_ROUTES: ReadonlyArray<readonly [string, ApiRoute]> = [
+  ['/im/send', { label: '/im/send', methods: POST, body: true, handle: send }],
+  ['/im/group/send', { label: '/im/group/send', methods: POST, body: true, handle: groupSend }],
+  ['/im/inbox', { label: '/im/inbox', methods: GET, body: false, handle: inbox }],
+  ['/im/devices', { label: '/im/devices', methods: GET, body: false, handle: devices }],
+  ['/im/group/inbox', { label: '/im/group/inbox', methods: GET, body: false, handle: groupInbox }],
+  ['/im/group/create', { label: '/im/group/create', methods: POST, body: true, handle: groupCreate }],
+  ['/im/group/add', { label: '/im/group/add', methods: POST, body: true, handle: groupChange('add') }],
+  ['/im/group/remove', { label: '/im/group/remove', methods: POST, body: true, handle: groupChange('remove') }],
+  ['/im/group/members', { label: '/im/group/members', methods: GET, body: false, handle: groupMembers }],
+];

@@ -1,0 +1,158 @@
+/**
+ * Reliable-messaging client ops on a worker (README "Reliable messaging" documents the bodies):
+ *
+ *   110 → 111  send to a user or a group: [u8 kind 0 user | 1 group][u64 target][i32 op]
+ *              [u16 cmidLen][client_msg_id][body] → JSON {"code", "message", "seq": {...}} or {"group_seq"}
+ *   112        (server) a message: src/im/message.ts
+ *   113        ack: [u64 seq] = everything up to seq (read index); [u64 seq][u8 1] = this seq only
+ *   114 → 115  sync: [u64 after][u32 limit] (empty body: from the device's read position);
+ *              read fan-out group: [u64 after][u32 limit][u64 group] → 115 [u64 after][u64 latest]
+ *
+ * Acks and syncs go to the shard owning the user as ring records; sends go through ImService.
+ */
+import { ExtOp, type ConnectionActor } from '../../actors/connection.js';
+import { ActorKind, type ActorSystem } from '../actor-system.js';
+import { shardOfMid } from '../hash.js';
+import { MessageKind, RouterActorId } from '../messages.js';
+import { RequestLimiter, UpstreamStatus } from '../upstream.js';
+import { getU64, setU64 } from './message.js';
+import { encodeAck, encodeSync } from './records.js';
+import { ImError } from './requests.js';
+import { ImService, MAX_PAGE } from './service.js';
+import { ImCode } from './shard.js';
+import type { ImConfig } from '../config.js';
+
+export const enum ImOp {
+  Send = 110,
+  SendReply = 111,
+  Message = 112,
+  Ack = 113,
+  Sync = 114,
+  SyncReply = 115,
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function sendReply(conn: ConnectionActor, ver: number, seq: number, code: number, message: string, extra: object = {}): void {
+  if (conn.open) conn.transport.sendPacket(ver, ImOp.SendReply, seq, enc.encode(JSON.stringify({ code, message, ...extra })));
+}
+
+export class ImGateway {
+  private readonly service: ImService;
+  private readonly system: ActorSystem;
+  private readonly workers: number;
+  private readonly cfg: ImConfig;
+
+  constructor(service: ImService, system: ActorSystem, workers: number, cfg: ImConfig) {
+    this.service = service;
+    this.system = system;
+    this.workers = workers;
+    this.cfg = cfg;
+  }
+
+  newLimiter(): RequestLimiter {
+    return new RequestLimiter(this.cfg.sendBurst, this.cfg.sendRatePerSec, this.cfg.sendBurst);
+  }
+
+  /** Handles ops 110, 113, 114 of an open connection; false for other ops. */
+  onPacket(conn: ConnectionActor, ver: number, op: number, seq: number, buf: Uint8Array, off: number, len: number): boolean {
+    switch (op) {
+      case ImOp.Send:
+        this.send(conn, ver, seq, buf, off, len);
+        return true;
+      case ImOp.Ack: {
+        if (len !== 8 && len !== 9) return this.bad(conn, ver, op, seq, 'ack body: [u64 seq] or [u64 seq][u8 single]');
+        const s = getU64(new DataView(buf.buffer, buf.byteOffset + off, 8), 0);
+        const single = len === 9 && buf[off + 8] === 1;
+        this.toShard(conn, MessageKind.ImAck, encodeAck(this.ref(conn), s, single));
+        return true;
+      }
+      case ImOp.Sync: {
+        if (len !== 0 && len !== 12 && len !== 20) return this.bad(conn, ver, op, seq, 'sync body: empty, [u64 after][u32 limit], or [u64 after][u32 limit][u64 group]');
+        if (len === 0) {
+          conn.imSynced = true;
+          this.toShard(conn, MessageKind.ImSync, encodeSync(this.ref(conn), -1, 0));
+          return true;
+        }
+        const dv = new DataView(buf.buffer, buf.byteOffset + off, len);
+        const after = getU64(dv, 0);
+        const limit = dv.getUint32(8);
+        if (len === 20) this.syncGroup(conn, ver, seq, getU64(dv, 12), after, limit);
+        else {
+          conn.imSynced = true;
+          this.toShard(conn, MessageKind.ImSync, encodeSync(this.ref(conn), after, limit));
+        }
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * The shard owning this connection's user was replaced (its worker died): its cursors are gone, so
+   * delivery resumes from the device's read position (unacked messages come again; the client drops
+   * duplicates by seq).
+   */
+  resync(conn: ConnectionActor): void {
+    if (conn.imSynced) this.toShard(conn, MessageKind.ImSync, encodeSync(this.ref(conn), -1, 0));
+  }
+
+  private ref(conn: ConnectionActor): { mid: number; worker: number; connId: number; key: string } {
+    return { mid: conn.mid, worker: this.system.self, connId: conn.id, key: conn.key };
+  }
+
+  private toShard(conn: ConnectionActor, kind: MessageKind, body: Uint8Array): void {
+    this.system.send(shardOfMid(conn.mid, this.workers), ActorKind.RouterShard, RouterActorId.Im, kind, body);
+  }
+
+  private bad(conn: ConnectionActor, ver: number, op: number, seq: number, reason: string): true {
+    conn.transport.sendPacket(ver, ExtOp.ErrorReply, seq, enc.encode(JSON.stringify({ op, code: 400, reason })));
+    return true;
+  }
+
+  /** Read fan-out group: a page straight from the group inbox (no cursor: the client pages by group seq). */
+  private syncGroup(conn: ConnectionActor, ver: number, seq: number, gid: number, after: number, limit: number): void {
+    if (!this.service.store.isMember(gid, conn.mid)) {
+      conn.transport.sendPacket(ver, ExtOp.ErrorReply, seq, enc.encode(JSON.stringify({ op: ImOp.Sync, code: 403, reason: `not a member of group ${gid}` })));
+      return;
+    }
+    const page = this.service.store.groupRange(gid, after, Math.min(limit || MAX_PAGE, MAX_PAGE), Date.now() - this.cfg.retainMs);
+    for (const msg of page) conn.transport.sendPacket(ver, ImOp.Message, 0, msg);
+    const reply = new Uint8Array(16);
+    const dv = new DataView(reply.buffer);
+    setU64(dv, 0, after);
+    setU64(dv, 8, this.service.store.group(gid)?.[2] ?? 0);
+    conn.transport.sendPacket(ver, ImOp.SyncReply, seq, reply);
+  }
+
+  private send(conn: ConnectionActor, ver: number, seq: number, buf: Uint8Array, off: number, len: number): void {
+    if (len < 15) return sendReply(conn, ver, seq, ImCode.BadRequest, 'send body: [u8 kind][u64 target][i32 op][u16 cmidLen][client_msg_id][body]');
+    const dv = new DataView(buf.buffer, buf.byteOffset + off, len);
+    const kind = buf[off]!;
+    const target = getU64(dv, 1);
+    const op = dv.getInt32(9);
+    const cl = dv.getUint16(13);
+    if ((kind !== 0 && kind !== 1) || 15 + cl > len) return sendReply(conn, ver, seq, ImCode.BadRequest, 'send body: kind must be 0 (user) or 1 (group), and client_msg_id must fit');
+    if (target <= 0 || !Number.isSafeInteger(target)) return sendReply(conn, ver, seq, ImCode.UnknownTarget, `unknown target ${target}`);
+    const limiter = conn.imLimiter ?? (conn.imLimiter = this.newLimiter());
+    const refused = limiter.tryStart(Date.now());
+    if (refused !== 0) return sendReply(conn, ver, seq, ImCode.RateLimited, refused === UpstreamStatus.RateLimited ? 'rate limited' : 'too many sends in flight');
+    const cmid = dec.decode(buf.subarray(off + 15, off + 15 + cl));
+    const body = buf.slice(off + 15 + cl, off + len);
+    const from = conn.mid;
+    const done = kind === 0 ? this.service.sendToUsers(from, [target], op, body, cmid).then((s) => ({ seq: s })) : this.service.sendToGroup(from, target, op, body, cmid);
+    done.then(
+      (extra) => {
+        limiter.finish();
+        sendReply(conn, ver, seq, ImCode.Ok, '', extra);
+      },
+      (err: unknown) => {
+        limiter.finish();
+        if (err instanceof ImError) sendReply(conn, ver, seq, err.status, err.message);
+        else sendReply(conn, ver, seq, ImCode.Unavailable, 'internal error');
+      },
+    );
+  }
+}

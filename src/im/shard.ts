@@ -1,0 +1,371 @@
+/**
+ * The reliable-messaging shard of one worker: for the users its router shard owns (hash of mid), it
+ * allocates per-user seqs, writes messages to their inboxes, answers the sender once the write is
+ * durable, and delivers to the user's devices.
+ *
+ * Delivery is one cursor per device (connection key), and the shard is the only actor moving it, so
+ * the synced stream and the live stream are the same stream: a device that asked to sync (op 114)
+ * from `after` is sent every stored message with after < seq ≤ durable seq, at most `ackWindow`
+ * beyond what it has acked, in seq order; a message that becomes durable while the device is caught
+ * up goes out at once (live), and one that arrives while the device is still paging is simply picked
+ * up by the next page. No gap, no duplicate, whatever the interleaving. Acks move the window (and
+ * the device's persisted read position); when no ack progress comes for `redeliverMs`, the cursor is
+ * rewound to the acked position and the unacked messages are sent again (one timer-wheel entry per
+ * device, none per message).
+ */
+import type { Actor } from '../actor-system.js';
+import type { ImConfig } from '../config.js';
+import type { Logger } from '../logger.js';
+import { MessageKind } from '../messages.js';
+import { TimerEntry } from '../timer-wheel.js';
+import type { RouterShard } from '../../actors/router-shard.js';
+import { encodeMessage, messageSeq, setU64 } from './message.js';
+import { decodeAck, decodeSend, decodeSync, encodeSendReply, type DeviceRef } from './records.js';
+import type { ImStore } from './store.js';
+
+export const enum ImCode {
+  Ok = 0,
+  BadRequest = 400,
+  NotMember = 403,
+  UnknownTarget = 404,
+  RateLimited = 429,
+  Unavailable = 503,
+  Timeout = 504,
+}
+
+/** What the shard needs from its worker. */
+export interface ShardHost {
+  /** Sends a packet body (op 112 for ImDeliver, 115 for ImSyncReply) to a connection actor. */
+  toConnection(worker: number, connId: number, kind: MessageKind.ImDeliver | MessageKind.ImSyncReply, body: Uint8Array): void;
+  /** Replies to a sender's ImRequests actor. */
+  toRequests(thread: number, body: Uint8Array): void;
+  schedule(entry: TimerEntry<Device>, delayMs: number): void;
+  cancel(entry: TimerEntry<Device>): void;
+}
+
+interface UserState {
+  readonly mid: number;
+  /** Last seq allocated. */
+  last: number;
+  /** Last seq known committed and flushed: nothing above it is ever sent. */
+  durable: number;
+  /** Writes allocated and not yet durable (the state may be dropped only at 0, with no devices). */
+  inflight: number;
+  /** Oldest seq still kept (last + 1 when the inbox is empty), and its ts (Infinity when empty): retention needs no range read per write. */
+  oldest: number;
+  oldestTs: number;
+  devices: Map<string, Device>;
+}
+
+export class Device {
+  readonly mid: number;
+  readonly key: string;
+  worker: number;
+  connId: number;
+  /** Highest seq sent (everything in (acked, sent] is in flight). */
+  sent = 0;
+  /** Read position: everything ≤ acked is acked. */
+  acked = 0;
+  /** Singly acked seqs above `acked` (not sent again on redelivery). */
+  singles: Set<number> | null = null;
+  window: number;
+  readonly timer: TimerEntry<Device>;
+  readonly user: UserState;
+  private readonly shard: ImShard;
+
+  constructor(shard: ImShard, user: UserState, ref: DeviceRef, window: number) {
+    this.shard = shard;
+    this.user = user;
+    this.mid = ref.mid;
+    this.key = ref.key;
+    this.worker = ref.worker;
+    this.connId = ref.connId;
+    this.window = window;
+    this.timer = new TimerEntry<Device>(this);
+  }
+
+  onTimeout(): void {
+    this.shard.redeliver(this);
+  }
+}
+
+interface PendingWrite {
+  user: UserState;
+  seq: number;
+  msg: Uint8Array;
+}
+
+const SYNC_REPLY_BYTES = 16;
+/** Users kept in memory without a device or a write in flight (their seq and retention bounds, saving a store read per message). */
+const IDLE_USERS_MAX = 100_000;
+/** Messages retention removes per write at most. */
+const RETAIN_BUDGET = 8;
+const dec = new TextDecoder();
+
+export class ImShard implements Actor {
+  private readonly users = new Map<number, UserState>();
+  /** Sends allocated but not yet durable, by idempotency key: a retry racing the original gets its seq. */
+  private readonly pendingIdem = new Map<string, number>();
+  private readonly store: ImStore;
+  private readonly router: RouterShard;
+  private readonly cfg: ImConfig;
+  private readonly host: ShardHost;
+  private readonly log: Logger;
+  /** Messages written (counter for /health-style figures and the bench). */
+  written = 0;
+
+  constructor(store: ImStore, router: RouterShard, cfg: ImConfig, host: ShardHost, log: Logger) {
+    this.store = store;
+    this.router = router;
+    this.cfg = cfg;
+    this.host = host;
+    this.log = log;
+  }
+
+  receive(kind: number, _source: number, buf: Uint8Array, off: number, len: number): void {
+    switch (kind) {
+      case MessageKind.ImSend: {
+        const r = decodeSend(buf, off, len);
+        if (r !== null) this.onSend(r.req, r.origin, r.from, r.op, r.group, r.ts, r.clientMsgId, r.mids, r.body);
+        return;
+      }
+      case MessageKind.ImSync: {
+        const r = decodeSync(buf, off, len);
+        if (r !== null) this.onSync(r.dev, r.after, r.limit);
+        return;
+      }
+      case MessageKind.ImAck: {
+        const r = decodeAck(buf, off, len);
+        if (r !== null) this.onAck(r.dev, r.seq, r.single);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private user(mid: number): UserState {
+    let u = this.users.get(mid);
+    if (u === undefined) {
+      const last = this.store.lastSeq(mid);
+      const o = this.store.oldest(mid);
+      u = { mid, last, durable: last, inflight: 0, devices: new Map(), oldest: o?.[0] ?? last + 1, oldestTs: o?.[1] ?? Infinity };
+      this.users.set(mid, u);
+      if (this.users.size > IDLE_USERS_MAX) this.forgetIdle();
+    }
+    return u;
+  }
+
+  // ---- sending ----
+
+  private onSend(req: number, origin: number, from: number, op: number, group: number, ts: number, cmidBytes: Uint8Array, mids: number[], body: Uint8Array): void {
+    const cmid = cmidBytes.length === 0 ? '' : dec.decode(cmidBytes);
+    const idemOn = cmid !== '' && this.cfg.idempotencyMs > 0;
+    const seqs: Array<[number, number]> = [];
+    const writes: PendingWrite[] = [];
+    const idemKeys: string[] = [];
+    const minTs = ts - this.cfg.retainMs;
+    let last: Promise<boolean> | null = null;
+    try {
+      for (const mid of mids) {
+        if (idemOn) {
+          const idemKey = `${from}\u0000${cmid}\u0000${mid}`;
+          const pending = this.pendingIdem.get(idemKey);
+          if (pending !== undefined) {
+            seqs.push([mid, pending]);
+            continue;
+          }
+          const seen = this.store.idempotent(from, cmid, mid, ts, this.cfg.idempotencyMs);
+          if (seen !== undefined) {
+            seqs.push([mid, seen]);
+            continue;
+          }
+          idemKeys.push(idemKey);
+        }
+        const u = this.user(mid);
+        const seq = ++u.last;
+        const msg = encodeMessage(seq, from, op, ts, group, cmidBytes, body);
+        last = this.store.append(mid, seq, msg);
+        if (idemOn) {
+          this.store.rememberSend(from, cmid, mid, seq, ts, this.cfg.idempotencyMs);
+          this.pendingIdem.set(idemKeys[idemKeys.length - 1]!, seq);
+        }
+        if (u.oldestTs === Infinity) {
+          u.oldest = seq;
+          u.oldestTs = ts;
+        }
+        this.retain(u, seq, ts, minTs);
+        u.inflight++;
+        writes.push({ user: u, seq, msg });
+        seqs.push([mid, seq]);
+      }
+    } catch (err) {
+      this.log.error({ err }, 'im: store write failed');
+      this.failed(writes, idemKeys);
+      this.host.toRequests(origin, encodeSendReply(req, ImCode.Unavailable, []));
+      return;
+    }
+    this.written += writes.length;
+    // Everything queued in this turn commits as one transaction; answer and deliver once it is on disk.
+    (last === null ? this.store.durable() : this.store.flushed(last)).then(
+      () => {
+        for (const k of idemKeys) this.pendingIdem.delete(k);
+        this.host.toRequests(origin, encodeSendReply(req, ImCode.Ok, seqs));
+        for (const w of writes) this.onDurable(w);
+      },
+      (err: unknown) => {
+        this.log.error({ err }, 'im: store commit failed');
+        this.failed(writes, idemKeys);
+        this.host.toRequests(origin, encodeSendReply(req, ImCode.Unavailable, []));
+      },
+    );
+  }
+
+  /** Writes that will never be durable: their seqs stay unused (a gap the readers skip), the sender may retry. */
+  private failed(writes: PendingWrite[], idemKeys: string[]): void {
+    for (const k of idemKeys) this.pendingIdem.delete(k);
+    for (const w of writes) w.user.inflight--;
+  }
+
+  private onDurable(w: PendingWrite): void {
+    const u = w.user;
+    u.inflight--;
+    if (w.seq > u.durable) u.durable = w.seq;
+    for (const dev of u.devices.values()) this.pump(dev, w);
+  }
+
+  /**
+   * Retention after writing `newest`: removes what falls out by count (seqs are contiguous, so by key,
+   * no range read) and, when the oldest kept message is older than `minTs`, by age; a few per write.
+   */
+  private retain(u: UserState, newest: number, ts: number, minTs: number): void {
+    let budget = RETAIN_BUDGET;
+    while (budget > 0 && (u.oldest <= newest - this.cfg.retainCount || (u.oldestTs < minTs && u.oldest < newest))) {
+      this.store.removeMessage(u.mid, u.oldest++);
+      budget--;
+      // The new oldest: committed (its ts is read), or written in this same turn (not visible yet: as new as `ts`).
+      u.oldestTs = this.store.messageTs(u.mid, u.oldest) ?? ts;
+    }
+  }
+
+  /** Idle users (no device, no write in flight) beyond IDLE_USERS_MAX are dropped, oldest first; their state reloads from the store. */
+  private forgetIdle(): void {
+    let budget = 64;
+    for (const [mid, u] of this.users) {
+      if (this.users.size <= IDLE_USERS_MAX || budget-- === 0) return;
+      if (u.inflight === 0 && u.devices.size === 0) this.users.delete(mid);
+    }
+  }
+
+  /** A connection left the router: its device cursor goes (the read position stays in the store). */
+  connectionGone(mid: number, key: string, worker: number, connId: number): void {
+    const dev = this.users.get(mid)?.devices.get(key);
+    if (dev !== undefined && dev.worker === worker && dev.connId === connId) this.drop(dev);
+  }
+
+  // ---- delivery ----
+
+  /** Whether the device's connection is still the one registered with the router. */
+  private alive(dev: Device): boolean {
+    const e = this.router.users.get(dev.mid)?.get(dev.key);
+    return e !== undefined && e.worker === dev.worker && e.connId === dev.connId;
+  }
+
+  private drop(dev: Device): void {
+    this.host.cancel(dev.timer);
+    if (dev.user.devices.get(dev.key) === dev) dev.user.devices.delete(dev.key);
+  }
+
+  /**
+   * Sends the device what it may have now: (sent, min(durable, acked + window)], in seq order.
+   * `hand` is a message just made durable: sent from memory when it is the next one due.
+   */
+  private pump(dev: Device, hand: PendingWrite | null = null): void {
+    const u = dev.user;
+    const cap = Math.min(u.durable, dev.acked + dev.window);
+    if (dev.sent >= cap) return;
+    if (!this.alive(dev)) {
+      this.drop(dev);
+      return;
+    }
+    if (hand !== null && hand.seq === dev.sent + 1 && cap >= hand.seq && (dev.singles === null || !dev.singles.has(hand.seq))) {
+      this.host.toConnection(dev.worker, dev.connId, MessageKind.ImDeliver, hand.msg);
+      dev.sent = hand.seq;
+    }
+    if (dev.sent < cap) {
+      const minTs = Date.now() - this.cfg.retainMs;
+      for (const msg of this.store.range(dev.mid, dev.sent, cap, cap - dev.sent, minTs)) {
+        if (dev.singles !== null && dev.singles.has(messageSeq(msg))) continue;
+        this.host.toConnection(dev.worker, dev.connId, MessageKind.ImDeliver, msg);
+      }
+      dev.sent = cap;
+    }
+    if (!dev.timer.scheduled) this.host.schedule(dev.timer, this.cfg.redeliverMs);
+  }
+
+  /** No ack progress for redeliverMs: send the unacked messages again. */
+  redeliver(dev: Device): void {
+    if (!this.alive(dev)) {
+      this.drop(dev);
+      return;
+    }
+    if (dev.acked >= dev.sent) return;
+    dev.sent = dev.acked;
+    this.pump(dev);
+  }
+
+  private onSync(ref: DeviceRef, after: number, limit: number): void {
+    const u = this.user(ref.mid);
+    let dev = u.devices.get(ref.key);
+    const window = limit > 0 ? Math.min(limit, this.cfg.ackWindow) : this.cfg.ackWindow;
+    if (dev === undefined || dev.worker !== ref.worker || dev.connId !== ref.connId) {
+      if (dev !== undefined) this.host.cancel(dev.timer);
+      dev = new Device(this, u, ref, window);
+      u.devices.set(ref.key, dev);
+    }
+    dev.window = window;
+    const stored = this.store.readPosition(ref.mid, ref.key);
+    // after < 0: resume from the device's read position; otherwise the client has everything up to
+    // `after` (its local store): that is its read position now. Never beyond what exists.
+    let from = after < 0 ? stored : Math.min(after, u.durable);
+    if (from < 0) from = 0;
+    if (from > stored) this.store.setReadPosition(ref.mid, ref.key, from);
+    dev.acked = from;
+    dev.sent = from;
+    dev.singles = null;
+    const reply = new Uint8Array(SYNC_REPLY_BYTES);
+    const dv = new DataView(reply.buffer);
+    setU64(dv, 0, from);
+    setU64(dv, 8, u.durable);
+    this.host.toConnection(ref.worker, ref.connId, MessageKind.ImSyncReply, reply);
+    this.pump(dev);
+  }
+
+  private onAck(ref: DeviceRef, seq: number, single: boolean): void {
+    const u = this.users.get(ref.mid);
+    const dev = u?.devices.get(ref.key);
+    if (u === undefined || dev === undefined || dev.connId !== ref.connId || dev.worker !== ref.worker) {
+      // An ack from a connection the shard no longer tracks (it closed, or a newer one synced): the
+      // client did read those messages, so the device's read position still moves forward.
+      if (!single && seq <= (u?.durable ?? this.store.lastSeq(ref.mid)) && seq > this.store.readPosition(ref.mid, ref.key)) this.store.setReadPosition(ref.mid, ref.key, seq);
+      return;
+    }
+    if (seq > dev.sent || seq <= dev.acked) return; // nothing to learn (a client acking what it was never sent is ignored)
+    if (single && seq !== dev.acked + 1) {
+      if (dev.singles === null) dev.singles = new Set();
+      dev.singles.add(seq);
+      return;
+    }
+    dev.acked = seq;
+    if (dev.singles !== null) {
+      while (dev.singles.delete(dev.acked + 1)) dev.acked++;
+      for (const s of dev.singles) if (s <= dev.acked) dev.singles.delete(s);
+      if (dev.singles.size === 0) dev.singles = null;
+    }
+    this.store.setReadPosition(ref.mid, ref.key, dev.acked);
+    // Progress: the redelivery deadline starts again; none is needed once everything is acked.
+    if (dev.acked >= dev.sent) this.host.cancel(dev.timer);
+    else this.host.schedule(dev.timer, this.cfg.redeliverMs);
+    this.pump(dev);
+  }
+}
