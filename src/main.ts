@@ -148,6 +148,11 @@ async function main(): Promise<void> {
   const listeners = fds.listeners.map((l) => ({ name: l.name, host: l.host, port: l.port }));
   const push = new PushDispatcher(supervisor, keys, log, config.push.maxInFlight);
   supervisor.system.register(ActorKind.System, SystemActorId.Supervision, push);
+  // From now on a dead worker also completes the pushes that wait for its answer.
+  supervisor.onWorkerDeath = (worker) => {
+    keys.purgeWorker(worker);
+    push.workerDied(worker);
+  };
   // Reliable messaging: the acceptor sends (control API) through the shards and reads inboxes directly.
   const imRequests = new ImRequests(supervisor.system, workers, () => supervisor.liveWorkers(), config.push.maxInFlight);
   supervisor.system.register(ActorKind.System, SystemActorId.ImRequests, imRequests);

@@ -221,6 +221,37 @@ describe('push path: batch issues its pushes at once', function () {
   });
 });
 
+describe('push path: a worker dying under a push', function () {
+  this.timeout(60_000);
+  it('completes the push with the live workers\' answers at once instead of waiting out the 5 s timeout', async () => {
+    const s = await startServer({ workers: 2, push: { batchWindowMs: 1500 } });
+    const clients: GoimClient[] = [];
+    try {
+      for (let i = 0; i < 8; i++) {
+        const c = await GoimClient.connect('tcp', s.tcpPort);
+        assert.equal((await c.auth({ mid: 500 + i, key: `w${i}`, room_id: 'live://9', accepts: [1000] })).op, Op.AuthReply);
+        clients.push(c);
+      }
+      const onWorker0 = (await s.get('/health')).body.workers[0].connections as number;
+      assert.ok(onWorker0 > 0 && onWorker0 < 8, `clients on both workers (${onWorker0} on worker 0)`);
+      // Both workers hold the push in their 1.5 s merge window; worker 1 dies with it.
+      const t0 = Date.now();
+      const answer = fetch(`http://127.0.0.1:${s.controlPort}/goim/push/room?operation=1000&type=live&room=9`, { method: 'POST', body: 'x' });
+      const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${s.controlPort}/metrics`)).text();
+      await until(async () => (await metrics()).includes('ringcast_pushes_in_flight 1'), 1000, 'the push in flight');
+      assert.equal((await s.post('/debug/workers/1/crash?mode=exit')).status, 200);
+      const res = await answer;
+      const json = (await res.json()) as { data: { connections: number } };
+      const ms = Date.now() - t0;
+      assert.equal(json.data.connections, onWorker0, 'counted on the live worker only');
+      assert.ok(ms < 4000, `answered after ${ms} ms (the request timeout is 5 s)`);
+    } finally {
+      for (const c of clients) c.close();
+      await s.stop('SIGKILL');
+    }
+  });
+});
+
 describe('push path: slow consumers', function () {
   this.timeout(60_000);
   it('closes a client that stops reading once its outbound queue passes push.writeQueueBytes; others keep receiving', async () => {

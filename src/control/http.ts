@@ -245,7 +245,7 @@ async function run(req: ControlRequest): Promise<void> {
 
 export function createControlServer(opts: ControlOptions): http.Server {
   const { supervisor } = opts;
-  const metrics = new ControlMetrics(opts.metrics ?? { workers: () => supervisor.statuses(), limitRefusals: () => supervisor.limits.refusals() });
+  const metrics = new ControlMetrics(opts.metrics ?? { workers: () => supervisor.statuses(), limitRefusals: () => supervisor.limits.refusals(), pushesInFlight: () => opts.push?.inFlight?.() ?? 0 });
   const draining = opts.draining ?? (() => false);
   const api: ApiContext = {
     push: opts.push ?? null,

@@ -29,6 +29,8 @@ export interface MetricsSource {
   workers(): readonly WorkerMetrics[];
   /** Refusals counted by the workers (shared counters), by limit. */
   limitRefusals?(): Partial<Record<LimitName, number>>;
+  /** Pushes accepted and not yet answered. */
+  pushesInFlight?(): number;
 }
 
 export type PushKind = 'keys' | 'mids' | 'room' | 'all' | 'batch';
@@ -65,6 +67,7 @@ export class ControlMetrics {
   private readonly limitRefusals: Counter<'limit'>;
   /** Refusals counted here, in the acceptor (control API limits). */
   private readonly localRefusals = new Map<LimitName, number>();
+  private readonly inFlight: Gauge;
   private readonly loopLag: Gauge;
   private readonly loopLagMax: Gauge;
   private readonly loopDelay: IntervalHistogram;
@@ -99,6 +102,7 @@ export class ControlMetrics {
       labelNames: ['limit'] as const,
       registers,
     });
+    this.inFlight = new Gauge({ name: 'ringcast_pushes_in_flight', help: 'Pushes accepted by the control API and not yet answered by the workers (503 past push.maxInFlight).', registers });
     this.loopLag = new Gauge({ name: 'ringcast_event_loop_lag_seconds', help: 'p99 event-loop lag of the acceptor (main thread) since the previous scrape.', registers });
     this.loopLagMax = new Gauge({ name: 'ringcast_event_loop_lag_max_seconds', help: 'Largest event-loop lag of the acceptor (main thread) since the previous scrape.', registers });
     for (const kind of ['keys', 'mids', 'room', 'all', 'batch'] as const) this.pushes.inc({ kind }, 0);
@@ -129,6 +133,7 @@ export class ControlMetrics {
   async render(): Promise<string> {
     this.fillWorkers();
     this.fillLimits();
+    this.inFlight.set(this.source.pushesInFlight?.() ?? 0);
     const d = this.loopDelay;
     const lag = (ns: number): number => Math.max(0, ns - this.loopResolutionNs) / 1e9;
     this.loopLag.set(d.count > 0 ? lag(d.percentile(99)) : 0);

@@ -28,6 +28,14 @@ interface Pending {
   connections: number;
   startedAt: number;
   resolve: (r: PushResult) => void;
+  /**
+   * Workers that answer this request straight to the acceptor and have not yet (room/all: every
+   * worker; keys: the holders), so that a worker's death completes its part at once instead of
+   * leaving the request to the timeout. Null for mids (their holders are known to the shards only).
+   */
+  direct: number[] | null;
+  /** What `direct` workers answer: PushReply (room/all) or DeliverReply for the acceptor as shard (keys). */
+  directKind: MessageKind.PushReply | MessageKind.DeliverReply;
 }
 
 /** What the dispatcher needs from the supervisor. */
@@ -87,6 +95,11 @@ export class PushDispatcher implements PushService, Actor {
     const live = new Set(this.dir.liveWorkers());
     const holders = [...this.keys.route(keys)].filter(([w]) => live.has(w));
     const { req, done } = this.begin(holders.length > 0 ? 1 : 0);
+    const p = this.pending.get(req);
+    if (p !== undefined) {
+      p.direct = holders.map(([w]) => w);
+      p.directKind = MessageKind.DeliverReply;
+    }
     for (const [worker, connIds] of holders) {
       this.send(req, worker, ActorKind.System, SystemActorId.Deliverer, MessageKind.Deliver, encodeDeliver(req, op, holders.length, connIds, body));
     }
@@ -144,26 +157,56 @@ export class PushDispatcher implements PushService, Actor {
     return out.sort((a, b) => a.since - b.since);
   }
 
+  inFlight(): number {
+    return this.pending.size;
+  }
+
   // ---- replies (ring records to the acceptor) ----
 
-  receive(kind: number, _source: number, buf: Uint8Array, off: number, len: number): void {
+  receive(kind: number, source: number, buf: Uint8Array, off: number, len: number): void {
     if (len < 16 || (kind !== MessageKind.PushReply && kind !== MessageKind.DeliverReply)) return;
     const dv = new DataView(buf.buffer, buf.byteOffset + off, 16);
     const req = dv.getUint32(0);
     const p = this.pending.get(req);
     if (p === undefined) return; // timed out already
     p.connections += dv.getUint32(4);
-    if (kind === MessageKind.PushReply) {
-      p.firstHopLeft--;
-    } else {
-      // A holder's reply: the shard's part is complete when all of its Delivers have answered.
-      const shard = dv.getUint32(12);
-      if (p.shards === null) p.shards = new Map();
-      let s = p.shards.get(shard);
-      if (s === undefined) p.shards.set(shard, (s = { fanout: dv.getUint32(8), done: 0 }));
-      if (++s.done === s.fanout) p.firstHopLeft--;
+    if (p.direct !== null && kind === p.directKind) {
+      const i = p.direct.indexOf(source);
+      if (i >= 0) p.direct.splice(i, 1);
     }
+    if (kind === MessageKind.PushReply) p.firstHopLeft--;
+    else this.holderDone(p, dv.getUint32(12), dv.getUint32(8));
     if (p.firstHopLeft <= 0) this.finish(req);
+  }
+
+  /**
+   * A worker died: every request still waiting for its direct answer completes its part now (with
+   * nothing counted there: its connections died with it) instead of waiting out the timeout.
+   */
+  workerDied(worker: number): void {
+    for (const req of this.pending.ids()) {
+      const p = this.pending.get(req);
+      if (p === undefined || p.direct === null) continue;
+      const i = p.direct.indexOf(worker);
+      if (i < 0) continue;
+      p.direct.splice(i, 1);
+      if (p.directKind === MessageKind.PushReply) p.firstHopLeft--;
+      else this.holderDone(p, this.dir.system.self, p.direct.length + 1 + this.holderReplies(p));
+      if (p.firstHopLeft <= 0) this.finish(req);
+    }
+  }
+
+  /** A holder's part of a shard's fan-out is done: the shard's part completes with its last holder. */
+  private holderDone(p: Pending, shard: number, fanout: number): void {
+    if (p.shards === null) p.shards = new Map();
+    let s = p.shards.get(shard);
+    if (s === undefined) p.shards.set(shard, (s = { fanout, done: 0 }));
+    if (++s.done === s.fanout) p.firstHopLeft--;
+  }
+
+  /** Holder replies the acceptor (as the shard of a push by key) has had for this request. */
+  private holderReplies(p: Pending): number {
+    return p.shards?.get(this.dir.system.self)?.done ?? 0;
   }
 
   // ---- internals ----
@@ -177,7 +220,7 @@ export class PushDispatcher implements PushService, Actor {
     }
     let resolve!: (r: PushResult) => void;
     const done = new Promise<PushResult>((r) => (resolve = r));
-    const req = this.pending.add({ firstHopLeft: firstHops, shards: null, connections: 0, startedAt: Date.now(), resolve });
+    const req = this.pending.add({ firstHopLeft: firstHops, shards: null, connections: 0, startedAt: Date.now(), resolve, direct: null, directKind: MessageKind.PushReply });
     if (firstHops === 0) this.finish(req);
     return { req, done };
   }
@@ -185,6 +228,8 @@ export class PushDispatcher implements PushService, Actor {
   private fanOut(kind: MessageKind, encode: (req: number) => Uint8Array): Promise<PushResult> {
     const targets = this.dir.liveWorkers();
     const { req, done } = this.begin(targets.length);
+    const p = this.pending.get(req);
+    if (p !== undefined) p.direct = targets.slice();
     const body = encode(req);
     for (const w of targets) this.send(req, w, ActorKind.System, SystemActorId.Deliverer, kind, body);
     return done;
@@ -204,6 +249,8 @@ export class PushDispatcher implements PushService, Actor {
       // by the outbox); the request must not wait for it.
       const p = this.pending.get(req);
       if (p === undefined) return;
+      const i = p.direct === null ? -1 : p.direct.indexOf(worker);
+      if (i >= 0) p.direct!.splice(i, 1);
       p.firstHopLeft--;
       if (p.firstHopLeft <= 0) this.finish(req);
     }

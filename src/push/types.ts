@@ -47,4 +47,6 @@ export interface PushService {
   onlineRooms(type: string, rooms: string[]): Promise<Record<string, number>>;
   onlineTotal(): Promise<OnlineTotal>;
   sessions(mid: number): Promise<SessionInfo[]>;
+  /** Pushes accepted and not yet answered (bounded by push.maxInFlight). */
+  inFlight?(): number;
 }
