@@ -139,6 +139,9 @@ export class ConnectionActor implements TransportSink, Admission {
   imLimiter: RequestLimiter | null = null;
   /** The client asked for reliable-messaging delivery (op 114): a replaced shard must hear of it again. */
   imSynced = false;
+  /** Header seq and ver of the client's last user sync (op 114), echoed by its op 115. */
+  imSyncSeq = 0;
+  imSyncVer = 1;
   /** Packets that arrived while auth was in progress. */
   private early: EarlyPacket[] | null = null;
   private readonly host: ConnectionHost;

@@ -147,7 +147,8 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
       } else if ((kind === MessageKind.ImDeliver || kind === MessageKind.ImSyncReply) && conn.open) {
         // Same bound as pushes: a client that stops reading is closed, its unacked messages wait in its inbox.
         if (conn.transport.queuedBytes() > this.config.push.writeQueueBytes) this.dropSlow(conn);
-        else conn.transport.sendPacket(1, kind === MessageKind.ImDeliver ? ImOp.Message : ImOp.SyncReply, 0, buf.subarray(off, off + len));
+        else if (kind === MessageKind.ImDeliver) conn.transport.sendPacket(1, ImOp.Message, 0, buf.subarray(off, off + len));
+        else conn.transport.sendPacket(conn.imSyncVer, ImOp.SyncReply, conn.imSyncSeq, buf.subarray(off, off + len));
       }
       return true;
     });

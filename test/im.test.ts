@@ -46,9 +46,10 @@ describe('reliable messaging: seq, acks, sync, redelivery, devices, idempotency,
   it('delivers online with the seq, and an ack moves the device read position', async () => {
     const mid = nextMid++;
     const c = await connect(mid, 'd1');
-    c.sync();
+    const syncSeq = c.sync();
     await until(() => c.syncReplies.length === 1, 5000, 'sync reply');
     assert.deepEqual(c.syncReplies[0], { after: 0, latest: 0 });
+    assert.equal(c.syncReplySeqs[0], syncSeq, 'op 115 echoes the header seq of the op 114 it answers');
     const seqs = await send([mid], 'hello');
     assert.deepEqual(seqs, { [mid]: 1 });
     await until(() => c.bySeq.has(1), 5000, 'message 1');
@@ -181,7 +182,7 @@ describe('reliable messaging: seq, acks, sync, redelivery, devices, idempotency,
     const gid = 5000 + m1;
     assert.equal((await postJson(s.controlPort, '/im/group/create', { group: gid, members: [m1, m2] })).status, 200);
     assert.equal((await postJson(s.controlPort, '/im/group/create', { group: gid, members: [] })).status, 409);
-    assert.equal((await postJson(s.controlPort, '/im/group/add', { group: gid, members: [m3] })).json.data.members, 3);
+    assert.equal((await postJson(s.controlPort, '/im/group/add', { group: gid, members: [m3] })).json.data.member_count, 3);
     assert.deepEqual((await s.get(`/im/group/members?group=${gid}`)).body.data.members, [m1, m2, m3]);
     const c2 = await connect(m2, 'g2');
     const c3 = await connect(m3, 'g3');
@@ -196,7 +197,7 @@ describe('reliable messaging: seq, acks, sync, redelivery, devices, idempotency,
     const http = await postJson(s.controlPort, '/im/group/send', { from: m2, group: gid, op: 1000, body: 'via http', client_msg_id: 'g-2' });
     assert.equal(http.status, 200);
     assert.equal(http.json.data.seq[m3], 2);
-    assert.equal((await postJson(s.controlPort, '/im/group/remove', { group: gid, members: [m3] })).json.data.members, 2);
+    assert.equal((await postJson(s.controlPort, '/im/group/remove', { group: gid, members: [m3] })).json.data.member_count, 2);
     const refused = await c3.send(1, gid, 'not any more');
     assert.equal(refused.code, 403);
     assert.equal((await postJson(s.controlPort, '/im/group/send', { from: m3, group: gid, body: 'x' })).status, 403);

@@ -118,7 +118,7 @@ async function groupCreate(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
   const gid = mid(b['group'], '"group"');
   const members = midList(b['members'] ?? [], '"members"', MAX_GROUP_CHANGE);
   if (!(await im(ctx).store.createGroup(gid, members))) throw new HttpError(409, `group ${gid} exists`);
-  return { group: gid, members: im(ctx).store.group(gid)![1] };
+  return { group: gid, member_count: im(ctx).store.group(gid)![1] };
 }
 
 function groupChange(kind: 'add' | 'remove') {
@@ -128,7 +128,7 @@ function groupChange(kind: 'add' | 'remove') {
     const members = midList(b['members'], '"members"', MAX_GROUP_CHANGE);
     const ok = await im(ctx).changeMembers(gid, kind === 'add' ? members : [], kind === 'remove' ? members : []);
     if (!ok) throw new HttpError(404, `unknown group ${gid}`);
-    return { group: gid, members: im(ctx).store.group(gid)![1] };
+    return { group: gid, member_count: im(ctx).store.group(gid)![1] };
   };
 }
 

@@ -72,6 +72,8 @@ export class ImGateway {
         if (len !== 0 && len !== 12 && len !== 20) return this.bad(conn, ver, op, seq, 'sync body: empty, [u64 after][u32 limit], or [u64 after][u32 limit][u64 group]');
         if (len === 0) {
           conn.imSynced = true;
+          conn.imSyncSeq = seq;
+          conn.imSyncVer = ver;
           this.toShard(conn, MessageKind.ImSync, encodeSync(this.ref(conn), -1, 0));
           return true;
         }
@@ -81,6 +83,8 @@ export class ImGateway {
         if (len === 20) this.syncGroup(conn, ver, seq, getU64(dv, 12), after, limit);
         else {
           conn.imSynced = true;
+          conn.imSyncSeq = seq;
+          conn.imSyncVer = ver;
           this.toShard(conn, MessageKind.ImSync, encodeSync(this.ref(conn), after, limit));
         }
         return true;

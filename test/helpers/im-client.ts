@@ -35,6 +35,8 @@ export class ImClient {
   /** Deduplicated by seq. */
   readonly bySeq = new Map<number, MessageFields>();
   readonly syncReplies: Array<{ after: number; latest: number }> = [];
+  /** Header seq of each op 115 (it echoes the op 114 it answers). */
+  readonly syncReplySeqs: number[] = [];
   /** Waiters for the next packet of an op other than the IM ones (heartbeat replies, room joins). */
   private readonly opWaiters = new Map<number, Array<(p: Packet) => void>>();
   private readonly sendWaiters = new Map<number, (reply: any) => void>();
@@ -72,6 +74,7 @@ export class ImClient {
         if (!this.bySeq.has(m.seq)) this.bySeq.set(m.seq, m);
       } else if (p.op === IM_SYNC_REPLY) {
         this.syncReplies.push({ after: readU64(p.body, 0), latest: readU64(p.body, 8) });
+        this.syncReplySeqs.push(p.seq);
       } else if (p.op === IM_SEND_REPLY) {
         this.sendWaiters.get(p.seq)?.(JSON.parse(p.body.toString()));
         this.sendWaiters.delete(p.seq);
@@ -83,15 +86,17 @@ export class ImClient {
     }
   }
 
-  /** Sync from `after` (undefined: from the device's read position on the server). */
-  sync(after?: number, limit = 0): void {
-    if (after === undefined) this.c.send(IM_SYNC, this.reqSeq++, Buffer.alloc(0));
+  /** Sync from `after` (undefined: from the device's read position on the server); returns the request's header seq. */
+  sync(after?: number, limit = 0): number {
+    const seq = this.reqSeq++;
+    if (after === undefined) this.c.send(IM_SYNC, seq, Buffer.alloc(0));
     else {
       const b = Buffer.alloc(12);
       u64(after).copy(b, 0);
       b.writeUInt32BE(limit, 8);
-      this.c.send(IM_SYNC, this.reqSeq++, b);
+      this.c.send(IM_SYNC, seq, b);
     }
+    return seq;
   }
 
   syncGroup(group: number, after: number, limit = 0): void {
