@@ -201,7 +201,7 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     this.wheel.start();
     const accept = (t: Transport): TransportSink => this.accept(t);
     const maxBody = this.config.protocol.maxBodyBytes;
-    const wsOpts = { path: this.config.ws.path, perMessageDeflate: this.config.ws.perMessageDeflate, maxBody };
+    const wsOpts = { path: this.config.ws.path, perMessageDeflate: this.config.ws.perMessageDeflate, maxBody, upgradeTimeoutMs: this.config.protocol.handshakeTimeoutMs };
     const secure = this.tlsInit ?? undefined;
     if (fds.tcp !== undefined) this.servers.push(await listenTcp(fds.tcp, maxBody, accept));
     if (fds.ws !== undefined) this.servers.push(await listenWs(fds.ws, wsOpts, accept));

@@ -337,3 +337,36 @@ describe('gateway: auth modes and upstream requests', function () {
     c.close();
   });
 });
+
+describe('gateway: the WebSocket port before the upgrade', function () {
+  this.timeout(30_000);
+  it('closes sockets that do not complete their upgrade within protocol.handshakeTimeoutMs; upgraded ones stay', async () => {
+    const s = await startServer({ workers: 1, protocol: { handshakeTimeoutMs: 1000 } });
+    const { connect } = await import('node:net');
+    const open = (): Promise<net.Socket> =>
+      new Promise((resolve, reject) => {
+        const sock = connect(s.wsPort, '127.0.0.1', () => resolve(sock));
+        sock.once('error', reject);
+      });
+    const closed = (sock: net.Socket): Promise<number> => {
+      const t0 = Date.now();
+      return new Promise((resolve) => sock.once('close', () => resolve(Date.now() - t0)));
+    };
+    try {
+      const idle = await open(); // sends nothing at all
+      idle.on('error', () => undefined);
+      const partial = await open(); // starts a request and never finishes its headers
+      partial.on('error', () => undefined);
+      partial.write(`GET /sub HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n`);
+      const ws = await GoimClient.connect('ws', s.wsPort);
+      assert.equal((await ws.auth(DEMO_AUTH)).op, Op.AuthReply);
+      const [idleMs, partialMs] = await Promise.all([closed(idle), closed(partial)]);
+      assert.ok(idleMs < 10_000 && partialMs < 10_000, `closed after ${idleMs} / ${partialMs} ms`);
+      // The upgraded connection outlived the deadline and still works.
+      assert.equal(await ws.heartbeat(), 1);
+      ws.close();
+    } finally {
+      await s.stop('SIGKILL');
+    }
+  });
+});

@@ -108,6 +108,12 @@ export interface WsOptions {
   path: string;
   perMessageDeflate: boolean;
   maxBody: number;
+  /**
+   * A socket must complete its HTTP upgrade within this (protocol.handshakeTimeoutMs): before the
+   * upgrade it is no connection yet (limits and the auth deadline count from the upgrade), so without
+   * a deadline of its own a socket that never sends its request would be held for ever.
+   */
+  upgradeTimeoutMs: number;
   /** Serve wss: TLS with this certificate and key (an https server on the descriptor). */
   secure?: tls.SecureContextOptions;
 }
@@ -120,6 +126,11 @@ export function listenWs(fd: number, opts: WsOptions, accept: Accept): Promise<h
   };
   const server: http.Server =
     opts.secure === undefined ? http.createServer(notWs) : https.createServer({ ...opts.secure, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, notWs);
+  // Idle or slow before the upgrade: destroyed (no 'timeout' listener on the server means destroy);
+  // headers trickled in slowly: answered 408 and closed. ws clears the socket timeout on upgrade.
+  server.setTimeout(opts.upgradeTimeoutMs);
+  server.headersTimeout = opts.upgradeTimeoutMs;
+  server.requestTimeout = opts.upgradeTimeoutMs;
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     if (req.url !== opts.path) {
       refuse(socket, 404, `no WebSocket endpoint at ${req.url ?? ''}; use ${opts.path}\n`);
