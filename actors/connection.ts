@@ -19,6 +19,11 @@ import type { Transport, TransportSink } from '../src/protocols/transport.js';
 import { TimerEntry } from '../src/timer-wheel.js';
 import { decodeRequest, encodeReply, RequestLimiter, UpstreamStatus } from '../src/upstream.js';
 
+/** op 6 code: refused or closed by a limit (the reason names the config key). */
+export const LIMIT_CODE = 4003;
+/** op 6 code: no heartbeat within protocol.heartbeatTimeoutMs. */
+export const HEARTBEAT_TIMEOUT_CODE = 4004;
+
 /** ringcast's extension ops: 100..199, clear of goim's 0..17 and of application ops (≥ 1000). */
 export const enum ExtOp {
   /** body: comma-separated room keys to join; reply 101: the rooms the connection is in now. */
@@ -184,7 +189,11 @@ export class ConnectionActor implements TransportSink, Admission {
   }
 
   onProtocolError(reason: string, code: CodecError = CodecError.None): void {
-    if (code === CodecError.BodyTooLarge) this.host.countLimit(Limit.PacketSize);
+    if (code === CodecError.BodyTooLarge) {
+      this.host.countLimit(Limit.PacketSize);
+      // TCP and Mars keep the socket open for this notice; WebSocket closed with 1009/1002 and its reason.
+      if (this.transport.protocol !== 'ws') this.kick(LIMIT_CODE, 'limit: packet body too large (protocol.maxBodyBytes)');
+    }
     if (reason.startsWith('internal error')) this.host.error(this, reason);
     else this.host.debug(this, 'protocol error: closing', { reason });
   }
@@ -197,10 +206,10 @@ export class ConnectionActor implements TransportSink, Admission {
 
   /** The timer wheel fired: the handshake or the heartbeat deadline has passed. */
   onTimeout(): void {
-    if (this.state === ConnState.Open) this.close('heartbeat timeout');
+    if (this.state === ConnState.Open) this.kick(HEARTBEAT_TIMEOUT_CODE, 'heartbeat timeout: no heartbeat within protocol.heartbeatTimeoutMs');
     else if (this.state < ConnState.Open) {
       this.host.countLimit(Limit.HandshakeTimeout);
-      this.close('handshake timeout');
+      this.kick(LIMIT_CODE, 'limit: no auth within protocol.handshakeTimeoutMs');
     }
     else if (this.state === ConnState.Closing) this.transport.destroy();
   }
@@ -369,7 +378,7 @@ export class ConnectionActor implements TransportSink, Admission {
 
   private roomLimit(ver: number, op: number, seq: number): void {
     this.host.countLimit(Limit.RoomsPerConnection);
-    this.error(ver, op, seq, 403, `room limit reached (${this.host.maxRooms} per connection)`);
+    this.error(ver, op, seq, 403, `room limit reached (${this.host.maxRooms} per connection, rooms.maxPerConnection)`);
   }
 
   private error(ver: number, op: number, seq: number, code: number, reason: string): void {

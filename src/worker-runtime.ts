@@ -22,7 +22,7 @@ import { TimerWheel } from './timer-wheel.js';
 import { flushWakes } from './ring/ring.js';
 import { RequestLimiter, UpstreamClient, type UpstreamReply } from './upstream.js';
 import { Buckets } from '../actors/bucket.js';
-import { ConnectionActor, ConnState, type ConnectionHost } from '../actors/connection.js';
+import { ConnectionActor, ConnState, LIMIT_CODE, type ConnectionHost } from '../actors/connection.js';
 import { Rooms } from '../actors/room.js';
 import { ImOp } from './im/gateway.js';
 import { Deliverer, type DeliveryHost, type DeliveryTarget } from './push/deliverer.js';
@@ -69,7 +69,7 @@ class SystemActor implements Actor {
 const TIMER_SLOTS = 4096;
 
 /** op 6 code of a connection refused by a limit (README: disconnect codes). */
-export const LIMIT_REFUSED_CODE = 4003;
+export const LIMIT_REFUSED_CODE = LIMIT_CODE;
 /** Reason texts by Limit index (the admission limits only). */
 const LIMIT_REASONS = ['too many connections (limits.maxConnections)', 'too many connections on this worker (limits.maxConnectionsPerWorker)', 'too many connections from this address (limits.maxConnectionsPerIp)', 'too many pending handshakes (limits.maxPendingHandshakes)'];
 

@@ -187,7 +187,7 @@ describe('gateway: goim session over TCP, WebSocket and Mars', function () {
     c.send(100, 7, 'chat://3');
     const err = await c.expect(199);
     assert.equal(err.seq, 7);
-    assert.deepEqual(JSON.parse(err.body.toString()), { op: 100, code: 403, reason: 'room limit reached (3 per connection)' });
+    assert.deepEqual(JSON.parse(err.body.toString()), { op: 100, code: 403, reason: 'room limit reached (3 per connection, rooms.maxPerConnection)' });
     c.send(102, 8, 'chat://1');
     assert.equal((await c.expect(103)).body.toString().split(',').sort().join(','), 'chat://2,live://b');
     c.send(Op.ChangeRoom, 9, '');

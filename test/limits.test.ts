@@ -138,11 +138,18 @@ describe('limits', function () {
       for (const kind of ['tcp', 'ws'] as const) {
         const c = await GoimClient.connect(kind, kind === 'tcp' ? s.tcpPort : s.wsPort);
         c.writeRaw(encodePacket(Op.Auth, 1, Buffer.alloc(65, 0x20)));
+        if (kind === 'tcp') {
+          // TCP has no close frame: the client is told why (WebSocket closes with 1009/1002 and a reason).
+          const notice = JSON.parse((await c.expect(Op.DisconnectReply)).body.toString());
+          assert.deepEqual(notice, { code: 4003, reason: 'limit: packet body too large (protocol.maxBodyBytes)' });
+        }
         await c.closed;
       }
-      // protocol.handshakeTimeoutMs
-      const silent = await connectTcp(s.tcpPort);
-      await new Promise((resolve) => silent.once('close', resolve));
+      // protocol.handshakeTimeoutMs: told why, then closed
+      const silent = await GoimClient.connect('tcp', s.tcpPort);
+      const timedOut = JSON.parse((await silent.expect(Op.DisconnectReply, 5000)).body.toString());
+      assert.deepEqual(timedOut, { code: 4003, reason: 'limit: no auth within protocol.handshakeTimeoutMs' });
+      await silent.closed;
       // rooms.maxPerConnection
       good.send(100, 3, 'a://1,a://2,a://3');
       assert.equal(JSON.parse((await good.expect(199)).body.toString()).code, 403);

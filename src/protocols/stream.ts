@@ -77,11 +77,18 @@ function onData(this: SocketWithConn, chunk: Buffer): void {
     t.sink.onProtocolError(`internal error: ${(e as Error).message}`);
     return;
   }
-  if (err !== CodecError.None) {
+  if (err === CodecError.BodyTooLarge) {
+    // A limit, not garbage: the session tells the client why (op 6) and half-closes; what the client
+    // still sends is read and dropped until then.
+    this.off('data', onData);
+    this.on('data', discard);
+    t.sink.onProtocolError(codecErrorReason(err), err);
+  } else if (err !== CodecError.None) {
     this.destroy();
     t.sink.onProtocolError(codecErrorReason(err), err);
   }
 }
+function discard(): void {}
 function onClose(this: SocketWithConn): void {
   this[CONN].sink.onClose();
 }
