@@ -78,6 +78,7 @@ export class ListenFdPool {
   private readonly masters = new Map<string, RawHandle>();
   private readonly spares = new Map<string, RawHandle[]>();
   private readonly lent: RawHandle[] = [];
+  private closed = false;
   private readonly spareTarget: number;
   private refilling: Promise<void> | null = null;
 
@@ -127,6 +128,7 @@ export class ListenFdPool {
 
   /** Tops every listener's spares back up to the target; concurrent calls share one refill. */
   refill(): Promise<void> {
+    if (this.closed) return Promise.resolve();
     if (this.refilling !== null) return this.refilling;
     const todo = this.listeners.filter((l) => this.spares.get(l.name)!.length < this.spareTarget);
     if (todo.length === 0) return Promise.resolve();
@@ -144,6 +146,20 @@ export class ListenFdPool {
       }
     })();
     return this.refilling;
+  }
+
+  /**
+   * Closes the descriptors this process holds itself (masters and spares) and refills no more: once the
+   * workers close theirs, the listening sockets are gone and new connections are refused by the
+   * kernel instead of completing a handshake nobody will accept (used at the start of a drain).
+   */
+  closeAll(): void {
+    this.closed = true;
+    const close = (h: RawHandle): void => (h as RawHandle & { close?: () => void }).close?.();
+    for (const h of this.masters.values()) close(h);
+    for (const list of this.spares.values()) for (const h of list) close(h);
+    this.masters.clear();
+    for (const list of this.spares.values()) list.length = 0;
   }
 
   /** Called when a background refill fails (the next take() may then throw). */

@@ -346,6 +346,7 @@ export class Supervisor {
    */
   async stop(graceMs: number): Promise<{ forced: number }> {
     this.stopping = true;
+    this.fds.closeAll();
     if (this.probeTimer !== null) clearInterval(this.probeTimer);
     if (this.countTimer !== null) clearInterval(this.countTimer);
     const deadline = graceMs + this.config.supervisor.shutdownTimeoutMs;

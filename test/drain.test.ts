@@ -79,6 +79,13 @@ describe('graceful drain (SIGTERM, SIGINT)', function () {
       const health = await s.get('/health');
       assert.equal(health.status, 503);
       assert.equal(health.body.status, 'draining');
+      // Not accepting: a new connection is refused by the kernel, not accepted and dropped.
+      const refused = await new Promise<string>((resolve) => {
+        const sock = net.connect(s!.tcpPort, '127.0.0.1', () => resolve('connected'));
+        sock.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+        sock.once('close', () => resolve('closed'));
+      });
+      assert.equal(refused, 'ECONNREFUSED');
 
       const [code] = (await exited) as [number | null];
       const ms = Date.now() - t0;
