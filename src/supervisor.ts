@@ -9,7 +9,7 @@ import * as Comlink from 'comlink';
 import { ActorKind, ActorSystem } from './actor-system.js';
 import { nodeEndpoint } from './comlink-node.js';
 import type { Config } from './config.js';
-import { ST_CONNECTIONS, ST_LOOP_LAG_MS, ST_PARKED, ST_ROOM_VERSION, ST_ROOMS, ST_ROUTER_ENTRIES, ST_SLOW_CLOSED, ST_SLOW_DROPPED, ST_SLOW_GAPS, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
+import { ST_CONNECTIONS, ST_LOOP_LAG_MS, ST_PARKED, ST_ROOM_VERSION, ST_ROOMS, ST_ROUTER_ENTRIES, ST_SLOW_CLOSED, ST_SLOW_DROPPED, ST_SLOW_GAPS, ST_IM_STORED, ST_IM_SENT, ST_IM_REDELIVERED, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
 import type { ListenFdPool } from './listen-fds.js';
 import { createLimitsBuffer, SharedLimits } from './limits.js';
 import type { Logger } from './logger.js';
@@ -322,6 +322,9 @@ export class Supervisor {
         slowConsumersClosed: w(ST_SLOW_CLOSED),
         slowConsumerGaps: w(ST_SLOW_GAPS),
         slowMessagesDropped: w(ST_SLOW_DROPPED) >>> 0,
+        imStored: w(ST_IM_STORED) >>> 0,
+        imSent: w(ST_IM_SENT) >>> 0,
+        imRedelivered: w(ST_IM_REDELIVERED) >>> 0,
         routerEntries: w(3),
         mailbox: {
           usedBytes: slot.probe.used(),

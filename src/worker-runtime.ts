@@ -9,7 +9,7 @@ import { ActorKind, ActorSystem, type Actor } from './actor-system.js';
 import { createAuthenticator, type AuthRequest, type AuthResult, type Authenticator } from './auth.js';
 import { kickPlatforms, parseServices, type Config } from './config.js';
 import { shardOfMid } from './hash.js';
-import { ACTOR_ID_MASK, ST_SLOW_CLOSED, ST_SLOW_DROPPED, ST_SLOW_GAPS, ST_LOOP_LAG_MS, ST_ACCEPTED, ST_CONNECTIONS, ST_ROOM_VERSION, ST_ROOMS, ST_ROUTER_ENTRIES, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
+import { ACTOR_ID_MASK, ST_SLOW_CLOSED, ST_SLOW_DROPPED, ST_SLOW_GAPS, ST_IM_STORED, ST_IM_SENT, ST_IM_REDELIVERED, ST_LOOP_LAG_MS, ST_ACCEPTED, ST_CONNECTIONS, ST_ROOM_VERSION, ST_ROOMS, ST_ROUTER_ENTRIES, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
 import { Limit, SharedLimits } from './limits.js';
 import type { Logger } from './logger.js';
 import { MessageKind, RouterActorId, SystemActorId, type CrashMode, type WorkerAdmin } from './messages.js';
@@ -67,6 +67,8 @@ class SystemActor implements Actor {
 
 
 const TIMER_SLOTS = 4096;
+/** Status word of each ImCount. */
+const IM_COUNT_WORDS = [ST_IM_STORED, ST_IM_SENT, ST_IM_REDELIVERED];
 
 /** op 6 code of a connection refused by a limit (README: disconnect codes). */
 export const LIMIT_REFUSED_CODE = LIMIT_CODE;
@@ -184,6 +186,7 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
         toRequests: (thread, body) => this.system.send(thread, ActorKind.System, SystemActorId.ImRequests, MessageKind.ImSendReply, body),
         schedule: (entry, ms) => this.wheel.schedule(entry, ms),
         cancel: (entry) => this.wheel.cancel(entry),
+        count: (what, n) => Atomics.add(this.status, this.base + IM_COUNT_WORDS[what]!, n),
       },
       log,
     );

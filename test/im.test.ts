@@ -264,6 +264,12 @@ describe('reliable messaging: redelivery, retention, read fan-out groups', funct
     const t0 = Date.now();
     while (Date.now() - t0 < 1200) await c.request(2, null, 3);
     assert.equal(c.received.length, sent, 'no redelivery after the ack');
+    // Counted in /metrics: both messages stored, message 1 sent again at least twice.
+    const text = await (await fetch(`http://127.0.0.1:${s.controlPort}/metrics`)).text();
+    const total = (name: string): number => [...text.matchAll(new RegExp(`^${name}\\{worker="\\d+"\\} (\\d+)`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+    assert.ok(total('ringcast_im_messages_stored_total') >= 2, 'stored counted');
+    assert.ok(total('ringcast_im_redeliveries_total') >= 2, 'redeliveries counted');
+    assert.ok(total('ringcast_im_messages_sent_total') >= total('ringcast_im_redeliveries_total') + 2, 'sent counts first sends and redeliveries');
   });
 
   it('keeps retainCount messages per user and drops those older than retainMs', async () => {

@@ -22,6 +22,10 @@ export interface WorkerMetrics {
   /** Policy drop-oldest: gaps opened and pushes dropped. */
   slowConsumerGaps?: number;
   slowMessagesDropped?: number;
+  /** Reliable messaging: messages made durable by this worker's shard, sent to devices, sent again. */
+  imStored?: number;
+  imSent?: number;
+  imRedelivered?: number;
   mailbox: { usedBytes: number; fullEvents: number; parked: number; rejected: number };
 }
 
@@ -68,6 +72,9 @@ export class ControlMetrics {
   /** Refusals counted here, in the acceptor (control API limits). */
   private readonly localRefusals = new Map<LimitName, number>();
   private readonly inFlight: Gauge;
+  private readonly imStored: Counter<'worker'>;
+  private readonly imSent: Counter<'worker'>;
+  private readonly imRedelivered: Counter<'worker'>;
   private readonly loopLag: Gauge;
   private readonly loopLagMax: Gauge;
   private readonly loopDelay: IntervalHistogram;
@@ -83,6 +90,9 @@ export class ControlMetrics {
     this.rooms = gauge('ringcast_rooms', 'Rooms with at least one member per worker.');
     this.routerEntries = gauge('ringcast_router_entries', 'Entries (mid -> connection) in the worker shard of the mid router.');
     this.mailboxUsed = gauge('ringcast_mailbox_used_bytes', 'Bytes waiting in the worker mailbox ring.');
+    this.imStored = counter('ringcast_im_messages_stored_total', 'Reliable messages made durable in the inboxes of the users whose shard is this worker (one per recipient).');
+    this.imSent = counter('ringcast_im_messages_sent_total', 'Reliable messages (op 112) sent to devices by this worker\'s shard, redeliveries included.');
+    this.imRedelivered = counter('ringcast_im_redeliveries_total', 'Reliable messages sent again because no ack came within im.redeliverMs.');
     this.slowClosed = counter('ringcast_slow_consumers_closed_total', 'Connections closed because they stopped reading (outbound queue over push.writeQueueBytes).');
     this.slowByPolicy = new Counter({ name: 'ringcast_slow_consumer_total', help: 'Slow consumers by policy: connections closed (close), gaps opened, i.e. connections that started dropping queued pushes (drop-oldest).', labelNames: ['policy'] as const, registers });
     this.slowDropped = new Counter({ name: 'ringcast_slow_consumer_dropped_messages_total', help: 'Pushes dropped from outbound queues by the drop-oldest policy (each announced to its client by a gap marker, op 104).', registers });
@@ -161,7 +171,7 @@ export class ControlMetrics {
     const workers = this.source.workers();
     const perWorker = [this.connections, this.rooms, this.routerEntries, this.mailboxUsed, this.mailboxParked, this.workerLag];
     for (const m of perWorker) m.reset();
-    for (const m of [this.mailboxFull, this.mailboxRejected, this.accepted, this.restarts, this.slowClosed, this.slowDropped]) m.reset();
+    for (const m of [this.mailboxFull, this.mailboxRejected, this.accepted, this.restarts, this.slowClosed, this.slowDropped, this.imStored, this.imSent, this.imRedelivered]) m.reset();
     this.slowByPolicy.reset();
     let closed = 0;
     let gaps = 0;
@@ -182,6 +192,9 @@ export class ControlMetrics {
       closed += Math.max(0, w.slowConsumersClosed ?? 0);
       gaps += Math.max(0, w.slowConsumerGaps ?? 0);
       this.slowDropped.inc(Math.max(0, w.slowMessagesDropped ?? 0));
+      this.imStored.inc(labels, Math.max(0, w.imStored ?? 0));
+      this.imSent.inc(labels, Math.max(0, w.imSent ?? 0));
+      this.imRedelivered.inc(labels, Math.max(0, w.imRedelivered ?? 0));
     }
     this.slowByPolicy.inc({ policy: 'close' }, closed);
     this.slowByPolicy.inc({ policy: 'drop-oldest' }, gaps);

@@ -41,6 +41,14 @@ export interface ShardHost {
   toRequests(thread: number, body: Uint8Array): void;
   schedule(entry: TimerEntry<Device>, delayMs: number): void;
   cancel(entry: TimerEntry<Device>): void;
+  /** Counts for /metrics: messages made durable, sent to devices, and sent again for want of an ack. */
+  count(what: ImCount, n: number): void;
+}
+
+export const enum ImCount {
+  Stored = 0,
+  Sent = 1,
+  Redelivered = 2,
 }
 
 interface UserState {
@@ -230,6 +238,7 @@ export class ImShard implements Actor {
   private onDurable(w: PendingWrite): void {
     const u = w.user;
     u.inflight--;
+    this.host.count(ImCount.Stored, 1);
     if (w.seq > u.durable) u.durable = w.seq;
     for (const dev of u.devices.values()) this.pump(dev, w);
   }
@@ -290,6 +299,7 @@ export class ImShard implements Actor {
     }
     if (hand !== null && hand.seq === dev.sent + 1 && cap >= hand.seq && (dev.singles === null || !dev.singles.has(hand.seq))) {
       this.host.toConnection(dev.worker, dev.connId, MessageKind.ImDeliver, hand.msg);
+      this.host.count(ImCount.Sent, 1);
       dev.sent = hand.seq;
     }
     if (dev.sent < cap) {
@@ -297,6 +307,7 @@ export class ImShard implements Actor {
       for (const msg of this.store.range(dev.mid, dev.sent, cap, cap - dev.sent, minTs)) {
         if (dev.singles !== null && dev.singles.has(messageSeq(msg))) continue;
         this.host.toConnection(dev.worker, dev.connId, MessageKind.ImDeliver, msg);
+        this.host.count(ImCount.Sent, 1);
       }
       dev.sent = cap;
     }
@@ -310,6 +321,7 @@ export class ImShard implements Actor {
       return;
     }
     if (dev.acked >= dev.sent) return;
+    this.host.count(ImCount.Redelivered, Math.max(0, dev.sent - dev.acked - (dev.singles?.size ?? 0)));
     dev.sent = dev.acked;
     this.pump(dev);
   }
