@@ -23,6 +23,8 @@ import { decodeRequest, encodeReply, RequestLimiter, UpstreamStatus } from '../s
 export const LIMIT_CODE = 4003;
 /** op 6 code: no heartbeat within protocol.heartbeatTimeoutMs. */
 export const HEARTBEAT_TIMEOUT_CODE = 4004;
+/** op 6 code: closed as a slow consumer (outbound queue over push.writeQueueBytes, policy close). */
+export const SLOW_CONSUMER_CODE = 4005;
 
 /** ringcast's extension ops: 100..199, clear of goim's 0..17 and of application ops (≥ 1000). */
 export const enum ExtOp {
@@ -225,10 +227,15 @@ export class ConnectionActor implements TransportSink, Admission {
   }
 
   /** The client stopped reading: nothing more can reach it, so close at once, dropping the queue. */
+  /**
+   * Slow consumer under the `close` policy: the pushes held for it are dropped, the client is told
+   * why after what its socket already holds (op 6 4005), and the socket is half-closed; a client that
+   * still does not read is cut off after the linger time, so its buffer is held 2 s at most.
+   */
   dropSlow(): void {
     if (this.state >= ConnState.Closing) return;
-    this.state = ConnState.Closing;
-    this.transport.destroy();
+    this.transport.discardQueued();
+    this.kick(SLOW_CONSUMER_CODE, 'slow consumer: outbound queue over push.writeQueueBytes');
   }
 
   /** Tells the client why (op 6 with {code, reason}) and closes. */

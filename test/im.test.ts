@@ -385,9 +385,10 @@ describe('reliable messaging: redelivery, retention, read fan-out groups', funct
       if (r.status === 200) stored++;
     }
     assert.equal(await slowClosed(), before + 1, 'closed as a slow consumer');
+    // Read before the session is gone: this block's retainMs (1.5 s) is shorter than the close's linger.
+    assert.equal((await s.get('/im/inbox?mid=55&limit=1000')).body.data.messages.length, Math.min(stored, 5), 'still stored (up to retainCount)');
     await until(async () => (await s.get('/sessions?mid=55')).body.data.sessions.length === 0, 5000, 'session gone');
     sock.destroy();
-    assert.equal((await s.get('/im/inbox?mid=55&limit=1000')).body.data.messages.length, Math.min(stored, 5), 'still stored (up to retainCount)');
   });
 
   it('rate-limits client sends per connection (op 111 code 429), the rest still stored', async () => {

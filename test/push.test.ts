@@ -276,11 +276,13 @@ describe('push path: slow consumers', function () {
         if (pushes % 10 === 0) dropped = (await s.get('/health')).body.workers[0].slowConsumersClosed;
       }
       assert.equal(dropped, 1, `the slow client was dropped after ${pushes} pushes of 64 KB`);
-      const w = (await s.get('/health')).body.workers[0];
-      assert.equal(w.connections, 1, 'the fast client is still connected');
-      // The slow client, once it reads again, finds its connection closed.
+      // The slow client, once it reads again, gets what its socket held, then op 6 4005, then the close.
       (slow as unknown as { socket: { resume(): void } }).socket.resume();
-      await slow.closed;
+      let last = null;
+      for (let p = await slow.next(10_000); p !== null; p = await slow.next(10_000)) last = p;
+      assert.ok(last !== null && last.op === Op.DisconnectReply, `told why before the close (last op ${last?.op})`);
+      assert.deepEqual(JSON.parse(last.body.toString()), { code: 4005, reason: 'slow consumer: outbound queue over push.writeQueueBytes' });
+      await until(async () => (await s.get('/health')).body.workers[0].connections === 1, 5000, 'the fast client alone connected');
       const metrics = await (await fetch(`http://127.0.0.1:${s.controlPort}/metrics`)).text();
       assert.match(metrics, /^ringcast_slow_consumers_closed_total\{worker="0"\} 1/m);
       fast.close();

@@ -119,6 +119,14 @@ export abstract class PushQueue {
     return b.dropOldest(this.queuedBytes() - maxBytes);
   }
 
+  /** Drops every held push and any gap not yet announced (a slow consumer being closed). */
+  discardQueued(): void {
+    const b = this.backlog;
+    if (b === null) return;
+    while (!b.empty) b.shift();
+    b.gap = 0;
+  }
+
   /** Messages dropped that the client has not been told about yet. */
   pendingGap(): number {
     return this.backlog?.gap ?? 0;

@@ -24,6 +24,8 @@ export interface Transport {
   dropOldest(maxBytes: number): number;
   /** Messages dropped that the client has not been told about yet (the next gap marker's count). */
   pendingGap(): number;
+  /** Drops the pushes held for this connection (not what is already in the socket's buffer). */
+  discardQueued(): void;
   /** Closes at once, dropping what is queued (a client that does not read gets nothing more). */
   destroy(): void;
   /** Closes the connection after what is queued has been written. */
