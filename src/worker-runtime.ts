@@ -513,6 +513,8 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
   }
 
   routerLookup(mid: number): Array<[string, number, string]> {
+    // Registrations committed to this shard's mailbox before the question came are applied first.
+    this.system.catchUp();
     return this.router.lookup(mid);
   }
 
