@@ -96,6 +96,16 @@ export class ActorSystem {
     return this.loop.drainAll();
   }
 
+  /** Records of these kinds written from this thread need no wake while their consumer dozes (ring.ts). */
+  setLazyKinds(kinds: readonly number[]): void {
+    for (const o of this.outboxes) o?.writer.setLazyKinds(kinds);
+  }
+
+  /** This thread will drain its mailbox by itself soon (a timer): producers skip waking it for lazy records. */
+  setDozing(on: boolean): void {
+    this.loop.reader.setDozing(on);
+  }
+
   /** Handles every record committed to this thread so far, now (see MailboxLoop.catchUp). */
   catchUp(): number {
     return this.loop.catchUp();

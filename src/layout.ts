@@ -12,6 +12,7 @@ export const CTL_CONSUMED = 1; // records consumed so far (progress counter read
 export const CTL_TAIL = 16; // reservation cursor; producers advance it with compareExchange
 export const CTL_FULL_EVENTS = 17; // times a producer found the ring full
 export const CTL_SLEEP = 32; // non-zero while the consumer is (about to be) asleep
+export const CTL_DOZE = 33; // non-zero while the consumer will drain by itself soon (lazy records need no wake)
 export const CTL_SPACE_WAIT = 48; // non-zero while some producer waits for space
 export const CTL_CAPACITY = 49; // data capacity in bytes, written once at creation
 export const CTL_MAGIC = 50; // RING_MAGIC, to refuse a buffer that is not a ring

@@ -124,6 +124,8 @@ export class Supervisor {
 
   /** Starts every worker and resolves when all are ready. */
   async start(): Promise<void> {
+    // Room and broadcast pushes wait in a worker's merge window anyway: no wake while it dozes.
+    this.system.setLazyKinds([MessageKind.PushRoom, MessageKind.PushAll]);
     this.system.start();
     await Promise.all(this.slots.map((slot) => this.spawn(slot)));
     this.probeTimer = setInterval(() => this.probe(), this.config.supervisor.probeIntervalMs);

@@ -200,6 +200,7 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
   }
 
   async start(fds: Record<string, number>): Promise<void> {
+    this.system.setLazyKinds([MessageKind.PushRoom, MessageKind.PushAll]);
     this.system.start();
     this.wheel.start();
     const accept = (t: Transport): TransportSink => this.accept(t);
@@ -393,6 +394,14 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     Atomics.add(this.status, this.base + ST_SLOW_GAPS, 1);
     const conn = target as ConnectionActor;
     this.log.warn({ conn: conn.id, key: conn.key, mid: conn.mid, limit: this.config.push.writeQueueBytes }, 'slow consumer: outbound queue over push.writeQueueBytes, dropping the oldest pushes (gap marker follows)');
+  }
+
+  doze(on: boolean): void {
+    this.system.setDozing(on);
+  }
+
+  catchUp(): void {
+    this.system.catchUp();
   }
 
   reply(kind: MessageKind.PushReply | MessageKind.DeliverReply, req: number, connections: number, fanout = 0, shard = 0): void {

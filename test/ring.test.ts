@@ -6,6 +6,7 @@ import { createRingBuffer, RingReader, RingWriter } from '../src/ring/ring.js';
 import { MailboxLoop } from '../src/ring/mailbox.js';
 import { Outbox, SendResult } from '../src/ring/outbox.js';
 import { checksum, makePool, recordSize, recordStart } from './fixtures/pattern.js';
+import { until } from './helpers/server.js';
 
 const WORKER = new URL('./fixtures/ring-worker.js', import.meta.url);
 
@@ -251,5 +252,26 @@ describe('ring (src/ring)', () => {
     );
     await done;
     assert.deepEqual(next, new Array(PRODUCERS).fill(COUNT));
+  });
+
+  it('deferred wakes: lazy records do not wake a dozing consumer, its own catch-up takes them, other records still wake it', async function () {
+    const sab = createRingBuffer(1 << 20);
+    const reader = new RingReader(sab);
+    const kinds: number[] = [];
+    const loop = new MailboxLoop(reader, (kind) => void kinds.push(kind), 4096);
+    loop.start();
+    reader.setDozing(true);
+    try {
+      await finished(startWorker({ mode: 'produce', ring: sab, producer: 0, count: 200, deferWake: true, lazyKinds: [0] }));
+      assert.equal(kinds.length, 0, 'no lazy record woke the dozing consumer');
+      reader.setDozing(false);
+      assert.equal(loop.catchUp(), 200);
+      reader.setDozing(true);
+      await finished(startWorker({ mode: 'produce', ring: sab, producer: 1, count: 1, deferWake: true, lazyKinds: [0] }));
+      await until(() => kinds.length === 201, 5000, 'the record that is not lazy to wake the consumer');
+      assert.equal(kinds[200], 1);
+    } finally {
+      loop.stop();
+    }
   });
 });

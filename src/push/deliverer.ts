@@ -35,6 +35,12 @@ export interface DeliveryHost {
   dropSlow(conn: DeliveryTarget): void;
   /** Policy drop-oldest dropped `messages` queued pushes of a connection; `newGap`: it had no gap open before. */
   droppedOldest(conn: DeliveryTarget, messages: number, newGap: boolean): void;
+  /**
+   * While a merge window is open the worker drains its mailbox when the window closes anyway, so room
+   * and broadcast pushes need not wake it (doze); before the flush, the mailbox is drained (catchUp).
+   */
+  doze(on: boolean): void;
+  catchUp(): void;
   /** Tells the acceptor how many connections a request reached here. */
   reply(kind: MessageKind.PushReply | MessageKind.DeliverReply, req: number, connections: number, fanout?: number, shard?: number): void;
 }
@@ -62,6 +68,7 @@ export class Deliverer implements Actor {
   private readonly policies: SlowConsumerPolicies;
   private readonly pending = new Map<string, Batch>();
   private scheduled = false;
+  private dozing = false;
   private readonly flushAllBound = (): void => this.flushAll();
 
   constructor(host: DeliveryHost, windowMs: number, maxBytes: number, writeQueueBytes: number, policies: SlowConsumerPolicies) {
@@ -144,12 +151,22 @@ export class Deliverer implements Actor {
     if (!this.scheduled) {
       this.scheduled = true;
       if (this.windowMs === 0) setImmediate(this.flushAllBound);
-      else setTimeout(this.flushAllBound, this.windowMs);
+      else {
+        setTimeout(this.flushAllBound, this.windowMs);
+        this.dozing = true;
+        this.host.doze(true);
+      }
     }
   }
 
   /** Writes every pending batch now (also used at shutdown). */
   flushAll(): void {
+    if (this.dozing) {
+      // Pushes whose producers skipped the wake are in the mailbox: take them into this flush.
+      this.dozing = false;
+      this.host.doze(false);
+      this.host.catchUp();
+    }
     this.scheduled = false;
     const batches = [...this.pending.values()];
     this.pending.clear();

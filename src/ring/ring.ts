@@ -35,6 +35,11 @@
  * written at HEAD will be notified by its own producer. The latency cost is the rest of the current
  * loop iteration.
  *
+ * Lazy records (`setLazyKinds`: room and broadcast pushes) need no wake while the consumer dozes
+ * (DOZE non-zero: a timer of its own will drain the ring soon, e.g. a push merge window). The
+ * consumer clears DOZE before that drain; a producer reads DOZE after its commit, so a record whose
+ * wake was skipped is always seen by the drain.
+ *
  * Space works the same way in the other direction: a producer that wants to wait stores
  * SPACE_WAIT = 1, re-reads HEAD and waits on HEAD; the consumer, after moving HEAD, notifies all.
  *
@@ -50,6 +55,7 @@ import {
   CONTROL_BYTES,
   CTL_CAPACITY,
   CTL_CONSUMED,
+  CTL_DOZE,
   CTL_FULL_EVENTS,
   CTL_HEAD,
   CTL_MAGIC,
@@ -126,6 +132,10 @@ export class RingWriter extends RingView {
   private readonly deferWake: boolean;
   /** True while this writer waits in the deferred-wake list. */
   wakePending = false;
+  /** A record that is not lazy was written since the last wake. */
+  private wakeUrgent = false;
+  /** Record kinds that need no wake while the consumer dozes (by kind, up to 255). */
+  private lazy: Uint8Array | null = null;
 
   /** `deferWake`: wake the consumer once per event-loop iteration instead of once per record (see above). */
   constructor(sab: SharedArrayBuffer, source: number, deferWake = false) {
@@ -164,6 +174,7 @@ export class RingWriter extends RingView {
     if (src !== null) this.copyIn(src, (pos + RECORD_HEADER_BYTES) & this.mask);
     Atomics.store(words, w + REC_COMMIT, len + 1);
     if (this.deferWake) {
+      if (this.lazy === null || kind > 255 || this.lazy[kind] === 0) this.wakeUrgent = true;
       if (!this.wakePending) scheduleWake(this);
       return true;
     }
@@ -177,11 +188,20 @@ export class RingWriter extends RingView {
   /** Wakes the consumer if it sleeps on a committed record at HEAD (the deferred half of tryWrite). */
   wakeConsumer(): void {
     const ctl = this.ctl;
+    const urgent = this.wakeUrgent;
+    this.wakeUrgent = false;
+    if (!urgent && Atomics.load(ctl, CTL_DOZE) !== 0) return; // only lazy records, and it drains soon
     const sleeping = Atomics.load(ctl, CTL_SLEEP);
     if (sleeping === 0) return;
     const w = (CONTROL_BYTES + (Atomics.load(ctl, CTL_HEAD) & this.mask)) >> 2;
     if (Atomics.load(this.words, w + REC_COMMIT) === 0) return;
     if (Atomics.notify(this.words, w + REC_COMMIT, 1) > 0) Atomics.compareExchange(ctl, CTL_SLEEP, sleeping, 0);
+  }
+
+  /** Record kinds that need no wake while the consumer dozes (deferred-wake writers only). */
+  setLazyKinds(kinds: readonly number[]): void {
+    this.lazy = new Uint8Array(256);
+    for (const k of kinds) if (k >= 0 && k <= 255) this.lazy[k] = 1;
   }
 
   /** Writes one record, waiting (without blocking the thread) for space while the ring is full. */
@@ -239,7 +259,17 @@ export class RingReader extends RingView {
   constructor(sab: SharedArrayBuffer) {
     super(sab);
     this.head = Atomics.load(this.ctl, CTL_HEAD);
+    // A new consumer (a replacement worker on its predecessor's mailbox) has promised nothing yet.
+    Atomics.store(this.ctl, CTL_DOZE, 0);
     this.releaseEvery = Math.max(RECORD_HEADER_BYTES, this.capacity >>> 2);
+  }
+
+  /**
+   * Dozing: this consumer promises to drain soon by itself (a timer), so producers skip the wake for
+   * lazy records. Clear it before that drain.
+   */
+  setDozing(on: boolean): void {
+    Atomics.store(this.ctl, CTL_DOZE, on ? 1 : 0);
   }
 
   /** True when the record at HEAD is committed. */
