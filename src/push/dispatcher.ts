@@ -96,9 +96,11 @@ export class PushDispatcher implements PushService, Actor {
     const holders = [...this.keys.route(keys)].filter(([w]) => live.has(w));
     const { req, done } = this.begin(holders.length > 0 ? 1 : 0);
     const p = this.pending.get(req);
-    if (p !== undefined) {
+    if (p !== undefined && holders.length > 0) {
       p.direct = holders.map(([w]) => w);
       p.directKind = MessageKind.DeliverReply;
+      // The acceptor is the shard of this push: its part is complete when every holder has answered.
+      p.shards = new Map([[this.dir.system.self, { fanout: holders.length, done: 0 }]]);
     }
     for (const [worker, connIds] of holders) {
       this.send(req, worker, ActorKind.System, SystemActorId.Deliverer, MessageKind.Deliver, encodeDeliver(req, op, holders.length, connIds, body));
@@ -191,7 +193,7 @@ export class PushDispatcher implements PushService, Actor {
       if (i < 0) continue;
       p.direct.splice(i, 1);
       if (p.directKind === MessageKind.PushReply) p.firstHopLeft--;
-      else this.holderDone(p, this.dir.system.self, p.direct.length + 1 + this.holderReplies(p));
+      else this.holderDone(p, this.dir.system.self, 0); // the entry exists (pushKeys), so its fanout stands
       if (p.firstHopLeft <= 0) this.finish(req);
     }
   }
@@ -202,11 +204,6 @@ export class PushDispatcher implements PushService, Actor {
     let s = p.shards.get(shard);
     if (s === undefined) p.shards.set(shard, (s = { fanout, done: 0 }));
     if (++s.done === s.fanout) p.firstHopLeft--;
-  }
-
-  /** Holder replies the acceptor (as the shard of a push by key) has had for this request. */
-  private holderReplies(p: Pending): number {
-    return p.shards?.get(this.dir.system.self)?.done ?? 0;
   }
 
   // ---- internals ----
