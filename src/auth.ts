@@ -391,12 +391,11 @@ export function createAuthenticator(cfg: AuthConfig, logger?: Logger): Authentic
       if (!r.ok) logFailure(r, mode);
       return r;
     };
-    const failed = (err: unknown): AuthResult => settle(fail(401, `auth failed: ${err instanceof Error ? err.message : String(err)}`));
     return (req) => {
       try {
-        return verify(req, never).then(settle, failed);
+        return verify(req, never).then(settle, (err: unknown) => settle(verifyThrew(err)));
       } catch (err) {
-        return Promise.resolve(failed(err));
+        return Promise.resolve(settle(verifyThrew(err)));
       }
     };
   }
@@ -420,9 +419,14 @@ export function createAuthenticator(cfg: AuthConfig, logger?: Logger): Authentic
       try {
         p = verify(req, ctrl.signal);
       } catch (err) {
-        finish(fail(401, `auth failed: ${err instanceof Error ? err.message : String(err)}`));
+        finish(verifyThrew(err));
         return;
       }
-      p.then(finish, (err: unknown) => finish(fail(401, `auth failed: ${err instanceof Error ? err.message : String(err)}`)));
+      p.then(finish, (err: unknown) => finish(verifyThrew(err)));
     });
+}
+
+/** A verifier that threw or rejected: the client is refused (401) with the reason. */
+function verifyThrew(err: unknown): AuthResult {
+  return fail(401, `auth failed: ${err instanceof Error ? err.message : String(err)}`);
 }

@@ -70,8 +70,6 @@ const TIMER_SLOTS = 4096;
 /** Status word of each ImCount. */
 const IM_COUNT_WORDS = [ST_IM_STORED, ST_IM_SENT, ST_IM_REDELIVERED];
 
-/** op 6 code of a connection refused by a limit (README: disconnect codes). */
-export const LIMIT_REFUSED_CODE = LIMIT_CODE;
 /** Reason texts by Limit index (the admission limits only). */
 const LIMIT_REASONS = ['too many connections (limits.maxConnections)', 'too many connections on this worker (limits.maxConnectionsPerWorker)', 'too many connections from this address (limits.maxConnectionsPerIp)', 'too many pending handshakes (limits.maxPendingHandshakes)'];
 
@@ -232,7 +230,7 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     const refused = this.limits.admit(this.index, this.byId.size, ip, conn);
     if (refused >= 0) {
       // Not indexed anywhere: it only says why and goes (release() knows it was never admitted).
-      conn.kick(LIMIT_REFUSED_CODE, `limit: ${LIMIT_REASONS[refused]}`);
+      conn.kick(LIMIT_CODE, `limit: ${LIMIT_REASONS[refused]}`);
       return conn;
     }
     conn.admitted = true;
