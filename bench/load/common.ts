@@ -160,8 +160,8 @@ export interface ProgressReport {
   dropped: number;
 }
 
-export interface FinalReport {
-  type: 'final';
+/** The delivery accounting of a load run: each client process reports it, the generator sums it. */
+export interface DeliveryCounts {
   delivered: number;
   unique: number;
   duplicates: number;
@@ -170,6 +170,10 @@ export interface FinalReport {
   outOfOrder: number;
   dropped: number;
   malformed: number;
+}
+
+export interface FinalReport extends DeliveryCounts {
+  type: 'final';
   hist: number[];
   histMax: number;
   histSum: number;

@@ -4,7 +4,7 @@
  */
 import { ChildProcess, fork } from 'node:child_process';
 import { track } from './servers.js';
-import { ConnectReport, FinalReport, FromClient, Histogram, ToClient, Transport } from './common.js';
+import { ConnectReport, DeliveryCounts, FinalReport, FromClient, Histogram, ToClient, Transport } from './common.js';
 
 export const MAX_PER_CHILD = 9000;
 
@@ -30,15 +30,7 @@ export interface ConnectResult {
   errorSamples: string[];
 }
 
-export interface FinalResult {
-  delivered: number;
-  unique: number;
-  duplicates: number;
-  missing: number;
-  connsMissing: number;
-  outOfOrder: number;
-  dropped: number;
-  malformed: number;
+export interface FinalResult extends DeliveryCounts {
   hist: Histogram;
 }
 

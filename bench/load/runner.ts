@@ -176,6 +176,14 @@ interface PushMeasure {
   drainMs: number;
 }
 
+/** One end of a push scenario's measured interval. */
+interface Snapshot {
+  t: number;
+  cpu: number;
+  loadCpu: number;
+  delivered: number;
+}
+
 interface IdleMeasure {
   connect: { ok: number; errors: number; ms: number };
   rssBeforeBytes: number;
@@ -249,33 +257,22 @@ async function runPush(which: ServerName, kind: Transport, spec: ScenarioSpec, o
       const measureFrom = t0 + o.warmup * 1000;
       const measureTo = measureFrom + o.seconds * 1000;
       gen.measure(measureFrom, measureTo);
-      let cpuA = 0;
-      let cpuB = 0;
-      let loadCpuA = 0;
-      let loadCpuB = 0;
-      let markA = 0;
-      let markB = 0;
-      let tA = 0;
-      let tB = 0;
+      // The measured interval's two ends: time, server CPU, load-side CPU and deliveries so far.
+      const snapshot = (): Promise<Snapshot> => {
+        const t = nowMs();
+        const cpu = procCpuSeconds(server.pid);
+        const loadCpu = loadCpuSeconds(gen);
+        return gen.mark().then((delivered) => ({ t, cpu, loadCpu, delivered }));
+      };
       const rss: number[] = [];
       let lastCpu = procCpuSeconds(server.pid);
       let lastDelivered = 0;
       let lastT = t0;
       const timers: NodeJS.Timeout[] = [];
-      const marks: Promise<void>[] = [];
+      const marks: Promise<Snapshot>[] = [];
       timers.push(
-        setTimeout(() => {
-          tA = nowMs();
-          cpuA = procCpuSeconds(server.pid);
-          loadCpuA = loadCpuSeconds(gen);
-          marks.push(gen.mark().then((n) => void (markA = n)));
-        }, measureFrom - t0),
-        setTimeout(() => {
-          tB = nowMs();
-          cpuB = procCpuSeconds(server.pid);
-          loadCpuB = loadCpuSeconds(gen);
-          marks.push(gen.mark().then((n) => void (markB = n)));
-        }, measureTo - t0),
+        setTimeout(() => marks.push(snapshot()), measureFrom - t0),
+        setTimeout(() => marks.push(snapshot()), measureTo - t0),
       );
       const progress = setInterval(() => {
         const now = nowMs();
@@ -297,11 +294,12 @@ async function runPush(which: ServerName, kind: Transport, spec: ScenarioSpec, o
 
       let pstats: PusherStats;
       let expected = 0;
+      let ends: Snapshot[] = [];
       const drainStart = { t: 0 };
       try {
         pstats = await pusher.run(o.rate, (o.warmup + o.seconds) * 1000, o.drainSeconds * 1000);
-        while (tB === 0) await sleep(20);
-        await Promise.all(marks);
+        while (marks.length < 2) await sleep(20);
+        ends = await Promise.all(marks);
         expected = spec.mode === 'keys' ? pusher.sent : pusher.roomPushes * o.connections;
         // Drain: until every expected delivery arrived, no progress for 2 s, or drainSeconds.
         drainStart.t = nowMs();
@@ -323,15 +321,16 @@ async function runPush(which: ServerName, kind: Transport, spec: ScenarioSpec, o
       const drainMs = nowMs() - drainStart.t;
       const roomExpected: Record<string, number> | null = spec.mode === 'room' ? { '0': pusher.roomPushes } : null;
       const final = await gen.finish(roomExpected, spec.mode === 'keys' ? pusher.perKey : null);
+      const [a, b] = ends as [Snapshot, Snapshot];
       return {
         connect: { ok: c.ok, errors: c.errors, ms: c.ms },
         pusher: pstats,
         expected,
         final,
-        measuredDeliveries: markB - markA,
-        measuredSeconds: (tB - tA) / 1000,
-        cpuSeconds: cpuB - cpuA,
-        loadCpuSeconds: loadCpuB - loadCpuA,
+        measuredDeliveries: b.delivered - a.delivered,
+        measuredSeconds: (b.t - a.t) / 1000,
+        cpuSeconds: b.cpu - a.cpu,
+        loadCpuSeconds: b.loadCpu - a.loadCpu,
         rssMaxBytes: Math.max(...rss),
         rssMeanBytes: rss.reduce((a, b) => a + b, 0) / Math.max(1, rss.length),
         drainMs,
