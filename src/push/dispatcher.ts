@@ -226,7 +226,7 @@ export class PushDispatcher implements PushService, Actor {
     const targets = this.dir.liveWorkers();
     const { req, done } = this.begin(targets.length);
     const p = this.pending.get(req);
-    if (p !== undefined) p.direct = targets.slice();
+    if (p !== undefined) p.direct = targets.slice(); // a copy: send() removes a refused worker while we iterate
     const body = encode(req);
     for (const w of targets) this.send(req, w, ActorKind.System, SystemActorId.Deliverer, kind, body);
     return done;
