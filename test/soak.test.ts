@@ -9,8 +9,7 @@
  * CI size: 1,000 clients a round; full size: SOAK_CLIENTS=5000 (see README).
  */
 import assert from 'node:assert/strict';
-import { procRssBytes } from '../bench/load/common.js';
-import { openFds } from './helpers/proc.js';
+import { openFds, procRssBytes } from './helpers/proc.js';
 import { startServer, until, type RunningServer } from './helpers/server.js';
 import { closeSwarm, connectSwarm, type SwarmClient } from './helpers/swarm.js';
 

@@ -10,6 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** Most tests wait on a server's state: `until` is in wait.ts, also offered here beside startServer. */
+export { until } from './wait.js';
+
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const MAIN = path.join(ROOT, 'dist/src/main.js');
 
@@ -155,22 +158,4 @@ export function connectTcp(port: number): Promise<net.Socket> {
     });
     s.once('error', reject);
   });
-}
-
-/** Polls `check` every 20 ms until it returns true or `ms` passes (for state with no event to wait on). */
-export async function until(check: () => Promise<boolean> | boolean, ms: number, what: string): Promise<number> {
-  const t0 = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - t0;
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat. */
-export function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
-  return ticks / 100;
 }
