@@ -26,7 +26,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { WebSocket } from 'ws';
-import { startServer, until, type RunningServer } from './helpers/server.js';
+import { startServer, until, type RunningServer } from '../helpers/server.js';
 
 // ---- a small async queue ----
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { Op } from '../src/codec.js';
-import { GoimClient, type Kind, type Packet } from './helpers/goim-client.js';
-import { startServer, until, type RunningServer } from './helpers/server.js';
+import { Op } from '../../src/codec.js';
+import { GoimClient, type Kind, type Packet } from '../helpers/goim-client.js';
+import { startServer, until, type RunningServer } from '../helpers/server.js';
 
 interface Member {
   c: GoimClient;

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type net from 'node:net';
 import { WebSocket } from 'ws';
-import { Op } from '../src/codec.js';
-import { GoimClient } from './helpers/goim-client.js';
-import { procCpuSeconds } from './helpers/proc.js';
-import { connectTcp, startServer, until, type RunningServer } from './helpers/server.js';
+import { Op } from '../../src/codec.js';
+import { GoimClient } from '../helpers/goim-client.js';
+import { procCpuSeconds } from '../helpers/proc.js';
+import { connectTcp, startServer, until, type RunningServer } from '../helpers/server.js';
 
 async function openMany(port: number, n: number): Promise<net.Socket[]> {
   const out: net.Socket[] = [];
