@@ -138,12 +138,17 @@ export async function runMain(args: string[], env: Record<string, string> = {}):
   return { code, stderr, stdout };
 }
 
-/** The ringcast_limit_refusals_total counters from /metrics, by limit. */
-export async function limitRefusals(controlPort: number): Promise<Record<string, number>> {
+/** The /metrics page (Prometheus text format). */
+export async function metricsText(controlPort: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${controlPort}/metrics`);
   if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+  return res.text();
+}
+
+/** The ringcast_limit_refusals_total counters from /metrics, by limit. */
+export async function limitRefusals(controlPort: number): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const m of (await res.text()).matchAll(/^ringcast_limit_refusals_total\{limit="([^"]+)"\} (\d+)$/gm)) out[m[1]!] = Number(m[2]);
+  for (const m of (await metricsText(controlPort)).matchAll(/^ringcast_limit_refusals_total\{limit="([^"]+)"\} (\d+)$/gm)) out[m[1]!] = Number(m[2]);
   return out;
 }
 
