@@ -26,7 +26,7 @@ export interface RunningServer {
   ports: Record<string, number>;
   stdout: string[];
   stderr: string[];
-  /** The reliable-messaging store directory (a fresh temp dir unless the config named one; that one is removed by stop()). */
+  /** The reliable-messaging store directory: a fresh temp dir, removed when the server exits, unless the config named one. */
   dataDir: string;
   get(pathname: string): Promise<{ status: number; body: any }>;
   post(pathname: string): Promise<{ status: number; body: any }>;
@@ -68,11 +68,14 @@ export async function startServer(config: Record<string, unknown> = {}): Promise
     log: { level: 'warn', ...(config.log as object) },
   });
   const proc = spawn(process.execPath, [MAIN, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The temp data dir goes when the process does, however it ends (stop(), a test's own kill, a
+  // crash, a failed start); a dir the config named is the test's to keep or remove.
+  if (given === undefined) proc.once('exit', () => fs.rmSync(dataDir, { recursive: true, force: true }));
   const stdout: string[] = [];
   const stderr: string[] = [];
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => stderr.push(d));
   const ports: Record<string, number> = {};
-  await new Promise<void>((resolve, reject) => {
+  const ready = new Promise<void>((resolve, reject) => {
     let buf = '';
     const onExit = (code: number | null): void => reject(new Error(`server exited with ${code} before it was ready: ${stderr.join('')}`));
     proc.once('exit', onExit);
@@ -92,7 +95,11 @@ export async function startServer(config: Record<string, unknown> = {}): Promise
       }
     });
   });
-  fs.rmSync(file, { force: true });
+  try {
+    await ready;
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
   const request = async (method: string, pathname: string): Promise<{ status: number; body: any }> => {
     const res = await fetch(`http://127.0.0.1:${ports.control}${pathname}`, { method });
     return { status: res.status, body: await res.json() };
@@ -110,18 +117,11 @@ export async function startServer(config: Record<string, unknown> = {}): Promise
     get: (p) => request('GET', p),
     post: (p) => request('POST', p),
     async stop(signal = 'SIGTERM') {
-      const removeData = (): void => {
-        if (given === undefined) fs.rmSync(dataDir, { recursive: true, force: true });
-      };
-      if (proc.exitCode !== null || proc.signalCode !== null) {
-        removeData();
-        return { code: proc.exitCode, ms: 0 };
-      }
+      if (proc.exitCode !== null || proc.signalCode !== null) return { code: proc.exitCode, ms: 0 };
       const t0 = Date.now();
       const exited = once(proc, 'exit');
       proc.kill(signal);
       const [code] = (await exited) as [number | null];
-      removeData();
       return { code, ms: Date.now() - t0 };
     },
   };
