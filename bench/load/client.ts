@@ -8,7 +8,8 @@
 import net from 'node:net';
 import { WebSocket } from 'ws';
 import { decodeBatch, decodeFrame, encodePacket, GoimStreamDecoder, Op, PacketHandler } from '../../src/codec.js';
-import { ClientInit, FinalReport, FromClient, Histogram, nowMs, parseBody, parsed, PUSH_OP, ROOM_TYPE, ToClient } from './common.js';
+import { Histogram, nowMs, parseBody, parsed } from '../../test/helpers/load.js';
+import { ClientInit, FinalReport, FromClient, PUSH_OP, ROOM_TYPE, ToClient } from './common.js';
 
 function send(msg: FromClient): void {
   process.send?.(msg);

@@ -3,8 +3,9 @@
  * per-process fd limit holds), hands each its share of connections and aggregates their reports.
  */
 import { ChildProcess, fork } from 'node:child_process';
+import { Histogram } from '../../test/helpers/load.js';
 import { track } from './servers.js';
-import { ConnectReport, DeliveryCounts, FinalReport, FromClient, Histogram, ToClient, Transport } from './common.js';
+import { ConnectReport, DeliveryCounts, FinalReport, FromClient, ToClient, Transport } from './common.js';
 
 export const MAX_PER_CHILD = 9000;
 

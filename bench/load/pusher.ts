@@ -10,7 +10,8 @@
  * machine the pusher itself became the bottleneck; pipelining writes each request when it is due.
  */
 import net from 'node:net';
-import { encodeBody, nowMs, PUSH_OP, ROOM_TYPE } from './common.js';
+import { encodeBody, nowMs } from '../../test/helpers/load.js';
+import { PUSH_OP, ROOM_TYPE } from './common.js';
 
 export type PushTarget =
   | { kind: 'room'; room: string }

@@ -16,7 +16,10 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Cell, formatNumber, printTable, UsageError, writeResult } from '../report.js';
-import { nowMs, procCpuSeconds, procRssBytes, sleep, Transport } from './common.js';
+import { nowMs } from '../../test/helpers/load.js';
+import { procCpuSeconds, procRssBytes } from '../../test/helpers/proc.js';
+import { sleep } from '../../test/helpers/wait.js';
+import { Transport } from './common.js';
 import { FinalResult, Generator } from './generator.js';
 import { Pusher, PusherStats } from './pusher.js';
 import { liveProcesses, ServerHandle, ServerName, startBaseline, startRingcast } from './servers.js';

@@ -522,7 +522,7 @@ async function streamAuthenticated(s: RunningServer, idx: number, mars: boolean)
     if (bad.mustClose && !(await c.waitClose(CLOSE_WITHIN_MS))) {
       failures.push(`${scenario} #${idx}: broken framing (${bad.what}: ${hexHead(bad.bytes)}) did not close the connection within ${CLOSE_WITHIN_MS} ms; input ${dump(idx, scenario, c.input())}`);
     } else if (!bad.mustClose) {
-      await new Promise((res) => setTimeout(res, r.range(0, 50)));
+      await new Promise((res) => setTimeout(res, r.range(0, 50))); // a random pause is part of the fuzzed input's timing
     }
   }
   if (c.decodeError) failures.push(`${scenario} #${idx}: the server sent bytes that do not decode as ${mars ? 'Mars' : 'goim'} packets; input ${dump(idx, scenario, c.input())}`);
@@ -1042,7 +1042,7 @@ describe('fuzz: client protocols (TCP, WebSocket, Mars)', function () {
           g.errors.push(`heartbeat ${seq}: ${(err as Error).message}`);
           if (g.closedEarly) return;
         }
-        await new Promise((res) => setTimeout(res, 100));
+        await new Promise((res) => setTimeout(res, 100)); // the guards' heartbeat pace while the fuzzers run
       }
     });
   });
@@ -1148,13 +1148,18 @@ describe('fuzz: client protocols (TCP, WebSocket, Mars)', function () {
     // config/default.json: multiLogin {default: "allow", kick: ""}. kickPlatforms() splits "" into
     // [""], which matches the empty platform, so such logins are kicked with op 6 code 4002.
     const mid = 5_550_001;
+    const [keyA, keyB] = [`ml-a-${SEED}`, `ml-b-${SEED}`];
+    // What the router shard of this mid holds (GET /sessions asks it): a kick removes the kicked
+    // login's entry there while it registers the new one.
+    const registered = async (): Promise<string[]> => ((await s.get(`/sessions?mid=${mid}`)).body.data.sessions as Array<{ key: string }>).map((x) => x.key).sort();
     const a = await GoimClient.connect('tcp', s.tcpPort);
     const b = await GoimClient.connect('tcp', s.tcpPort);
     try {
-      assert.equal((await a.auth({ mid, key: `ml-a-${SEED}`, platform: '' })).op, Op.AuthReply);
-      await new Promise((res) => setTimeout(res, 300)); // registered with the router shard
-      assert.equal((await b.auth({ mid, key: `ml-b-${SEED}` })).op, Op.AuthReply);
-      await new Promise((res) => setTimeout(res, 500));
+      assert.equal((await a.auth({ mid, key: keyA, platform: '' })).op, Op.AuthReply);
+      await until(async () => (await registered()).includes(keyA), 5000, 'the first login registered with the router shard');
+      assert.equal((await b.auth({ mid, key: keyB })).op, Op.AuthReply);
+      await until(async () => (await registered()).includes(keyB), 5000, 'the second login registered with the router shard');
+      assert.deepEqual(await registered(), [keyA, keyB].sort(), 'the second login did not replace the first');
       a.send(Op.Heartbeat, 9);
       const p = await a.next(REPLY_WITHIN_MS);
       assert.ok(p !== null, 'first login closed');

@@ -1,4 +1,4 @@
-/** What a server process holds, from /proc: open descriptors and resident memory. */
+/** What a process holds and costs, from /proc: open descriptors, resident memory, CPU time (also used by bench/load/). */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /** Socket inodes of TCP connections whose local port is one of `ports` (any state but LISTEN). */
@@ -40,4 +40,21 @@ export function openFds(pid: number, exceptPorts: number[] = []): number {
     n++;
   }
   return n;
+}
+
+const CLK_TCK = 100;
+
+/** user + system CPU seconds of a process, all its threads included. */
+export function procCpuSeconds(pid: number): number {
+  const s = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  // fields after ")": state(3) ppid ... utime is field 14, stime 15 (1-based over the whole line)
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+}
+
+/** Resident set size in bytes. */
+export function procRssBytes(pid: number): number {
+  const s = readFileSync(`/proc/${pid}/status`, 'latin1');
+  const m = /VmRSS:\s+(\d+)\s+kB/.exec(s);
+  return m === null ? NaN : Number(m[1]) * 1024;
 }

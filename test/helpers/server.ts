@@ -10,6 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** Most tests wait on a server's state: `until` is in wait.ts, also offered here beside startServer. */
+export { until } from './wait.js';
+
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const MAIN = path.join(ROOT, 'dist/src/main.js');
 
@@ -23,7 +26,7 @@ export interface RunningServer {
   ports: Record<string, number>;
   stdout: string[];
   stderr: string[];
-  /** The reliable-messaging store directory (a fresh temp dir unless the config named one; that one is removed by stop()). */
+  /** The reliable-messaging store directory: a fresh temp dir, removed when the server exits, unless the config named one. */
   dataDir: string;
   get(pathname: string): Promise<{ status: number; body: any }>;
   post(pathname: string): Promise<{ status: number; body: any }>;
@@ -65,11 +68,14 @@ export async function startServer(config: Record<string, unknown> = {}): Promise
     log: { level: 'warn', ...(config.log as object) },
   });
   const proc = spawn(process.execPath, [MAIN, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The temp data dir goes when the process does, however it ends (stop(), a test's own kill, a
+  // crash, a failed start); a dir the config named is the test's to keep or remove.
+  if (given === undefined) proc.once('exit', () => fs.rmSync(dataDir, { recursive: true, force: true }));
   const stdout: string[] = [];
   const stderr: string[] = [];
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => stderr.push(d));
   const ports: Record<string, number> = {};
-  await new Promise<void>((resolve, reject) => {
+  const ready = new Promise<void>((resolve, reject) => {
     let buf = '';
     const onExit = (code: number | null): void => reject(new Error(`server exited with ${code} before it was ready: ${stderr.join('')}`));
     proc.once('exit', onExit);
@@ -89,7 +95,11 @@ export async function startServer(config: Record<string, unknown> = {}): Promise
       }
     });
   });
-  fs.rmSync(file, { force: true });
+  try {
+    await ready;
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
   const request = async (method: string, pathname: string): Promise<{ status: number; body: any }> => {
     const res = await fetch(`http://127.0.0.1:${ports.control}${pathname}`, { method });
     return { status: res.status, body: await res.json() };
@@ -107,18 +117,11 @@ export async function startServer(config: Record<string, unknown> = {}): Promise
     get: (p) => request('GET', p),
     post: (p) => request('POST', p),
     async stop(signal = 'SIGTERM') {
-      const removeData = (): void => {
-        if (given === undefined) fs.rmSync(dataDir, { recursive: true, force: true });
-      };
-      if (proc.exitCode !== null || proc.signalCode !== null) {
-        removeData();
-        return { code: proc.exitCode, ms: 0 };
-      }
+      if (proc.exitCode !== null || proc.signalCode !== null) return { code: proc.exitCode, ms: 0 };
       const t0 = Date.now();
       const exited = once(proc, 'exit');
       proc.kill(signal);
       const [code] = (await exited) as [number | null];
-      removeData();
       return { code, ms: Date.now() - t0 };
     },
   };
@@ -135,12 +138,17 @@ export async function runMain(args: string[], env: Record<string, string> = {}):
   return { code, stderr, stdout };
 }
 
-/** The ringcast_limit_refusals_total counters from /metrics, by limit. */
-export async function limitRefusals(controlPort: number): Promise<Record<string, number>> {
+/** The /metrics page (Prometheus text format). */
+export async function metricsText(controlPort: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${controlPort}/metrics`);
   if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+  return res.text();
+}
+
+/** The ringcast_limit_refusals_total counters from /metrics, by limit. */
+export async function limitRefusals(controlPort: number): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const m of (await res.text()).matchAll(/^ringcast_limit_refusals_total\{limit="([^"]+)"\} (\d+)$/gm)) out[m[1]!] = Number(m[2]);
+  for (const m of (await metricsText(controlPort)).matchAll(/^ringcast_limit_refusals_total\{limit="([^"]+)"\} (\d+)$/gm)) out[m[1]!] = Number(m[2]);
   return out;
 }
 
@@ -155,22 +163,4 @@ export function connectTcp(port: number): Promise<net.Socket> {
     });
     s.once('error', reject);
   });
-}
-
-/** Polls `check` every 20 ms until it returns true or `ms` passes (for state with no event to wait on). */
-export async function until(check: () => Promise<boolean> | boolean, ms: number, what: string): Promise<number> {
-  const t0 = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - t0;
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat. */
-export function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
-  return ticks / 100;
 }

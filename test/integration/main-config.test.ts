@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
-import { runMain as run, writeConfig } from './helpers/server.js';
+import { runMain as run, writeConfig } from '../helpers/server.js';
 
 describe('start-up with a bad config (node dist/src/main.js)', function () {
   this.timeout(20_000);

@@ -10,7 +10,7 @@ import {
   type AuthFailure,
   type AuthRequest,
   type AuthResult,
-} from '../src/auth.js';
+} from '../../src/auth.js';
 
 const enc = new TextEncoder();
 const SECRET = 'test-secret-which-is-long-enough-for-hs256!';

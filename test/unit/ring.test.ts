@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
-import { CONTROL_BYTES, CTL_HEAD, CTL_TAIL, recordBytes } from '../src/layout.js';
-import { createRingBuffer, RingReader, RingWriter } from '../src/ring/ring.js';
-import { MailboxLoop } from '../src/ring/mailbox.js';
-import { Outbox, SendResult } from '../src/ring/outbox.js';
-import { checksum, makePool, recordSize, recordStart } from './fixtures/pattern.js';
-import { until } from './helpers/server.js';
+import { CONTROL_BYTES, CTL_HEAD, CTL_TAIL, recordBytes } from '../../src/layout.js';
+import { createRingBuffer, RingReader, RingWriter } from '../../src/ring/ring.js';
+import { MailboxLoop } from '../../src/ring/mailbox.js';
+import { Outbox, SendResult } from '../../src/ring/outbox.js';
+import { checksum, makePool, recordSize, recordStart } from '../fixtures/pattern.js';
+import { until } from '../helpers/wait.js';
 
-const WORKER = new URL('./fixtures/ring-worker.js', import.meta.url);
+const WORKER = new URL('../fixtures/ring-worker.js', import.meta.url);
 
 function startWorker(data: object): Worker {
   return new Worker(WORKER, { workerData: data });

@@ -9,9 +9,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Op } from '../src/codec.js';
-import { GoimClient } from './helpers/goim-client.js';
-import { freePort, runMain, startServer, writeConfig, type RunningServer } from './helpers/server.js';
+import { Op } from '../../src/codec.js';
+import { GoimClient } from '../helpers/goim-client.js';
+import { freePort, runMain, startServer, writeConfig, type RunningServer } from '../helpers/server.js';
 
 /** A self-signed certificate for 127.0.0.1 / localhost, valid one day. */
 function selfSigned(dir: string): { cert: string; key: string } {

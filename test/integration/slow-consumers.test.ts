@@ -10,9 +10,11 @@
  * CI size: 100 slow + 100 normal; full size: SLOW_CLIENTS=1000 (see README).
  */
 import assert from 'node:assert/strict';
-import { Histogram, encodeBody, nowMs, parseBody, parsed, procRssBytes, sleep } from '../bench/load/common.js';
-import { startServer, until, type RunningServer } from './helpers/server.js';
-import { closeSwarm, connectSwarm, type SwarmClient } from './helpers/swarm.js';
+import { Histogram, encodeBody, nowMs, parseBody, parsed } from '../helpers/load.js';
+import { procRssBytes } from '../helpers/proc.js';
+import { startServer, until, type RunningServer } from '../helpers/server.js';
+import { sleep } from '../helpers/wait.js';
+import { closeSwarm, connectSwarm, type SwarmClient } from '../helpers/swarm.js';
 
 const SLOW = Number(process.env.SLOW_CLIENTS ?? 100);
 const WRITE_QUEUE = 128 * 1024;

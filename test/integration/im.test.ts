@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
-import { encodePacket, Op } from '../src/codec.js';
-import { shardOfMid } from '../src/hash.js';
-import { ImClient, postJson } from './helpers/im-client.js';
-import { startServer, until, type RunningServer } from './helpers/server.js';
+import { encodePacket, Op } from '../../src/codec.js';
+import { shardOfMid } from '../../src/hash.js';
+import { ImClient, postJson } from '../helpers/im-client.js';
+import { startServer, until, type RunningServer } from '../helpers/server.js';
 
 describe('reliable messaging: seq, acks, sync, redelivery, devices, idempotency, groups', function () {
   this.timeout(60_000);

@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { encodePacket, Op } from '../src/codec.js';
-import { encodeRequest, decodeReply } from '../src/upstream.js';
-import { GoimClient, type ConnectOptions, type Kind } from './helpers/goim-client.js';
-import { connectTcp, limitRefusals, startServer, until, type RunningServer } from './helpers/server.js';
+import { encodePacket, Op } from '../../src/codec.js';
+import { encodeRequest, decodeReply } from '../../src/upstream.js';
+import { GoimClient, type ConnectOptions, type Kind } from '../helpers/goim-client.js';
+import { connectTcp, limitRefusals, startServer, until, type RunningServer } from '../helpers/server.js';
 
 /** Connects and expects the refusal: op 6 with code 4003 and a reason naming `limit`, then the close. */
 async function expectRefused(kind: Kind, port: number, limit: string, opts: ConnectOptions = {}): Promise<void> {

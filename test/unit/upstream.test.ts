@@ -13,7 +13,7 @@ import {
   decodeRequest,
   encodeReply,
   encodeRequest,
-} from '../src/upstream.js';
+} from '../../src/upstream.js';
 
 const text = new TextDecoder();
 const who = { mid: 123, key: 'k-1', platform: 'web' };

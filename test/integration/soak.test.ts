@@ -9,10 +9,9 @@
  * CI size: 1,000 clients a round; full size: SOAK_CLIENTS=5000 (see README).
  */
 import assert from 'node:assert/strict';
-import { procRssBytes } from '../bench/load/common.js';
-import { openFds } from './helpers/proc.js';
-import { startServer, until, type RunningServer } from './helpers/server.js';
-import { closeSwarm, connectSwarm, type SwarmClient } from './helpers/swarm.js';
+import { openFds, procRssBytes } from '../helpers/proc.js';
+import { startServer, until, type RunningServer } from '../helpers/server.js';
+import { closeSwarm, connectSwarm, type SwarmClient } from '../helpers/swarm.js';
 
 const CLIENTS = Number(process.env.SOAK_CLIENTS ?? 1000);
 const ROUNDS = 10;

@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
-import { Op } from '../src/codec.js';
-import { GoimClient } from './helpers/goim-client.js';
-import { startServer, until, type RunningServer } from './helpers/server.js';
+import { Op } from '../../src/codec.js';
+import { GoimClient } from '../helpers/goim-client.js';
+import { startServer, until, type RunningServer } from '../helpers/server.js';
 
 const GRACE_MS = 3000;
 

@@ -7,11 +7,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { encode } from '@msgpack/msgpack';
-import { createControlServer, type ControlOptions } from '../src/control/http.js';
-import type { WorkerMetrics } from '../src/control/metrics.js';
-import { createLogger } from '../src/logger.js';
-import type { OnlineTotal, PushResult, PushService, SessionInfo } from '../src/push/types.js';
-import type { Supervisor } from '../src/supervisor.js';
+import { createControlServer, type ControlOptions } from '../../src/control/http.js';
+import type { WorkerMetrics } from '../../src/control/metrics.js';
+import { createLogger } from '../../src/logger.js';
+import type { OnlineTotal, PushResult, PushService, SessionInfo } from '../../src/push/types.js';
+import type { Supervisor } from '../../src/supervisor.js';
 
 interface Call {
   method: string;

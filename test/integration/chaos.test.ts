@@ -8,9 +8,9 @@
  * CI size: 400 clients; full size: CHAOS_CLIENTS=5000 (see README).
  */
 import assert from 'node:assert/strict';
-import { openFds } from './helpers/proc.js';
-import { startServer, until, type RunningServer } from './helpers/server.js';
-import { closeSwarm, connectClients, connectSwarm, renew, type SwarmClient, type SwarmOptions } from './helpers/swarm.js';
+import { openFds } from '../helpers/proc.js';
+import { startServer, until, type RunningServer } from '../helpers/server.js';
+import { closeSwarm, connectClients, connectSwarm, renew, type SwarmClient, type SwarmOptions } from '../helpers/swarm.js';
 
 const CLIENTS = Number(process.env.CHAOS_CLIENTS ?? 400);
 const KILLS = 10;

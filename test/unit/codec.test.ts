@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import {
   CodecError, GoimStreamDecoder, HEADER_BYTES, Op, codecErrorReason, decodeBatch, decodeFrame, encodePacket, writeHeader,
-} from '../src/codec.js';
+} from '../../src/codec.js';
 import {
   MARS_HEADER_BYTES, MARS_NOOP_CMDID, MARS_NOOP_SEQ, MARS_PUSH_SEQ, MarsStreamDecoder, encodeMarsPacket,
-} from '../src/codec-mars.js';
+} from '../../src/codec-mars.js';
 
 interface Packet { ver: number; op: number; seq: number; body: string }
 

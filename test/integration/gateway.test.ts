@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type net from 'node:net';
 import { SignJWT } from 'jose';
-import { encodePacket, Op } from '../src/codec.js';
-import { decodeReply, encodeRequest } from '../src/upstream.js';
-import { GoimClient, type Kind } from './helpers/goim-client.js';
-import { startServer, until, type RunningServer } from './helpers/server.js';
+import { encodePacket, Op } from '../../src/codec.js';
+import { decodeReply, encodeRequest } from '../../src/upstream.js';
+import { GoimClient, type Kind } from '../helpers/goim-client.js';
+import { startServer, until, type RunningServer } from '../helpers/server.js';
 
 const DEMO_AUTH = { mid: 123, room_id: 'live://1000', platform: 'web', accepts: [1000, 1001, 1002] };
 

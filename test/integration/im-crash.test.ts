@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ImClient } from './helpers/im-client.js';
-import { startServer, until, type RunningServer } from './helpers/server.js';
+import { ImClient } from '../helpers/im-client.js';
+import { startServer, until, type RunningServer } from '../helpers/server.js';
 
 const MESSAGES = 10_000;
 const USERS = 100;

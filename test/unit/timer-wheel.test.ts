@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { TimerEntry, TimerWheel } from '../src/timer-wheel.js';
+import { TimerEntry, TimerWheel } from '../../src/timer-wheel.js';
 
 describe('timer wheel (src/timer-wheel)', () => {
   it('expires an entry after its delay, never early, at most one tick late', () => {

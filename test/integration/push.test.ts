@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { Op } from '../src/codec.js';
-import { GoimClient, type Kind, type Packet } from './helpers/goim-client.js';
-import { startServer, until, type RunningServer } from './helpers/server.js';
+import { Op } from '../../src/codec.js';
+import { GoimClient, type Kind, type Packet } from '../helpers/goim-client.js';
+import { metricsText, startServer, until, type RunningServer } from '../helpers/server.js';
 
 interface Member {
   c: GoimClient;
@@ -169,7 +169,7 @@ describe('push path: overload protection', function () {
       const url = `http://127.0.0.1:${s.controlPort}/goim/push/room?operation=1000&type=live&room=1`;
       // The first push waits out the 300 ms batch window; the second arrives while it is in flight.
       const first = fetch(url, { method: 'POST', body: 'a' });
-      await new Promise((r) => setTimeout(r, 50));
+      await until(async () => (await metricsText(s.controlPort)).includes('ringcast_pushes_in_flight 1'), 5000, 'the first push in flight');
       const second = await fetch(url, { method: 'POST', body: 'b' });
       const body = (await second.json()) as { code: number; message: string };
       assert.equal(second.status, 503);
@@ -237,8 +237,7 @@ describe('push path: a worker dying under a push', function () {
       // Both workers hold the push in their 1.5 s merge window; worker 1 dies with it.
       const t0 = Date.now();
       const answer = fetch(`http://127.0.0.1:${s.controlPort}/goim/push/room?operation=1000&type=live&room=9`, { method: 'POST', body: 'x' });
-      const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${s.controlPort}/metrics`)).text();
-      await until(async () => (await metrics()).includes('ringcast_pushes_in_flight 1'), 1000, 'the push in flight');
+      await until(async () => (await metricsText(s.controlPort)).includes('ringcast_pushes_in_flight 1'), 1000, 'the push in flight');
       assert.equal((await s.post('/debug/workers/1/crash?mode=exit')).status, 200);
       const res = await answer;
       const json = (await res.json()) as { data: { connections: number } };

@@ -13,8 +13,8 @@ import {
   resolveConfig,
   resolvedWorkers,
   type Config,
-} from '../src/config.js';
-import { SlowConsumerPolicies } from '../src/push/slow-policy.js';
+} from '../../src/config.js';
+import { SlowConsumerPolicies } from '../../src/push/slow-policy.js';
 
 const DEFAULT_JSON = path.join(PACKAGE_ROOT, 'config', 'default.json');
 const README = path.join(PACKAGE_ROOT, 'config', 'README.md');

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type net from 'node:net';
 import { WebSocket } from 'ws';
-import { Op } from '../src/codec.js';
-import { GoimClient } from './helpers/goim-client.js';
-import { connectTcp, cpuSeconds, startServer, until, type RunningServer } from './helpers/server.js';
+import { Op } from '../../src/codec.js';
+import { GoimClient } from '../helpers/goim-client.js';
+import { procCpuSeconds } from '../helpers/proc.js';
+import { connectTcp, startServer, until, type RunningServer } from '../helpers/server.js';
 
 async function openMany(port: number, n: number): Promise<net.Socket[]> {
   const out: net.Socket[] = [];
@@ -163,10 +164,10 @@ describe('server (acceptor, workers, supervision)', function () {
     // in a row stay under 1 %, within 45 s.
     this.timeout(90_000);
     const window = async (): Promise<number> => {
-      const c0 = cpuSeconds(s.proc.pid!);
+      const c0 = procCpuSeconds(s.proc.pid!);
       const t0 = Date.now();
       await new Promise((r) => setTimeout(r, 2000)); // the measured interval itself
-      return (cpuSeconds(s.proc.pid!) - c0) / ((Date.now() - t0) / 1000);
+      return (procCpuSeconds(s.proc.pid!) - c0) / ((Date.now() - t0) / 1000);
     };
     const started = Date.now();
     const seen: string[] = [];
