@@ -7,7 +7,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import tls from 'node:tls';
-import { ConfigError, loadConfig, resolvedWorkers, tlsEnabled, type Config } from './config.js';
+import { ConfigError, loadConfig, resolvedWorkers, tlsEnabled, type Config } from './config/index.js';
 import { createControlServer } from './control/http.js';
 import { ListenFdPool, type ListenerSpec } from './listen-fds.js';
 import { createLogger } from './logger.js';
@@ -167,7 +167,7 @@ async function main(): Promise<void> {
   });
   const port = (name: string, fallback: number): number => fds.listeners.find((l) => l.name === name)?.port ?? fallback;
   const n = config.nodes;
-  const addrs = n.addrs.split(',').map((a) => a.trim()).filter((a) => a !== '');
+  const addrs = [...n.addrs];
   // Set at SIGTERM/SIGINT: the control port stays up through the drain and says so.
   let stopping = false;
   const control = createControlServer({

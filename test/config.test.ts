@@ -13,7 +13,7 @@ import {
   resolveConfig,
   resolvedWorkers,
   type Config,
-} from '../src/config.js';
+} from '../src/config/index.js';
 import { SlowConsumerPolicies } from '../src/push/slow-policy.js';
 
 const DEFAULT_JSON = path.join(PACKAGE_ROOT, 'config', 'default.json');
@@ -48,14 +48,24 @@ describe('config', () => {
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('defaults: resolveConfig({}) equals config/default.json exactly', () => {
-    const fromFile: unknown = JSON.parse(readFileSync(DEFAULT_JSON, 'utf8'));
-    assert.deepEqual(resolveConfig({}, {}), fromFile);
+  it('defaults: resolveConfig({}) equals config/default.json exactly, the list-valued keys parsed', () => {
+    const fromFile = JSON.parse(readFileSync(DEFAULT_JSON, 'utf8')) as Record<string, Record<string, unknown>>;
     assert.deepEqual(CONFIG_DEFAULTS, fromFile);
     assert.equal(DEFAULT_CONFIG_FILE, DEFAULT_JSON);
     assert.deepEqual(leafKeys(fromFile as object), [...CONFIG_KEYS]);
+    // The loaded config holds the list-valued keys parsed (their default "" is the empty list);
+    // every other key is the file's value as it is.
+    const lists = { upstream: ['services'], push: ['roomPolicies'], multiLogin: ['kick', 'allow'], nodes: ['addrs'] };
+    const expected = structuredClone(fromFile);
+    for (const [section, keys] of Object.entries(lists)) {
+      for (const key of keys) {
+        assert.equal(expected[section]![key], '', `${section}.${key} defaults to ""`);
+        expected[section]![key] = [];
+      }
+    }
+    assert.deepEqual(resolveConfig({}, {}), expected);
     // loadConfig with no arguments reads that file
-    assert.deepEqual(loadConfig([], {}), fromFile);
+    assert.deepEqual(loadConfig([], {}), expected);
   });
 
   it('every key of default.json (and its env variable) is documented in config/README.md', () => {
@@ -243,7 +253,7 @@ describe('config', () => {
       ['live://1000', 'live://1001', 'live://2', 'chat://1', null].map((r) => p.forRoom(r)),
       ['close', 'close', 'drop-oldest', 'close', 'close'],
     );
-    assert.equal(new SlowConsumerPolicies('drop-oldest', '').forRoom('live://1'), 'drop-oldest');
+    assert.equal(new SlowConsumerPolicies('drop-oldest', []).forRoom('live://1'), 'drop-oldest');
   });
 
   it('resolvedWorkers: 0 means os.availableParallelism()', () => {

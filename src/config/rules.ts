@@ -1,0 +1,58 @@
+/**
+ * Rules that span keys, checked once every key is valid on its own (so they can read the parsed
+ * config). Each problem is reported on one key: the one to change.
+ */
+import { tlsEnabled } from './derived.js';
+import type { Config } from './types.js';
+
+export interface CrossFieldProblem {
+  readonly key: string;
+  readonly value: unknown;
+  readonly expected: string;
+}
+
+/** The listeners' ports must differ (0 = any free port); the later key of a clash is named. */
+function portClashes(cfg: Config): CrossFieldProblem[] {
+  const out: CrossFieldProblem[] = [];
+  const listeners: [string, number][] = [
+    ['tcp.port', cfg.tcp.port],
+    ['ws.port', cfg.ws.port],
+    ['control.port', cfg.control.port],
+    ['mars.port', cfg.mars.port],
+    ...(tlsEnabled(cfg) ? ([['tls.wsPort', cfg.tls.wsPort], ['tls.tcpPort', cfg.tls.tcpPort]] as [string, number][]) : []),
+  ];
+  for (let i = 1; i < listeners.length; i++) {
+    const [key, p] = listeners[i]!;
+    if (p === 0) continue;
+    const clash = listeners.slice(0, i).find(([, q]) => q === p);
+    if (clash !== undefined) out.push({ key, value: p, expected: `expected a port different from ${clash[0]}` });
+  }
+  return out;
+}
+
+function authProblems({ auth }: Config): CrossFieldProblem[] {
+  const out: CrossFieldProblem[] = [];
+  if (auth.mode === 'jwt' && auth.jwt.algorithm === 'HS256' && auth.jwt.secret === '') {
+    out.push({ key: 'auth.jwt.secret', value: '', expected: 'expected a secret when auth.mode is "jwt" with HS256' });
+  }
+  if (auth.mode === 'jwt' && auth.jwt.algorithm === 'RS256' && !auth.jwt.publicKey.includes('-----BEGIN')) {
+    out.push({ key: 'auth.jwt.publicKey', value: auth.jwt.publicKey, expected: 'expected a PEM public key when auth.mode is "jwt" with RS256' });
+  }
+  if (auth.mode === 'http' && !/^https?:\/\/./.test(auth.http.url)) {
+    out.push({ key: 'auth.http.url', value: auth.http.url, expected: 'expected an http:// or https:// URL when auth.mode is "http"' });
+  }
+  return out;
+}
+
+export function crossFieldProblems(cfg: Config): CrossFieldProblem[] {
+  const out = portClashes(cfg);
+  if (!cfg.tcp.enabled && !cfg.ws.enabled) {
+    out.push({ key: 'ws.enabled', value: false, expected: 'expected true when tcp.enabled is false (at least one of tcp and ws must be enabled)' });
+  }
+  out.push(...authProblems(cfg));
+  if ((cfg.tls.cert === '') !== (cfg.tls.key === '')) {
+    const [key, other] = cfg.tls.cert === '' ? ['tls.cert', 'tls.key'] : ['tls.key', 'tls.cert'];
+    out.push({ key, value: '', expected: `expected a PEM file name when ${other} is set (TLS needs both)` });
+  }
+  return out;
+}
