@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -260,5 +261,35 @@ describe('config', () => {
     const auto: Config = resolveConfig({ workers: 0 }, {});
     assert.equal(resolvedWorkers(auto), os.availableParallelism());
     assert.equal(resolvedWorkers(resolveConfig({ workers: 3 }, {})), 3);
+  });
+});
+
+describe('config: rules', () => {
+  // These were checked by createAuthenticator in each worker (test/auth.test.ts "names the config
+  // key"); src/auth.ts now takes the validated config, so they are checked here, at load.
+  it('auth: each mode requires its keys, named in the problem', () => {
+    const jwt = (j: object) => (): unknown => resolveConfig({ auth: { mode: 'jwt', jwt: j } }, {});
+    expectConfigError(jwt({ algorithm: 'HS256', secret: '' }), 'auth.jwt.secret');
+    expectConfigError(jwt({ algorithm: 'RS256', publicKey: '' }), 'auth.jwt.publicKey');
+    expectConfigError(jwt({ algorithm: 'RS256', publicKey: '-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n' }), 'auth.jwt.publicKey');
+    expectConfigError(jwt({ algorithm: 'RS256', publicKey: 'hello' }), 'auth.jwt.publicKey');
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+    expectConfigError(jwt({ algorithm: 'RS256', publicKey: ec }), 'config: auth.jwt.publicKey = ', 'expected an RSA key for RS256, got ec');
+    const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+    expectConfigError(jwt({ algorithm: 'RS256', publicKey: small }), 'config: auth.jwt.publicKey = ', 'expected an RSA key of at least 2048 bits, got 1024');
+    expectConfigError(jwt({ algorithm: 'ES256', secret: 'x' }), 'auth.jwt.algorithm');
+    const http = (url: string) => (): unknown => resolveConfig({ auth: { mode: 'http', http: { url } } }, {});
+    for (const url of ['', 'not a url', 'ftp://x/', 'http://[::1']) expectConfigError(http(url), `config: auth.http.url = ${JSON.stringify(url)}: expected an http:// or https:// URL when auth.mode is "http"`);
+    expectConfigError(() => resolveConfig({ auth: { mode: 'none', timeoutMs: 0 } }, {}), 'auth.timeoutMs');
+    expectConfigError(() => resolveConfig({ auth: { mode: 'ldap' } }, {}), 'auth.mode');
+    // and what they accept
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
+    for (const type of ['spki', 'pkcs1'] as const) {
+      const publicKey = rsa.export({ type, format: 'pem' }) as string;
+      assert.equal(resolveConfig({ auth: { mode: 'jwt', jwt: { algorithm: 'RS256', publicKey } } }, {}).auth.jwt.publicKey, publicKey);
+    }
+    assert.equal(resolveConfig({ auth: { mode: 'http', http: { url: 'https://idp.example/auth' } } }, {}).auth.http.url, 'https://idp.example/auth');
+    // Other modes do not read these keys, so they are not checked.
+    assert.equal(resolveConfig({ auth: { mode: 'none', jwt: { algorithm: 'RS256', publicKey: 'hello' } } }, {}).auth.mode, 'none');
   });
 });

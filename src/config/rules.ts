@@ -2,6 +2,7 @@
  * Rules that span keys, checked once every key is valid on its own (so they can read the parsed
  * config). Each problem is reported on one key: the one to change.
  */
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { tlsEnabled } from './derived.js';
 import type { Config } from './types.js';
 
@@ -30,15 +31,46 @@ function portClashes(cfg: Config): CrossFieldProblem[] {
   return out;
 }
 
+/**
+ * What is wrong with an RS256 public key, if anything. Checked here rather than when the workers
+ * build their authenticator, so that a bad key stops start-up naming the key like any config error.
+ */
+function rsaKeyProblem(pem: string): string | undefined {
+  const base = 'expected a PEM public key when auth.mode is "jwt" with RS256';
+  if (!pem.includes('-----BEGIN')) return base;
+  let key: KeyObject;
+  try {
+    // Accepts SPKI public keys, PKCS#1 and certificates (src/auth.ts imports the key the same way).
+    key = createPublicKey({ key: pem, format: 'pem' });
+  } catch (err) {
+    return `${base} (${(err as Error).message})`;
+  }
+  if (key.asymmetricKeyType !== 'rsa') return `expected an RSA key for RS256, got ${key.asymmetricKeyType ?? 'unknown'}`;
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (bits < 2048) return `expected an RSA key of at least 2048 bits, got ${bits}`;
+  return undefined;
+}
+
+function isHttpUrl(text: string): boolean {
+  if (!/^https?:\/\/./.test(text)) return false;
+  try {
+    const url = new URL(text);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
 function authProblems({ auth }: Config): CrossFieldProblem[] {
   const out: CrossFieldProblem[] = [];
   if (auth.mode === 'jwt' && auth.jwt.algorithm === 'HS256' && auth.jwt.secret === '') {
     out.push({ key: 'auth.jwt.secret', value: '', expected: 'expected a secret when auth.mode is "jwt" with HS256' });
   }
-  if (auth.mode === 'jwt' && auth.jwt.algorithm === 'RS256' && !auth.jwt.publicKey.includes('-----BEGIN')) {
-    out.push({ key: 'auth.jwt.publicKey', value: auth.jwt.publicKey, expected: 'expected a PEM public key when auth.mode is "jwt" with RS256' });
+  if (auth.mode === 'jwt' && auth.jwt.algorithm === 'RS256') {
+    const problem = rsaKeyProblem(auth.jwt.publicKey);
+    if (problem !== undefined) out.push({ key: 'auth.jwt.publicKey', value: auth.jwt.publicKey, expected: problem });
   }
-  if (auth.mode === 'http' && !/^https?:\/\/./.test(auth.http.url)) {
+  if (auth.mode === 'http' && !isHttpUrl(auth.http.url)) {
     out.push({ key: 'auth.http.url', value: auth.http.url, expected: 'expected an http:// or https:// URL when auth.mode is "http"' });
   }
   return out;
