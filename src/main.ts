@@ -27,7 +27,8 @@ function readConfig(): Config {
     return loadConfig(process.argv.slice(2), process.env);
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`ringcast: ${err.message}\n`);
+      // One line per problem, each with the prefix, so that every line says where it comes from.
+      process.stderr.write(err.problems.map((p) => `ringcast: ${p.message}\n`).join(''));
       process.exit(2);
     }
     throw err;
