@@ -292,4 +292,26 @@ describe('config: rules', () => {
     // Other modes do not read these keys, so they are not checked.
     assert.equal(resolveConfig({ auth: { mode: 'none', jwt: { algorithm: 'RS256', publicKey: 'hello' } } }, {}).auth.mode, 'none');
   });
+
+  it('a problem with a key left at its default names the key and where to set it, and blames no file', () => {
+    const err = expectConfigError(
+      () => loadConfig([], { RINGCAST_AUTH_MODE: 'jwt' }),
+      'config: auth.jwt.secret = "": expected a secret when auth.mode is "jwt" with HS256 (left at its default: set it in a --config file or with RINGCAST_AUTH_JWT_SECRET)',
+    );
+    assert.ok(!err.message.includes('default.json'), err.message);
+    assert.equal(err.key, 'auth.jwt.secret');
+    expectConfigError(
+      () => resolveConfig({ tcp: { port: 3102 } }, {}, 'my.json'),
+      'config: ws.port = 3102: expected a port different from tcp.port (left at its default: set it in a --config file or with RINGCAST_WS_PORT)',
+    );
+    // A value the file gave is still attributed to the file.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ringcast-config-'));
+    try {
+      const file = path.join(dir, 'http-auth.json');
+      writeFileSync(file, JSON.stringify({ auth: { mode: 'http', http: { url: 'ftp://x/' } } }));
+      expectConfigError(() => loadConfig(['--config', file], {}), `config: auth.http.url = "ftp://x/": expected an http:// or https:// URL when auth.mode is "http" (in ${file})`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -40,6 +40,14 @@ describe('start-up with a bad config (node dist/src/main.js)', function () {
     for (const line of lines) assert.ok(line.startsWith('ringcast: config: '), `line without the prefix: ${JSON.stringify(line)}`);
   });
 
+  it('exits 2 in jwt mode without a secret, naming the key and where to set it, not config/default.json', async () => {
+    const { code, stderr } = await run([], { RINGCAST_AUTH_MODE: 'jwt' });
+    assert.equal(code, 2);
+    assert.match(stderr, /^ringcast: config: auth\.jwt\.secret = "": expected a secret when auth\.mode is "jwt" with HS256/);
+    assert.match(stderr, /set it in a --config file or with RINGCAST_AUTH_JWT_SECRET/);
+    assert.doesNotMatch(stderr, /default\.json/);
+  });
+
   it('exits 2 for a missing config file, naming it', async () => {
     const { code, stderr } = await run(['--config', '/nonexistent/ringcast.json']);
     assert.equal(code, 2);

@@ -5,20 +5,26 @@
  */
 import type { z } from 'zod';
 import { ConfigError, unknownKeyProblem, valueProblem, type ConfigProblem } from './errors.js';
-import { ENV_BOOLEAN_EXPECTED, applyEnv, type EnvOverride } from './env.js';
+import { ENV_BOOLEAN_EXPECTED, applyEnv, envName, type EnvOverride } from './env.js';
 import { deepFreeze, deepMerge, getAt, isPlainObject } from './objects.js';
 import { crossFieldProblems } from './rules.js';
 import { ConfigSchema, OBJECT_EXPECTED } from './schema.js';
 import { closest } from './suggest.js';
-import { CONFIG_DEFAULTS, KEY_SPECS, knownKeysAt } from './table.js';
+import { CONFIG_DEFAULTS, KEY_SPECS, defaultOf, knownKeysAt } from './table.js';
 import type { Config } from './types.js';
 
-/** Where a value came from, for its problem line: the variable that set it, or `source`. */
+/**
+ * Where a value came from, for the end of its problem line: the variable that set it, the built-in
+ * default (the user gave nothing, so no file is blamed: say where the key can be given), or `source`.
+ */
 function problemLine(key: string, value: unknown, expected: string, override: EnvOverride | undefined, fileSuffix: string): ConfigProblem {
   if (override !== undefined) {
     // A boolean variable that did not parse: say what the environment accepts.
     const exp = KEY_SPECS.get(key)?.env === 'boolean' && typeof value === 'string' ? ENV_BOOLEAN_EXPECTED : expected;
     return valueProblem(override.variable, override.raw, exp, `${override.variable} (${key})`);
+  }
+  if (KEY_SPECS.has(key) && Object.is(value, defaultOf(key))) {
+    return valueProblem(key, value, expected, key, ` (left at its default: set it in a --config file or with ${envName(key)})`);
   }
   return valueProblem(key, value, expected, key, fileSuffix);
 }
