@@ -15,10 +15,12 @@ import {
   resolvedWorkers,
   type Config,
 } from '../src/config/index.js';
+import { renderConfigDocs, renderDefaultJson } from '../src/config/render.js';
 import { SlowConsumerPolicies } from '../src/push/slow-policy.js';
 
 const DEFAULT_JSON = path.join(PACKAGE_ROOT, 'config', 'default.json');
 const README = path.join(PACKAGE_ROOT, 'config', 'README.md');
+const DOCS = path.join(PACKAGE_ROOT, 'docs', 'configuration.md');
 
 /** Runs `fn`, asserts it throws a ConfigError, checks each fragment is in the message; returns the error. */
 function expectConfigError(fn: () => unknown, ...fragments: string[]): ConfigError {
@@ -69,14 +71,20 @@ describe('config', () => {
     assert.deepEqual(loadConfig([], {}), expected);
   });
 
-  it('every key of default.json (and its env variable) is documented in config/README.md', () => {
-    const readme = readFileSync(README, 'utf8');
+  it('every key of default.json (and its env variable) is documented in docs/configuration.md; config/README.md points there', () => {
+    const docs = readFileSync(DOCS, 'utf8');
     const keys = leafKeys(JSON.parse(readFileSync(DEFAULT_JSON, 'utf8')) as object);
     assert.ok(keys.length >= 20);
     for (const key of keys) {
-      assert.ok(readme.includes(`| \`${key}\` |`), `README lacks a row for ${key}`);
-      assert.ok(readme.includes(`\`${envName(key)}\``), `README lacks ${envName(key)}`);
+      assert.ok(docs.includes(`| \`${key}\` |`), `docs/configuration.md lacks a row for ${key}`);
+      assert.ok(docs.includes(`\`${envName(key)}\``), `docs/configuration.md lacks ${envName(key)}`);
     }
+    assert.ok(readFileSync(README, 'utf8').includes('../docs/configuration.md'), 'config/README.md links to docs/configuration.md');
+  });
+
+  it('config/default.json and docs/configuration.md are what the key table renders (npm run config:write)', () => {
+    assert.equal(readFileSync(DEFAULT_JSON, 'utf8'), renderDefaultJson(), 'config/default.json is stale: run npm run config:write');
+    assert.equal(readFileSync(DOCS, 'utf8'), renderConfigDocs(), 'docs/configuration.md is stale: run npm run config:write');
   });
 
   it('envName maps dotted camelCase keys to RINGCAST_ upper snake case', () => {

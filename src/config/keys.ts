@@ -6,7 +6,7 @@
  * Builders take the default first, then the range, then the description (Markdown).
  */
 import { parseCommaList, parseRoomPolicies, parseServices } from './lists.js';
-import { absolutePath, bool, int, nonEmpty, num, oneOf, parsed, port, powerOfTwo, text, type Section } from './spec.js';
+import { absolutePath, bool, int, list, nonEmpty, num, oneOf, port, powerOfTwo, text, type Section } from './spec.js';
 import { AUTH_MODES, JWT_ALGORITHMS, LOG_LEVELS, MULTI_LOGIN_POLICIES, SLOW_CONSUMER_POLICIES } from './values.js';
 
 export const KEYS = {
@@ -119,11 +119,11 @@ export const KEYS = {
       'allow',
       'A second login of the same user on the same platform: allow both, or kick the older (op 6 then close).',
     ),
-    kick: parsed('', 'Platforms whose policy is kick.', 'comma-separated platforms', parseCommaList),
-    allow: parsed('', 'Platforms whose policy is allow.', 'comma-separated platforms', parseCommaList),
+    kick: list('', 'Platforms whose policy is kick.', 'comma-separated platforms', parseCommaList),
+    allow: list('', 'Platforms whose policy is allow.', 'comma-separated platforms', parseCommaList),
   },
   upstream: {
-    services: parsed('', 'Backends for op-4 requests: `Service/Method` is POSTed to `URL/Method`.', '`Service=URL,...`', parseServices),
+    services: list('', 'Backends for op-4 requests: `Service/Method` is POSTed to `URL/Method`.', '`Service=URL,...`', parseServices),
     timeoutMs: int(5000, [1, 600000], 'Longest wait (ms) for a backend reply (then status 504).'),
     maxInFlight: int(8, [1, 100000], 'Upstream requests one connection may have in flight (then 503).'),
     ratePerSec: int(20, [1, 1000000], 'Sustained upstream requests per second per connection (then 429).'),
@@ -151,7 +151,7 @@ export const KEYS = {
       'close',
       'Policy for pushes without a room rule: `close` closes the connection; `drop-oldest` drops whole queued pushes, oldest first, until the queue is under `push.writeQueueBytes`, and sends the client a gap marker (ext op 104, body `{"dropped": n}`) before the next push that reaches it.',
     ),
-    roomPolicies: parsed(
+    roomPolicies: list(
       '',
       'Policy per room for room pushes, e.g. `live://1000=drop-oldest,chat://*=close`: a room key, or a prefix ending in `*`; an exact room beats a prefix, a longer prefix a shorter one; rooms without a rule (and pushes by key, mid or to all) use `push.slowConsumerPolicy`. A bad item stops start-up naming it.',
       '`room=policy` items, comma-separated',
@@ -187,7 +187,7 @@ export const KEYS = {
   },
   nodes: {
     domain: text('', 'Domain `/goim/nodes/weighted` gives web clients (empty: addresses).'),
-    addrs: parsed('', "Addresses of this node given to clients (empty: the TCP listener's host).", 'comma-separated hosts', parseCommaList),
+    addrs: list('', "Addresses of this node given to clients (empty: the TCP listener's host).", 'comma-separated hosts', parseCommaList),
     wssPort: port(3103, "WSS port advertised to clients (ringcast's own `tls.wsPort`, or a TLS proxy's)."),
     heartbeatSec: int(240, [1, 86400], 'Heartbeat interval advertised to clients, in seconds (goim: 4 min).'),
     heartbeatMax: int(2, [1, 1000], 'Missed heartbeats before a client reconnects, advertised (goim: 2).'),

@@ -7,3 +7,6 @@ export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 
 /** The config file read when no `--config` is given. */
 export const DEFAULT_CONFIG_FILE = path.join(PACKAGE_ROOT, 'config', 'default.json');
+
+/** The generated key reference (render.ts). */
+export const CONFIG_DOCS_FILE = path.join(PACKAGE_ROOT, 'docs', 'configuration.md');

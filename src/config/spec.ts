@@ -26,10 +26,12 @@ export class KeySpec<In extends Leaf = Leaf, Out = unknown> {
   readonly range: Range | undefined;
   /** The values a key that takes one of a set allows. */
   readonly values: readonly string[] | undefined;
+  /** A list in one string, parsed at load (its parsed form is not its file form). */
+  readonly list: boolean;
   /** Validates the file form and gives the parsed value. */
   readonly schema: z.ZodType<Out, In>;
 
-  constructor(spec: { default: In; doc: string; type: string; env: EnvKind; schema: z.ZodType<Out, In>; range?: Range; values?: readonly string[] }) {
+  constructor(spec: { default: In; doc: string; type: string; env: EnvKind; schema: z.ZodType<Out, In>; range?: Range; values?: readonly string[]; list?: boolean }) {
     this.default = spec.default;
     this.doc = spec.doc;
     this.type = spec.type;
@@ -37,6 +39,7 @@ export class KeySpec<In extends Leaf = Leaf, Out = unknown> {
     this.schema = spec.schema;
     this.range = spec.range;
     this.values = spec.values;
+    this.list = spec.list ?? false;
   }
 }
 
@@ -110,15 +113,15 @@ export function oneOf<const T extends readonly [string, ...string[]]>(values: T,
 }
 
 /**
- * A string that is parsed into a typed value at load (the list-valued keys). `parse` returns the
- * value or an "expected ..." text, which becomes the problem reported for the key.
+ * A list in one string (so that one RINGCAST_* variable can set it), parsed into a typed value at
+ * load. `parse` returns the value or an "expected ..." text, which becomes the key's problem.
  */
-export function parsed<Out>(dflt: string, doc: string, type: string, parse: (text: string) => Out | string): KeySpec<string, Out> {
+export function list<Out>(dflt: string, doc: string, type: string, parse: (text: string) => Out | string): KeySpec<string, Out> {
   const schema = z.string({ error: 'expected a string' }).transform((value, ctx): Out => {
     const result = parse(value);
     if (typeof result !== 'string') return result;
     ctx.issues.push({ code: 'custom', message: result, input: value });
     return z.NEVER;
   });
-  return new KeySpec({ default: dflt, doc, type, env: 'string', schema });
+  return new KeySpec({ default: dflt, doc, type, env: 'string', schema, list: true });
 }
