@@ -10,12 +10,14 @@ import {
   DEFAULT_CONFIG_FILE,
   PACKAGE_ROOT,
   envName,
+  kickPlatforms,
   loadConfig,
   resolveConfig,
   resolvedWorkers,
   type Config,
 } from '../src/config/index.js';
 import { renderConfigDocs, renderDefaultJson } from '../src/config/render.js';
+import { KEY_SPECS } from '../src/config/table.js';
 import { SlowConsumerPolicies } from '../src/push/slow-policy.js';
 
 const DEFAULT_JSON = path.join(PACKAGE_ROOT, 'config', 'default.json');
@@ -272,7 +274,83 @@ describe('config', () => {
   });
 });
 
+/** `{a: {b: value}}` for key "a.b". */
+function at(key: string, value: unknown): Record<string, unknown> {
+  return key
+    .split('.')
+    .reverse()
+    .reduce<unknown>((inner, part) => ({ [part]: inner }), value) as Record<string, unknown>;
+}
+
+function valueAt(cfg: unknown, key: string): unknown {
+  return key.split('.').reduce<unknown>((node, part) => (node as Record<string, unknown>)[part], cfg);
+}
+
+// One test per key (piscina's option-validation.ts): what the key table says of a key is what
+// validation does, so docs/configuration.md, generated from the same table, tells the truth.
+describe('config: every key enforces its documented type and range', () => {
+  for (const [key, spec] of KEY_SPECS) {
+    it(`${key}: ${spec.type}`, () => {
+      const wrong = spec.env === 'string' ? 5 : 'x';
+      const err = expectConfigError(() => resolveConfig(at(key, wrong), {}), `config: ${key} = ${JSON.stringify(wrong)}: expected `);
+      assert.equal(err.key, key);
+      if (spec.range !== undefined) {
+        const [min, max] = spec.range;
+        assert.equal(valueAt(resolveConfig(at(key, min), {}), key), min);
+        assert.equal(valueAt(resolveConfig(at(key, max), {}), key), max);
+        for (const outside of [min - 1, max + 1]) {
+          expectConfigError(() => resolveConfig(at(key, outside), {}), `config: ${key} = ${outside}: expected `, `between ${min} and ${max}`);
+        }
+        if (spec.env === 'integer') expectConfigError(() => resolveConfig(at(key, min + 0.5), {}), `config: ${key} = ${min + 0.5}: expected `);
+      }
+      if (spec.values !== undefined) {
+        // (auth.mode jwt and http need their keys: the rules across keys are tested below.)
+        const context = { RINGCAST_AUTH_JWT_SECRET: 's', RINGCAST_AUTH_HTTP_URL: 'http://127.0.0.1/auth' };
+        for (const v of spec.values) assert.equal(valueAt(resolveConfig(at(key, v), context), key), v);
+        expectConfigError(() => resolveConfig(at(key, 'no-such-value'), {}), `config: ${key} = "no-such-value": expected one of ${spec.values.join(', ')}`);
+      }
+      // Its variable, set to the default's text, gives the default.
+      const fromEnv = resolveConfig({}, { [envName(key)]: String(spec.default) });
+      assert.deepEqual(valueAt(fromEnv, key), valueAt(resolveConfig({}, {}), key));
+    });
+  }
+
+  it('every section must be an object', () => {
+    for (const section of new Set(CONFIG_KEYS.filter((k) => k.includes('.')).map((k) => k.slice(0, k.lastIndexOf('.'))))) {
+      expectConfigError(() => resolveConfig(at(section, 5), {}), `config: ${section} = 5: expected an object`);
+    }
+    expectConfigError(() => resolveConfig([], {}), 'config: (root) = []: expected an object');
+  });
+});
+
 describe('config: rules', () => {
+  it('--config may be given once, with a file name', () => {
+    expectConfigError(() => loadConfig(['--config', 'a.json', '--config=b.json'], {}), 'config: --config = "b.json": expected --config only once');
+    expectConfigError(() => loadConfig(['--config='], {}), 'config: --config = "": expected a file name after --config');
+  });
+
+  it('environment numbers: integer keys take decimal integers only, number keys decimals too', () => {
+    expectConfigError(() => resolveConfig({}, { RINGCAST_WORKERS: '1.5' }), 'config: RINGCAST_WORKERS (workers) = "1.5": expected an integer between 0 and 256');
+    expectConfigError(() => resolveConfig({}, { RINGCAST_WORKERS: '' }), 'config: RINGCAST_WORKERS (workers) = "": expected an integer');
+    assert.equal(resolveConfig({}, { RINGCAST_NODES_BACKOFF_FACTOR: '2.5' }).nodes.backoffFactor, 2.5);
+    assert.equal(resolveConfig({}, { RINGCAST_NODES_BACKOFF_JITTER: '0' }).nodes.backoffJitter, 0);
+    expectConfigError(() => resolveConfig({}, { RINGCAST_NODES_BACKOFF_FACTOR: '1e1' }), 'RINGCAST_NODES_BACKOFF_FACTOR (nodes.backoffFactor) = "1e1": expected a number between 1 and 100');
+  });
+
+  it('mars.port and, with TLS on, tls.wsPort and tls.tcpPort must differ from the other listeners', () => {
+    expectConfigError(() => resolveConfig({ mars: { port: 3111 } }, {}), 'config: mars.port = 3111: expected a port different from control.port');
+    // TLS off: its ports are not listened on, so they may clash.
+    assert.equal(resolveConfig({ tls: { wsPort: 3101 } }, {}).tls.wsPort, 3101);
+    const tls = { cert: 'c.pem', key: 'k.pem' };
+    expectConfigError(() => resolveConfig({ tls: { ...tls, wsPort: 3101 } }, {}), 'config: tls.wsPort = 3101: expected a port different from tcp.port');
+    expectConfigError(() => resolveConfig({ tls: { ...tls, tcpPort: 3103 } }, {}), 'config: tls.tcpPort = 3103: expected a port different from tls.wsPort');
+  });
+
+  it('tls.cert and tls.key are set together', () => {
+    expectConfigError(() => resolveConfig({ tls: { cert: 'c.pem' } }, {}), 'config: tls.key = "": expected a PEM file name when tls.cert is set (TLS needs both)');
+    expectConfigError(() => resolveConfig({ tls: { key: 'k.pem' } }, {}), 'config: tls.cert = "": expected a PEM file name when tls.key is set (TLS needs both)');
+  });
+
   // These were checked by createAuthenticator in each worker (test/auth.test.ts "names the config
   // key"); src/auth.ts now takes the validated config, so they are checked here, at load.
   it('auth: each mode requires its keys, named in the problem', () => {
@@ -321,5 +399,74 @@ describe('config: rules', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('config: list-valued keys are parsed once, at load', () => {
+  it('upstream.services: Service=URL pairs into {name, url} entries (a name given twice keeps its last URL)', () => {
+    const text = ' Echo=http://127.0.0.1:9/echo , Auth.v2=https://a.example/x,,Echo=http://h/2';
+    const expected = [
+      { name: 'Echo', url: 'http://h/2' },
+      { name: 'Auth.v2', url: 'https://a.example/x' },
+    ];
+    assert.deepEqual(resolveConfig({ upstream: { services: text } }, {}).upstream.services, expected);
+    assert.deepEqual(resolveConfig({}, { RINGCAST_UPSTREAM_SERVICES: text }).upstream.services, expected);
+    for (const bad of ['Echo', '=http://x', 'Echo=ftp://x', 'bad name=http://x', 'Echo=http://x,Other']) {
+      const err = expectConfigError(() => resolveConfig({ upstream: { services: bad } }, {}), 'expected comma-separated Service=http://host/path pairs (bad item "');
+      assert.equal(err.key, 'upstream.services');
+    }
+  });
+
+  it('push.roomPolicies: room=policy items into rules, in the order given, prefixes without their *', () => {
+    const text = 'live://*=drop-oldest, live://1000=close ,a=b://c=close';
+    const expected = [
+      { room: 'live://', prefix: true, policy: 'drop-oldest' },
+      { room: 'live://1000', prefix: false, policy: 'close' },
+      { room: 'a=b://c', prefix: false, policy: 'close' },
+    ];
+    assert.deepEqual(resolveConfig({ push: { roomPolicies: text } }, {}).push.roomPolicies, expected);
+    assert.deepEqual(resolveConfig({}, { RINGCAST_PUSH_ROOM_POLICIES: text }).push.roomPolicies, expected);
+  });
+
+  it('multiLogin.kick and multiLogin.allow: platform lists; kickPlatforms reads them', () => {
+    const cfg = resolveConfig({ multiLogin: { kick: ' ios, android ,,', allow: 'web' } }, {});
+    assert.deepEqual(cfg.multiLogin.kick, ['ios', 'android']);
+    assert.deepEqual(cfg.multiLogin.allow, ['web']);
+    assert.deepEqual(resolveConfig({}, { RINGCAST_MULTI_LOGIN_ALLOW: 'pc,web' }).multiLogin.allow, ['pc', 'web']);
+    assert.deepEqual(['ios', 'android', 'web', 'pc', ''].map((p) => kickPlatforms(cfg.multiLogin, p)), [true, true, false, false, false]);
+    const kickAll = resolveConfig({ multiLogin: { default: 'kick', allow: 'web' } }, {}).multiLogin;
+    // An empty platform is in no list (empty items name nothing), so it takes the default.
+    assert.deepEqual(['ios', 'web', ''].map((p) => kickPlatforms(kickAll, p)), [true, false, true]);
+  });
+
+  it('nodes.addrs: a list of hosts', () => {
+    assert.deepEqual(resolveConfig({ nodes: { addrs: '10.0.0.1, 10.0.0.2,' } }, {}).nodes.addrs, ['10.0.0.1', '10.0.0.2']);
+    assert.deepEqual(resolveConfig({}, { RINGCAST_NODES_ADDRS: 'a.example' }).nodes.addrs, ['a.example']);
+  });
+
+  it('the parsed config is plain data: it survives structured clone (workerData) unchanged', () => {
+    const cfg = resolveConfig(
+      {
+        upstream: { services: 'Echo=http://127.0.0.1:9/echo' },
+        push: { roomPolicies: 'live://*=drop-oldest' },
+        multiLogin: { kick: 'ios' },
+        nodes: { addrs: '10.0.0.1' },
+      },
+      {},
+    );
+    const copy: unknown = structuredClone(cfg);
+    assert.deepEqual(copy, cfg);
+    // Only plain objects and arrays: nothing that a clone would turn into something else.
+    const prototypes = new Set<unknown>();
+    const walk = (v: unknown): void => {
+      if (typeof v !== 'object' || v === null) return;
+      prototypes.add(Object.getPrototypeOf(v));
+      for (const child of Object.values(v)) walk(child);
+    };
+    walk(cfg);
+    assert.deepEqual([...prototypes].sort(), [Array.prototype, Object.prototype].sort());
+    // The parsed lists are frozen like the rest.
+    assert.ok(Object.isFrozen(cfg.push.roomPolicies) && Object.isFrozen(cfg.push.roomPolicies[0]));
+    assert.ok(Object.isFrozen(cfg.upstream.services));
   });
 });
