@@ -13,17 +13,10 @@
  * Every authentication is bounded by `timeoutMs` (504) and never throws; failures carry an HTTP-like code
  * (400 bad body, 401 rejected, 503 backend unavailable, 504 backend timeout) and a human-readable reason.
  */
-import { createPublicKey, type KeyObject, type webcrypto } from 'node:crypto';
+import { createPublicKey, type webcrypto } from 'node:crypto';
 import * as jose from 'jose';
+import type { AuthConfig } from './config/index.js';
 import type { Logger } from './logger.js';
-
-export interface AuthConfig {
-  mode: 'none' | 'jwt' | 'http';
-  timeoutMs: number;
-  /** Empty strings mean unset. `publicKey` is PEM text (SPKI public key or X.509 certificate). */
-  jwt: { algorithm: 'HS256' | 'RS256'; secret: string; publicKey: string; issuer: string; audience: string };
-  http: { url: string };
-}
 
 export interface AuthRequest {
   mid: number;
@@ -159,10 +152,6 @@ export function parseAuthBody(buf: Uint8Array, off: number, len: number): AuthRe
 
 type Verify = (req: AuthRequest, signal: AbortSignal) => Promise<AuthResult>;
 
-function configError(key: string, message: string): Error {
-  return new Error(`${key}: ${message}`);
-}
-
 function createNone(): Verify {
   return async (req) => ({ ok: true, mid: req.mid, rooms: [] });
 }
@@ -171,37 +160,21 @@ function createNone(): Verify {
  * JWT verification with `jose`. jose verifies signatures through WebCrypto (`crypto.subtle.verify`), which Node runs
  * as an async job on the libuv thread pool, off the JS thread; that is why RS256 needs no worker pool of our own.
  * Keys are imported once here and the resulting CryptoKey is reused for every verification.
+ *
+ * The config was validated at load (src/config/rules.ts): HS256 has a secret, RS256 an RSA public key of at
+ * least 2048 bits.
  */
-function createJwt(cfg: AuthConfig): Verify {
-  const j = cfg.jwt;
-  if (!j || typeof j !== 'object') throw configError('auth.jwt', 'missing');
+function createJwt(j: AuthConfig['jwt']): Verify {
   const alg = j.algorithm;
   let keyPromise: Promise<webcrypto.CryptoKey>;
   if (alg === 'HS256') {
-    if (typeof j.secret !== 'string' || j.secret === '') throw configError('auth.jwt.secret', 'required when auth.jwt.algorithm is HS256');
     // The secret is used as its UTF-8 bytes, like most JWT libraries do with a string secret.
     const bytes = new TextEncoder().encode(j.secret);
     keyPromise = crypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
-  } else if (alg === 'RS256') {
-    if (typeof j.publicKey !== 'string' || j.publicKey === '') {
-      throw configError('auth.jwt.publicKey', 'required (PEM) when auth.jwt.algorithm is RS256');
-    }
-    let keyObject: KeyObject;
-    try {
-      // Synchronous parse so a bad PEM fails at creation; accepts SPKI public keys, PKCS#1 and certificates.
-      keyObject = createPublicKey({ key: j.publicKey, format: 'pem' });
-    } catch (err) {
-      throw configError('auth.jwt.publicKey', `not a valid PEM public key (${(err as Error).message})`);
-    }
-    if (keyObject.asymmetricKeyType !== 'rsa') {
-      throw configError('auth.jwt.publicKey', `RS256 needs an RSA key, got ${keyObject.asymmetricKeyType ?? 'unknown'}`);
-    }
-    const bits = keyObject.asymmetricKeyDetails?.modulusLength ?? 0;
-    if (bits < 2048) throw configError('auth.jwt.publicKey', `RSA key must be at least 2048 bits, got ${bits}`);
-    const spki = keyObject.export({ type: 'spki', format: 'pem' }) as string;
-    keyPromise = jose.importSPKI(spki, 'RS256');
   } else {
-    throw configError('auth.jwt.algorithm', `must be HS256 or RS256, got ${JSON.stringify(alg)}`);
+    // jose imports SPKI only; the config also takes PKCS#1 keys and certificates, so convert first.
+    const spki = createPublicKey({ key: j.publicKey, format: 'pem' }).export({ type: 'spki', format: 'pem' }) as string;
+    keyPromise = jose.importSPKI(spki, 'RS256');
   }
   keyPromise.catch(() => {}); // surfaced per request below; never an unhandled rejection
   const options: jose.JWTVerifyOptions = { algorithms: [alg] };
@@ -269,20 +242,10 @@ async function readLimited(res: Response, limit: number): Promise<Uint8Array | u
  * HTTP auth backend: POST the raw auth body, 200 `{"mid": number|decimal string, "rooms"?: ["type://id", ...]}` is
  * success; any other status is a rejection (401). Network errors are 503, and a 200 whose body is not that shape is
  * treated as a broken backend (503) too. Uses the global fetch (undici), whose default agent keeps connections alive.
+ * `url` is an http(s) URL (validated at load).
  */
-function createHttp(cfg: AuthConfig): Verify {
-  const urlText = cfg.http?.url;
-  if (typeof urlText !== 'string' || urlText === '') throw configError('auth.http.url', 'required when auth.mode is http');
-  let url: URL;
-  try {
-    url = new URL(urlText);
-  } catch {
-    throw configError('auth.http.url', `not a valid URL: ${JSON.stringify(urlText)}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw configError('auth.http.url', `must be an http: or https: URL, got ${url.protocol}`);
-  }
-  const target = url.href;
+function createHttp(url: string): Verify {
+  const target = new URL(url).href;
 
   return async (req, signal) => {
     let res: Response;
@@ -357,31 +320,13 @@ function createFailureLogger(logger: Logger | undefined): (f: AuthFailure, mode:
 }
 
 /**
- * Builds the authenticator for a config. Misconfiguration throws here, with the config key in the message
- * (`auth.jwt.secret`, `auth.jwt.publicKey`, `auth.http.url`, ...). The returned function never throws and always
- * settles within `cfg.timeoutMs` (504 otherwise).
+ * Builds the authenticator for a validated config (src/config/: the checks of every `auth.*` key live there). The
+ * returned function never throws and always settles within `cfg.timeoutMs` (504 otherwise).
  */
 export function createAuthenticator(cfg: AuthConfig, logger?: Logger): Authenticator {
-  if (!cfg || typeof cfg !== 'object') throw configError('auth', 'missing');
   const timeoutMs = cfg.timeoutMs;
-  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > 0x7fffffff) {
-    throw configError('auth.timeoutMs', `must be a positive number of milliseconds, got ${String(timeoutMs)}`);
-  }
-  let verify: Verify;
-  switch (cfg.mode) {
-    case 'none':
-      verify = createNone();
-      break;
-    case 'jwt':
-      verify = createJwt(cfg);
-      break;
-    case 'http':
-      verify = createHttp(cfg);
-      break;
-    default:
-      throw configError('auth.mode', `must be none, jwt or http, got ${JSON.stringify(cfg.mode)}`);
-  }
   const mode = cfg.mode;
+  const verify = mode === 'jwt' ? createJwt(cfg.jwt) : mode === 'http' ? createHttp(cfg.http.url) : createNone();
   const logFailure = createFailureLogger(logger);
   if (mode === 'none') {
     // Nothing to wait for, so no deadline: no timer and no AbortController per connection (both

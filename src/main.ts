@@ -7,7 +7,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import tls from 'node:tls';
-import { ConfigError, loadConfig, resolvedWorkers, tlsEnabled, type Config } from './config.js';
+import { ConfigError, loadConfig, resolvedWorkers, tlsEnabled, type Config } from './config/index.js';
 import { createControlServer } from './control/http.js';
 import { ListenFdPool, type ListenerSpec } from './listen-fds.js';
 import { createLogger } from './logger.js';
@@ -27,7 +27,8 @@ function readConfig(): Config {
     return loadConfig(process.argv.slice(2), process.env);
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`ringcast: ${err.message}\n`);
+      // One line per problem, each with the prefix, so that every line says where it comes from.
+      process.stderr.write(err.problems.map((p) => `ringcast: ${p.message}\n`).join(''));
       process.exit(2);
     }
     throw err;
@@ -167,7 +168,7 @@ async function main(): Promise<void> {
   });
   const port = (name: string, fallback: number): number => fds.listeners.find((l) => l.name === name)?.port ?? fallback;
   const n = config.nodes;
-  const addrs = n.addrs.split(',').map((a) => a.trim()).filter((a) => a !== '');
+  const addrs = [...n.addrs];
   // Set at SIGTERM/SIGINT: the control port stays up through the drain and says so.
   let stopping = false;
   const control = createControlServer({

@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { ActorKind, ActorSystem } from './actor-system.js';
 import { nodeEndpoint } from './comlink-node.js';
-import type { Config } from './config.js';
+import type { Config } from './config/index.js';
 import { ST_CONNECTIONS, ST_LOOP_LAG_MS, ST_PARKED, ST_ROOM_VERSION, ST_ROOMS, ST_ROUTER_ENTRIES, ST_SLOW_CLOSED, ST_SLOW_DROPPED, ST_SLOW_GAPS, ST_IM_STORED, ST_IM_SENT, ST_IM_REDELIVERED, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
 import type { ListenFdPool } from './listen-fds.js';
 import { createLimitsBuffer, SharedLimits } from './limits.js';

@@ -7,7 +7,7 @@ import type net from 'node:net';
 import type http from 'node:http';
 import { ActorKind, ActorSystem, type Actor } from './actor-system.js';
 import { createAuthenticator, type AuthRequest, type AuthResult, type Authenticator } from './auth.js';
-import { kickPlatforms, parseServices, type Config } from './config.js';
+import { kickPlatforms, type Config } from './config/index.js';
 import { shardOfMid } from './hash.js';
 import { ACTOR_ID_MASK, ST_SLOW_CLOSED, ST_SLOW_DROPPED, ST_SLOW_GAPS, ST_IM_STORED, ST_IM_SENT, ST_IM_REDELIVERED, ST_LOOP_LAG_MS, ST_ACCEPTED, ST_CONNECTIONS, ST_ROOM_VERSION, ST_ROOMS, ST_ROUTER_ENTRIES, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
 import { Limit, SharedLimits } from './limits.js';
@@ -191,9 +191,8 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     this.system.register(ActorKind.RouterShard, RouterActorId.Im, imShard);
     this.router.onRemoved = (mid, key, e) => imShard.connectionGone(mid, key, e.worker, e.connId);
     this.authenticator = createAuthenticator(init.config.auth, log);
-    const services = parseServices(init.config.upstream.services);
     const serviceMap: Record<string, { url: string; timeoutMs: number }> = {};
-    if (typeof services !== 'string') for (const [name, url] of Object.entries(services)) serviceMap[name] = { url, timeoutMs: init.config.upstream.timeoutMs };
+    for (const { name, url } of init.config.upstream.services) serviceMap[name] = { url, timeoutMs: init.config.upstream.timeoutMs };
     this.upstreamClient = new UpstreamClient({ services: serviceMap, maxInFlight: init.config.upstream.maxInFlight, ratePerSec: init.config.upstream.ratePerSec, burst: init.config.upstream.burst }, log);
   }
 

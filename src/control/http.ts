@@ -15,6 +15,7 @@ import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import querystring from 'node:querystring';
+import { CONFIG_DEFAULTS } from '../config/index.js';
 import type { Logger } from '../logger.js';
 import type { CrashMode } from '../messages.js';
 import { PushRefused, type PushService } from '../push/types.js';
@@ -56,9 +57,9 @@ export interface ControlOptions {
   im?: ImService;
   /** Bearer token every request must carry; "" (default) = no auth. */
   token?: string;
-  /** Largest request body in bytes; a bigger one gets 413. Default 1048576. */
+  /** Largest request body in bytes; a bigger one gets 413. Default: control.maxBodyBytes's. */
   maxBodyBytes?: number;
-  /** Most keys+mids in one POST /push/batch. Default 100000. */
+  /** Most keys+mids in one POST /push/batch. Default: control.batchMaxTargets's. */
   batchMaxTargets?: number;
   /** What /goim/nodes/* report. Default: goim's defaults (DEFAULT_NODES). */
   nodes?: NodesOptions;
@@ -66,14 +67,15 @@ export interface ControlOptions {
   metrics?: MetricsSource;
   /** Requests per second over the whole port (GET /health exempt); past it 429. 0/absent = no limit. */
   ratePerSec?: number;
-  /** Token bucket size of the rate limit. Default 100. */
+  /** Token bucket size of the rate limit. Default: control.burst's. */
   burst?: number;
   /** True while the server drains (SIGTERM): /health says so, /goim/nodes lists no node. Default: never. */
   draining?: () => boolean;
 }
 
-export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
-export const DEFAULT_BATCH_MAX_TARGETS = 100_000;
+// The config's defaults (src/config/keys.ts), for a server made without a config (tests).
+export const DEFAULT_MAX_BODY_BYTES = CONFIG_DEFAULTS.control.maxBodyBytes;
+export const DEFAULT_BATCH_MAX_TARGETS = CONFIG_DEFAULTS.control.batchMaxTargets;
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const EMPTY_BODY = Buffer.alloc(0);
@@ -348,8 +350,8 @@ export function createControlServer(opts: ControlOptions): http.Server {
     token: token === '' ? null : Buffer.from(`Bearer ${token}`),
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     metrics,
-    rate: (opts.ratePerSec ?? 0) > 0 ? new TokenBucket(opts.ratePerSec!, opts.burst ?? 100) : null,
-    rateText: `rate limited: over ${opts.ratePerSec ?? 0} requests per second (control.ratePerSec, burst control.burst = ${opts.burst ?? 100}); retry later`,
+    rate: (opts.ratePerSec ?? 0) > 0 ? new TokenBucket(opts.ratePerSec!, opts.burst ?? CONFIG_DEFAULTS.control.burst) : null,
+    rateText: `rate limited: over ${opts.ratePerSec ?? 0} requests per second (control.ratePerSec, burst control.burst = ${opts.burst ?? CONFIG_DEFAULTS.control.burst}); retry later`,
     log: opts.log,
   };
 

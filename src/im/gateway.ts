@@ -20,7 +20,7 @@ import { encodeAck, encodeSync } from './records.js';
 import { ImError } from './requests.js';
 import { ImService, MAX_PAGE } from './service.js';
 import { ImCode } from './shard.js';
-import type { ImConfig } from '../config.js';
+import type { ImConfig } from '../config/index.js';
 
 export const enum ImOp {
   Send = 110,

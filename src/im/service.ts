@@ -4,7 +4,7 @@
  * inboxes go through ImRequests to the owning shards; group bookkeeping and read fan-out group
  * inboxes are written here directly (LMDB transactions, serialised by LMDB's writer lock).
  */
-import type { ImConfig } from '../config.js';
+import type { ImConfig } from '../config/index.js';
 import { decodeMessage, encodeMessage, messageJson, utf8 } from './message.js';
 import { ImError, type ImRequests } from './requests.js';
 import { ImCode } from './shard.js';

@@ -14,7 +14,7 @@
  * device, none per message).
  */
 import type { Actor } from '../actor-system.js';
-import type { ImConfig } from '../config.js';
+import type { ImConfig } from '../config/index.js';
 import type { Logger } from '../logger.js';
 import { MessageKind } from '../messages.js';
 import { TimerEntry } from '../timer-wheel.js';

@@ -17,7 +17,7 @@
  * the op; room pushes are not filtered.
  */
 import type { Actor } from '../actor-system.js';
-import type { SlowConsumerPolicy } from '../config.js';
+import type { SlowConsumerPolicy } from '../config/index.js';
 import { MessageKind } from '../messages.js';
 import { decodeHead, decodeRoomPush } from './records.js';
 import { PushFrames, type PushItem } from './frames.js';

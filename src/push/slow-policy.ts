@@ -4,7 +4,7 @@
  * other push (and a room without a rule) takes `push.slowConsumerPolicy`. Resolved once per batch,
  * not per recipient; answers are cached per room (bounded, so odd room names cannot grow it).
  */
-import { parseRoomPolicies, type RoomPolicyRule, type SlowConsumerPolicy } from '../config.js';
+import type { RoomPolicyRule, SlowConsumerPolicy } from '../config/index.js';
 
 const MAX_CACHED_ROOMS = 4096;
 
@@ -15,10 +15,8 @@ export class SlowConsumerPolicies {
   private readonly prefixes: RoomPolicyRule[];
   private readonly cache = new Map<string, SlowConsumerPolicy>();
 
-  constructor(global: SlowConsumerPolicy, roomPolicies: string) {
+  constructor(global: SlowConsumerPolicy, rules: readonly RoomPolicyRule[]) {
     this.global = global;
-    const rules = parseRoomPolicies(roomPolicies);
-    if (typeof rules === 'string') throw new Error(`push.roomPolicies: ${rules}`); // config validation has already refused it
     for (const r of rules) if (!r.prefix) this.exact.set(r.room, r.policy);
     this.prefixes = rules.filter((r) => r.prefix).sort((a, b) => b.room.length - a.room.length);
   }

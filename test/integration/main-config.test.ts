@@ -29,6 +29,25 @@ describe('start-up with a bad config (node dist/src/main.js)', function () {
     assert.match(stderr, /RINGCAST_WORKERS \(workers\) = "many"/);
   });
 
+  it('exits 2 with every line of several problems prefixed "ringcast:"', async () => {
+    const file = writeConfig({ workers: -1, tcp: { port: 'x' }, bogus: true });
+    const { code, stderr, stdout } = await run(['--config', file]);
+    fs.rmSync(file, { force: true });
+    assert.equal(code, 2);
+    assert.equal(stdout, '', 'nothing started');
+    const lines = stderr.split('\n').filter((l) => l !== '');
+    assert.equal(lines.length, 3, stderr);
+    for (const line of lines) assert.ok(line.startsWith('ringcast: config: '), `line without the prefix: ${JSON.stringify(line)}`);
+  });
+
+  it('exits 2 in jwt mode without a secret, naming the key and where to set it, not config/default.json', async () => {
+    const { code, stderr } = await run([], { RINGCAST_AUTH_MODE: 'jwt' });
+    assert.equal(code, 2);
+    assert.match(stderr, /^ringcast: config: auth\.jwt\.secret = "": expected a secret when auth\.mode is "jwt" with HS256/);
+    assert.match(stderr, /set it in a --config file or with RINGCAST_AUTH_JWT_SECRET/);
+    assert.doesNotMatch(stderr, /default\.json/);
+  });
+
   it('exits 2 for a missing config file, naming it', async () => {
     const { code, stderr } = await run(['--config', '/nonexistent/ringcast.json']);
     assert.equal(code, 2);

@@ -6,11 +6,11 @@ import * as jose from 'jose';
 import {
   createAuthenticator,
   parseAuthBody,
-  type AuthConfig,
   type AuthFailure,
   type AuthRequest,
   type AuthResult,
 } from '../../src/auth.js';
+import type { AuthConfig } from '../../src/config/index.js';
 
 const enc = new TextEncoder();
 const SECRET = 'test-secret-which-is-long-enough-for-hs256!';
@@ -57,14 +57,6 @@ function assertFail(r: AuthResult, code: number, fragment: string): void {
   const f = r as AuthFailure;
   assert.equal(f.code, code, `code (reason: ${f.reason})`);
   assert.ok(f.reason.includes(fragment), `reason ${JSON.stringify(f.reason)} lacks ${JSON.stringify(fragment)}`);
-}
-
-function expectThrows(fn: () => unknown, fragment: string): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof Error);
-    assert.ok(err.message.includes(fragment), `message ${JSON.stringify(err.message)} lacks ${JSON.stringify(fragment)}`);
-    return true;
-  });
 }
 
 function hsKey(secret = SECRET): Uint8Array {
@@ -347,26 +339,6 @@ describe('auth', () => {
       assertFail(r, 504, '300 ms');
       assert.ok(elapsed >= 290 && elapsed < 2000, `elapsed ${elapsed} ms`);
       for (const rs of pending) rs.destroy();
-    });
-  });
-
-  describe('createAuthenticator misconfiguration', () => {
-    it('names the config key', () => {
-      expectThrows(() => createAuthenticator(cfg({ mode: 'jwt', jwt: { algorithm: 'HS256', secret: '' } })), 'auth.jwt.secret');
-      expectThrows(() => createAuthenticator(cfg({ mode: 'jwt', jwt: { algorithm: 'RS256', publicKey: '' } })), 'auth.jwt.publicKey');
-      expectThrows(
-        () => createAuthenticator(cfg({ mode: 'jwt', jwt: { algorithm: 'RS256', publicKey: '-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n' } })),
-        'auth.jwt.publicKey',
-      );
-      expectThrows(() => createAuthenticator(cfg({ mode: 'jwt', jwt: { algorithm: 'RS256', publicKey: 'hello' } })), 'auth.jwt.publicKey');
-      const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
-      expectThrows(() => createAuthenticator(cfg({ mode: 'jwt', jwt: { algorithm: 'RS256', publicKey: ec } })), 'auth.jwt.publicKey');
-      expectThrows(() => createAuthenticator(cfg({ mode: 'jwt', jwt: { algorithm: 'ES256' as 'HS256', secret: 'x' } })), 'auth.jwt.algorithm');
-      expectThrows(() => createAuthenticator(cfg({ mode: 'http', http: { url: '' } })), 'auth.http.url');
-      expectThrows(() => createAuthenticator(cfg({ mode: 'http', http: { url: 'not a url' } })), 'auth.http.url');
-      expectThrows(() => createAuthenticator(cfg({ mode: 'http', http: { url: 'ftp://x/' } })), 'auth.http.url');
-      expectThrows(() => createAuthenticator(cfg({ mode: 'none', timeoutMs: 0 })), 'auth.timeoutMs');
-      expectThrows(() => createAuthenticator(cfg({ mode: 'ldap' as 'none' })), 'auth.mode');
     });
   });
 });

@@ -1,0 +1,21 @@
+/** Questions answered from a validated config, asked in more than one place. */
+import os from 'node:os';
+import type { Config, MultiLoginConfig } from './types.js';
+
+/** Whether TLS listeners are configured (tls.cert and tls.key both set). */
+export function tlsEnabled(cfg: Config): boolean {
+  return cfg.tls.cert !== '' && cfg.tls.key !== '';
+}
+
+/** Number of worker threads to start: `cfg.workers`, or os.availableParallelism() when it is 0. */
+export function resolvedWorkers(cfg: Config): number {
+  return cfg.workers === 0 ? os.availableParallelism() : cfg.workers;
+}
+
+/** Whether a second login on `platform` kicks the older one: its list (kick, then allow), else the default. */
+export function kickPlatforms(cfg: MultiLoginConfig, platform: string): boolean {
+  // The lists hold no empty item, so an empty platform is never listed.
+  if (cfg.kick.includes(platform)) return true;
+  if (cfg.allow.includes(platform)) return false;
+  return cfg.default === 'kick';
+}
