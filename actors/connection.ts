@@ -1,6 +1,6 @@
 /**
  * A connection actor: one client connection on one worker, whatever its transport, speaking goim's
- * session protocol (../shared/docs/goim.md section 2) plus ringcast's extension ops.
+ * session protocol (docs/protocol.md) plus ringcast's extension ops.
  *
  *   handshake ──op 7──▶ authenticating ──ok──▶ open ──close──▶ closed
  *       │                     │ rejected: op 6 {code, reason}, then close
@@ -13,7 +13,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseAuthBody, type AuthRequest, type AuthResult } from '../src/auth.js';
-import { CodecError, Op } from '../src/codec.js';
+import { CodecError } from '../src/codec.js';
+import { ExtOp, Op } from '../src/ops.js';
 import { Limit, type Admission } from '../src/limits.js';
 import type { Transport, TransportSink } from '../src/protocols/transport.js';
 import { TimerEntry } from '../src/timer-wheel.js';
@@ -25,23 +26,6 @@ export const LIMIT_CODE = 4003;
 export const HEARTBEAT_TIMEOUT_CODE = 4004;
 /** op 6 code: closed as a slow consumer (outbound queue over push.writeQueueBytes, policy close). */
 export const SLOW_CONSUMER_CODE = 4005;
-
-/** ringcast's extension ops: 100..199, clear of goim's 0..17 and of application ops (≥ 1000). */
-export const enum ExtOp {
-  /** body: comma-separated room keys to join; reply 101: the rooms the connection is in now. */
-  JoinRooms = 100,
-  JoinRoomsReply = 101,
-  /** body: comma-separated room keys to leave; reply 103: the rooms the connection is in now. */
-  LeaveRooms = 102,
-  LeaveRoomsReply = 103,
-  /**
-   * Server → client: queued pushes were dropped (slow consumer, policy drop-oldest); body JSON
-   * {"dropped": n}, seq 0; sent before the next push that reaches the client. (GAP_OP in protocols/backlog.ts.)
-   */
-  Gap = 104,
-  /** An error answering a request op; same seq; body JSON {"op", "code", "reason"}. */
-  ErrorReply = 199,
-}
 
 export const enum ConnState {
   Handshake = 0,

@@ -17,7 +17,7 @@ import { MessageKind, SystemActorId } from './messages.js';
 import { KeyDirectory } from '../actors/key-directory.js';
 import { encodeKick } from '../actors/router-shard.js';
 import { PushDispatcher } from './push/dispatcher.js';
-import { ImOp } from './im/gateway.js';
+import { ImOp } from './ops.js';
 import { ImRequests } from './im/requests.js';
 import { ImService } from './im/service.js';
 import { ImStore } from './im/store.js';

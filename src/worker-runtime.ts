@@ -24,7 +24,7 @@ import { RequestLimiter, UpstreamClient, type UpstreamReply } from './upstream.j
 import { Buckets } from '../actors/bucket.js';
 import { ConnectionActor, ConnState, LIMIT_CODE, type ConnectionHost } from '../actors/connection.js';
 import { Rooms } from '../actors/room.js';
-import { ImOp } from './im/gateway.js';
+import { ImOp } from './ops.js';
 import { Deliverer, type DeliveryHost, type DeliveryTarget } from './push/deliverer.js';
 import { PushRouter } from './push/router-push.js';
 import { SlowConsumerPolicies } from './push/slow-policy.js';

@@ -1,5 +1,5 @@
 /**
- * goim logic's HTTP API (docs/goim.md §3), same paths, parameters and `{code, message, data}`
+ * goim logic's HTTP API (docs/control-api.md), same paths, parameters and `{code, message, data}`
  * envelope, served under /goim. Differences from goim: errors also set the HTTP status (4xx/5xx,
  * with `code` = -status), push routes answer `{"connections": n}`, and array parameters may be
  * given comma-separated in one parameter as well as repeated.

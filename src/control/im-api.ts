@@ -1,5 +1,5 @@
 /**
- * Reliable-messaging routes of the control port (README "Reliable messaging"), JSON in and out with
+ * Reliable-messaging routes of the control port (docs/reliable-messaging.md), JSON in and out with
  * goim's envelope:
  *   POST /im/send          {"from", "to": [mid...], "op", "body", "client_msg_id"} → {"seq": {"<mid>": n}}
  *   POST /im/group/send    {"from", "group", "op", "body", "client_msg_id"} → {"seq": {...}} or {"group_seq": n}

@@ -1,5 +1,5 @@
 /**
- * Reliable-messaging client ops on a worker (README "Reliable messaging" documents the bodies):
+ * Reliable-messaging client ops on a worker (docs/reliable-messaging.md documents the bodies):
  *
  *   110 → 111  send to a user or a group: [u8 kind 0 user | 1 group][u64 target][i32 op]
  *              [u16 cmidLen][client_msg_id][body] → JSON {"code", "message", "seq": {...}} or {"group_seq"}
@@ -10,10 +10,11 @@
  *
  * Acks and syncs go to the shard owning the user as ring records; sends go through ImService.
  */
-import { ExtOp, type ConnectionActor } from '../../actors/connection.js';
+import type { ConnectionActor } from '../../actors/connection.js';
 import { ActorKind, type ActorSystem } from '../actor-system.js';
 import { shardOfMid } from '../hash.js';
 import { MessageKind, RouterActorId } from '../messages.js';
+import { ExtOp, ImOp } from '../ops.js';
 import { RequestLimiter, UpstreamStatus } from '../upstream.js';
 import { getU64, setU64 } from './message.js';
 import { encodeAck, encodeSync } from './records.js';
@@ -21,15 +22,6 @@ import { ImError } from './requests.js';
 import { ImService, MAX_PAGE } from './service.js';
 import { ImCode } from './shard.js';
 import type { ImConfig } from '../config.js';
-
-export const enum ImOp {
-  Send = 110,
-  SendReply = 111,
-  Message = 112,
-  Ack = 113,
-  Sync = 114,
-  SyncReply = 115,
-}
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -10,7 +10,7 @@ import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { codecErrorReason, CodecError, decodeFrame, encodePacket, type PacketHandler } from '../codec.js';
-import type { PushFrames } from '../push/frames.js';
+import type { PushFrames } from './frames.js';
 import { TLS_HANDSHAKE_TIMEOUT_MS } from './stream.js';
 import { PushQueue } from './backlog.js';
 import type { Accept, Transport, TransportSink } from './transport.js';

@@ -20,7 +20,7 @@ import type { Actor } from '../actor-system.js';
 import type { SlowConsumerPolicy } from '../config.js';
 import { MessageKind } from '../messages.js';
 import { decodeHead, decodeRoomPush } from './records.js';
-import { PushFrames, type PushItem } from './frames.js';
+import { PushFrames, type PushItem } from '../protocols/frames.js';
 import type { SlowConsumerPolicies } from './slow-policy.js';
 
 /** What the deliverer needs from its worker. */
