@@ -14,18 +14,12 @@
 import { randomUUID } from 'node:crypto';
 import { parseAuthBody, type AuthRequest, type AuthResult } from '../src/auth.js';
 import { CodecError } from '../src/codec.js';
+import { Disconnect } from '../src/errors.js';
 import { ExtOp, Op } from '../src/ops.js';
 import { Limit, type Admission } from '../src/limits.js';
 import type { Transport, TransportSink } from '../src/protocols/transport.js';
 import { TimerEntry } from '../src/timer-wheel.js';
 import { decodeRequest, encodeReply, RequestLimiter, UpstreamStatus } from '../src/upstream.js';
-
-/** op 6 code: refused or closed by a limit (the reason names the config key). */
-export const LIMIT_CODE = 4003;
-/** op 6 code: no heartbeat within protocol.heartbeatTimeoutMs. */
-export const HEARTBEAT_TIMEOUT_CODE = 4004;
-/** op 6 code: closed as a slow consumer (outbound queue over push.writeQueueBytes, policy close). */
-export const SLOW_CONSUMER_CODE = 4005;
 
 export const enum ConnState {
   Handshake = 0,
@@ -150,7 +144,10 @@ export class ConnectionActor implements TransportSink, Admission {
     switch (this.state) {
       case ConnState.Handshake:
         if (op !== Op.Auth) {
-          this.close(`first packet must be auth (op 7), got op ${op}`);
+          const reason = `first packet must be auth (op 7), got op ${op}`;
+          // TCP and Mars are told why (op 6); WebSocket gets the reason in its close frame.
+          if (this.transport.protocol === 'ws') this.close(reason);
+          else this.kick(Disconnect.BadRequest.code, reason);
           return;
         }
         this.startAuth(ver, seq, buf, off, len);
@@ -178,7 +175,7 @@ export class ConnectionActor implements TransportSink, Admission {
     if (code === CodecError.BodyTooLarge) {
       this.host.countLimit(Limit.PacketSize);
       // TCP and Mars keep the socket open for this notice; WebSocket closed with 1009/1002 and its reason.
-      if (this.transport.protocol !== 'ws') this.kick(LIMIT_CODE, 'limit: packet body too large (protocol.maxBodyBytes)');
+      if (this.transport.protocol !== 'ws') this.kick(Disconnect.Limit.code, `${Disconnect.Limit.reason} packet body too large (protocol.maxBodyBytes)`);
     }
     if (reason.startsWith('internal error')) this.host.error(this, reason);
     else this.host.debug(this, 'protocol error: closing', { reason });
@@ -192,10 +189,10 @@ export class ConnectionActor implements TransportSink, Admission {
 
   /** The timer wheel fired: the handshake or the heartbeat deadline has passed. */
   onTimeout(): void {
-    if (this.state === ConnState.Open) this.kick(HEARTBEAT_TIMEOUT_CODE, 'heartbeat timeout: no heartbeat within protocol.heartbeatTimeoutMs');
+    if (this.state === ConnState.Open) this.kick(Disconnect.HeartbeatTimeout.code, Disconnect.HeartbeatTimeout.reason);
     else if (this.state < ConnState.Open) {
       this.host.countLimit(Limit.HandshakeTimeout);
-      this.kick(LIMIT_CODE, 'limit: no auth within protocol.handshakeTimeoutMs');
+      this.kick(Disconnect.Limit.code, `${Disconnect.Limit.reason} no auth within protocol.handshakeTimeoutMs`);
     }
     else if (this.state === ConnState.Closing) this.transport.destroy();
   }
@@ -219,7 +216,7 @@ export class ConnectionActor implements TransportSink, Admission {
   dropSlow(): void {
     if (this.state >= ConnState.Closing) return;
     this.transport.discardQueued();
-    this.kick(SLOW_CONSUMER_CODE, 'slow consumer: outbound queue over push.writeQueueBytes');
+    this.kick(Disconnect.SlowConsumer.code, Disconnect.SlowConsumer.reason);
   }
 
   /** Tells the client why (op 6 with {code, reason}) and closes. */
@@ -244,7 +241,7 @@ export class ConnectionActor implements TransportSink, Admission {
     const roomId = req.roomId;
     this.host.authenticate(req).then(
       (result) => this.finishAuth(ver, seq, result, roomId),
-      (err: Error) => this.kick(500, `auth failed: ${err.message}`, seq),
+      (err: Error) => this.kick(Disconnect.InternalError.code, `${Disconnect.InternalError.reason}: ${err.message}`, seq),
     );
   }
 

@@ -8,7 +8,8 @@
  */
 import type { Actor } from '../src/actor-system.js';
 import { MessageKind } from '../src/messages.js';
-import { KickCode, type KeyEntry, type KickSender } from './router-shard.js';
+import { Disconnect } from '../src/errors.js';
+import type { KeyEntry, KickSender } from './router-shard.js';
 
 const dec = new TextDecoder();
 
@@ -32,7 +33,7 @@ export class KeyDirectory implements Actor {
   register(key: string, entry: KeyEntry): void {
     const old = this.keys.get(key);
     if (old !== undefined && (old.worker !== entry.worker || old.connId !== entry.connId)) {
-      this.kick(old.worker, old.connId, KickCode.SameKey, 'replaced by a new connection with the same key');
+      this.kick(old.worker, old.connId, Disconnect.SameKey.code, Disconnect.SameKey.reason);
     }
     this.keys.set(key, entry);
   }

@@ -8,6 +8,7 @@
  * late unregister of a replaced connection cannot remove its successor.
  */
 import type { Actor } from '../src/actor-system.js';
+import { Disconnect } from '../src/errors.js';
 import { MessageKind } from '../src/messages.js';
 
 export interface RouteEntry {
@@ -23,11 +24,6 @@ export interface KeyEntry {
 
 /** Register flag: this platform's multi-login policy is kick. */
 export const FLAG_KICK_SAME_PLATFORM = 1;
-
-export const enum KickCode {
-  SameKey = 4001,
-  MultiLogin = 4002,
-}
 
 export type KickSender = (worker: number, connId: number, code: number, reason: string) => void;
 
@@ -138,7 +134,7 @@ export class RouterShard implements Actor {
     if (kickSamePlatform) {
       for (const [k, e] of keys) {
         if (k !== key && e.platform === entry.platform) {
-          this.kick(e.worker, e.connId, KickCode.MultiLogin, `logged in again on ${entry.platform || 'the same platform'}`);
+          this.kick(e.worker, e.connId, Disconnect.MultiLogin.code, `${Disconnect.MultiLogin.reason} ${entry.platform || 'the same platform'}`);
           keys.delete(k);
           this.entries--;
           this.onRemoved(mid, k, e);

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import tls from 'node:tls';
 import { ConfigError, loadConfig, resolvedWorkers, tlsEnabled, type Config } from './config.js';
+import { StartupError } from './errors.js';
 import { createControlServer } from './control/http.js';
 import { ListenFdPool, type ListenerSpec } from './listen-fds.js';
 import { createLogger } from './logger.js';
@@ -41,8 +42,7 @@ function readConfig(): Config {
 function readTls(config: Config): { cert: string; key: string } | null {
   if (!tlsEnabled(config)) return null;
   const fail = (key: string, file: string, expected: string): never => {
-    process.stderr.write(`ringcast: config: ${key} = ${JSON.stringify(file)}: ${expected}\n`);
-    process.exit(2);
+    throw new StartupError(`config: ${key} = ${JSON.stringify(file)}: ${expected}`, 2);
   };
   const read = (key: string, file: string): string => {
     try {
@@ -71,6 +71,16 @@ function readTls(config: Config): { cert: string; key: string } | null {
   return { cert, key };
 }
 
+/** Runs a start-up step; a failure stops start-up with `ringcast: <describe(err)>` (exit 1). */
+async function step<T>(run: () => T | Promise<T>, describe: (err: NodeJS.ErrnoException) => string = (err) => err.message): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof StartupError) throw err;
+    throw new StartupError(describe(err as NodeJS.ErrnoException));
+  }
+}
+
 function listen(server: http.Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -94,22 +104,10 @@ async function main(): Promise<void> {
   if (config.mars.port !== 0) specs.push({ name: 'mars', host: config.mars.host, port: config.mars.port });
   if (tlsPem !== null && config.tls.tcpPort !== 0) specs.push({ name: 'tcps', host: config.tls.host, port: config.tls.tcpPort });
   if (tlsPem !== null && config.tls.wsPort !== 0) specs.push({ name: 'wss', host: config.tls.host, port: config.tls.wsPort });
-  let fds: ListenFdPool;
-  try {
-    fds = await ListenFdPool.open(specs, workers, config.supervisor.spareListenFds);
-  } catch (err) {
-    process.stderr.write(`ringcast: ${(err as Error).message}\n`);
-    process.exit(1);
-  }
+  const fds = await step(() => ListenFdPool.open(specs, workers, config.supervisor.spareListenFds));
   // The message store, once the listeners are bound: a data directory that cannot be opened stops
   // start-up with its reason.
-  let imStore: ImStore;
-  try {
-    imStore = new ImStore(config.im.dataDir);
-  } catch (err) {
-    process.stderr.write(`ringcast: cannot open the message store in im.dataDir "${config.im.dataDir}": ${(err as Error).message}\n`);
-    process.exit(1);
-  }
+  const imStore = await step(() => new ImStore(config.im.dataDir), (err) => `cannot open the message store in im.dataDir "${config.im.dataDir}": ${err.message}`);
   // Idempotency entries expire by whole time buckets (src/im/store.ts): one sweep per half window.
   if (config.im.idempotencyMs > 0) {
     const windowMs = config.im.idempotencyMs;
@@ -127,32 +125,26 @@ async function main(): Promise<void> {
 
   const supervisor = new Supervisor(config, workers, fds, log);
   supervisor.tls = tlsPem;
-  // The key directory lives in the acceptor (next to the push API); it must be registered before
-  // the workers start and register keys.
+  // The acceptor's actors, registered before the workers start: the key directory (workers register
+  // keys with it as soon as a client authenticates) and the push dispatcher (the push API).
   const keys = new KeyDirectory((worker, connId, code, reason) =>
     supervisor.system.send(worker, ActorKind.Connection, connId, MessageKind.Kick, encodeKick(code, reason)),
   );
   supervisor.system.register(ActorKind.RouterShard, 0, keys);
-  supervisor.onWorkerDeath = (worker) => keys.purgeWorker(worker);
-  supervisor.onAllFailed = () => {
-    log.fatal('every worker keeps dying: stopping');
-    process.exit(1);
-  };
-  try {
-    await supervisor.start();
-  } catch (err) {
-    process.stderr.write(`ringcast: ${(err as Error).message}\n`);
-    process.exit(1);
-  }
-
-  const listeners = fds.listeners.map((l) => ({ name: l.name, host: l.host, port: l.port }));
   const push = new PushDispatcher(supervisor, keys, log, config.push.maxInFlight);
   supervisor.system.register(ActorKind.System, SystemActorId.Supervision, push);
-  // From now on a dead worker also completes the pushes that wait for its answer.
+  // A dead worker's keys go, and the pushes that wait for its answer complete.
   supervisor.onWorkerDeath = (worker) => {
     keys.purgeWorker(worker);
     push.workerDied(worker);
   };
+  supervisor.onAllFailed = () => {
+    log.fatal('every worker keeps dying: stopping');
+    process.exit(1);
+  };
+  await step(() => supervisor.start());
+
+  const listeners = fds.listeners.map((l) => ({ name: l.name, host: l.host, port: l.port }));
   // Reliable messaging: the acceptor sends (control API) through the shards and reads inboxes directly.
   const imRequests = new ImRequests(supervisor.system, workers, () => supervisor.liveWorkers(), config.push.maxInFlight);
   supervisor.system.register(ActorKind.System, SystemActorId.ImRequests, imRequests);
@@ -195,13 +187,10 @@ async function main(): Promise<void> {
       addrs: addrs.length > 0 ? addrs : [config.tcp.host === '0.0.0.0' ? '127.0.0.1' : config.tcp.host],
     },
   });
-  let controlPort: number;
-  try {
-    controlPort = await listen(control, config.control.host, config.control.port);
-  } catch (err) {
-    process.stderr.write(`ringcast: cannot listen for control on ${config.control.host}:${config.control.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
-    process.exit(1);
-  }
+  const controlPort = await step(
+    () => listen(control, config.control.host, config.control.port),
+    (err) => `cannot listen for control on ${config.control.host}:${config.control.port}: ${err.code ?? err.message}`,
+  );
 
   // Signal handlers before the ready lines: whoever waits for those lines may signal at once.
   const stop = async (signal: string): Promise<void> => {
@@ -234,4 +223,9 @@ async function main(): Promise<void> {
 
 }
 
-await main();
+// Start-up failures end here, once: one line on stderr, the error's exit code.
+await main().catch((err: unknown) => {
+  if (!(err instanceof StartupError)) throw err;
+  process.stderr.write(`ringcast: ${err.message}\n`);
+  process.exit(err.exitCode);
+});

@@ -22,7 +22,8 @@ import { TimerWheel } from './timer-wheel.js';
 import { flushWakes } from './ring/ring.js';
 import { RequestLimiter, UpstreamClient, type UpstreamReply } from './upstream.js';
 import { Buckets } from '../actors/bucket.js';
-import { ConnectionActor, ConnState, LIMIT_CODE, type ConnectionHost } from '../actors/connection.js';
+import { ConnectionActor, ConnState, type ConnectionHost } from '../actors/connection.js';
+import { Disconnect } from './errors.js';
 import { Rooms } from '../actors/room.js';
 import { ImOp } from './ops.js';
 import { Deliverer, type DeliveryHost, type DeliveryTarget } from './push/deliverer.js';
@@ -230,7 +231,7 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     const refused = this.limits.admit(this.index, this.byId.size, ip, conn);
     if (refused >= 0) {
       // Not indexed anywhere: it only says why and goes (release() knows it was never admitted).
-      conn.kick(LIMIT_CODE, `limit: ${LIMIT_REASONS[refused]}`);
+      conn.kick(Disconnect.Limit.code, `${Disconnect.Limit.reason} ${LIMIT_REASONS[refused]}`);
       return conn;
     }
     conn.admitted = true;
@@ -239,7 +240,7 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     this.ipCounts.set(ip, (this.ipCounts.get(ip) ?? 0) + 1);
     Atomics.store(this.status, this.base + ST_CONNECTIONS, this.byId.size);
     if (this.accepting) this.wheel.schedule(conn.timer, this.config.protocol.handshakeTimeoutMs);
-    else conn.kick(1001, 'server shutting down', 0, this.reconnectDelay(), this.config.shutdown.graceMs);
+    else conn.kick(Disconnect.Shutdown.code, Disconnect.Shutdown.reason, 0, this.reconnectDelay(), this.config.shutdown.graceMs);
     return conn;
   }
 
@@ -268,7 +269,7 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     // Same key on this worker: the newer connection wins at once; the acceptor's key directory
     // (thread index = workers) catches the other workers.
     const local = this.connections.get(conn.key);
-    if (local !== undefined && local !== conn) local.kick(4001, 'replaced by a new connection with the same key');
+    if (local !== undefined && local !== conn) local.kick(Disconnect.SameKey.code, Disconnect.SameKey.reason);
     this.connections.put(conn.key, conn);
     conn.registered = true;
     this.registerRoute(conn);
@@ -449,7 +450,7 @@ export class WorkerRuntime implements ConnectionHost, WorkerAdmin, DeliveryHost 
     const connections = this.byId.size;
     // Every client is told to reconnect after a random delay (spread, so a restart is not a connect
     // storm); what is queued for it is written before the FIN, for up to graceMs.
-    for (const conn of [...this.byId.values()]) conn.kick(1001, 'server shutting down', 0, this.reconnectDelay(), graceMs);
+    for (const conn of [...this.byId.values()]) conn.kick(Disconnect.Shutdown.code, Disconnect.Shutdown.reason, 0, this.reconnectDelay(), graceMs);
     if (this.byId.size > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs + this.config.protocol.timerTickMs);

@@ -8,20 +8,17 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import os from 'node:os';
+import { errorCodeOf, ServiceError } from '../errors.js';
 import type { LimitName } from '../limits.js';
 import type { Logger } from '../logger.js';
 import type { ImService } from '../im/service.js';
 import type { PushService } from '../push/types.js';
 import type { ControlMetrics } from './metrics.js';
 
-export class HttpError extends Error {
-  readonly status: number;
-  /** The limit that refused the request, counted in ringcast_limit_refusals_total. */
-  readonly limit: LimitName | null;
+/** A request the control API refuses: answered with `status` (a ServiceError, see src/errors.ts). */
+export class HttpError extends ServiceError {
   constructor(status: number, message: string, limit: LimitName | null = null) {
-    super(message);
-    this.status = status;
-    this.limit = limit;
+    super(status, message, errorCodeOf(status), limit);
   }
 }
 

@@ -10,7 +10,6 @@
  *   GET  /im/group/members?group=            → {"group", "members": [...]}
  * A 200 on a send means the message is durably stored (committed and flushed) in every inbox named.
  */
-import { ImError } from '../im/requests.js';
 import { checkMid, MAX_PAGE, type ImService } from '../im/service.js';
 import { HttpError, intParam, type ApiContext, type ApiRequest, type ApiRoute } from './goim-api.js';
 
@@ -34,16 +33,6 @@ function jsonBody(req: ApiRequest): Record<string, unknown> {
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, 'body: expected a JSON object');
   return v as Record<string, unknown>;
-}
-
-/** ImError (from the service) as the HTTP error of the same status. */
-async function mapped<T>(p: () => Promise<T> | T): Promise<T> {
-  try {
-    return await p();
-  } catch (err) {
-    if (err instanceof ImError) throw new HttpError(err.status, err.message);
-    throw err;
-  }
 }
 
 function mid(v: unknown, what: string): number {
@@ -82,14 +71,14 @@ async function send(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
   const b = jsonBody(req);
   const m = message(b);
   const to = midList(b['to'], '"to"', 10_000);
-  return { seq: await mapped(() => im(ctx).sendToUsers(m.from, to, m.op, m.body, m.clientMsgId)) };
+  return { seq: await im(ctx).sendToUsers(m.from, to, m.op, m.body, m.clientMsgId) };
 }
 
 async function groupSend(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
   const b = jsonBody(req);
   const m = message(b);
   const gid = mid(b['group'], '"group"');
-  return mapped(() => im(ctx).sendToGroup(m.from, gid, m.op, m.body, m.clientMsgId));
+  return im(ctx).sendToGroup(m.from, gid, m.op, m.body, m.clientMsgId);
 }
 
 function page(req: ApiRequest): { after: number; limit: number } {
@@ -110,7 +99,7 @@ async function devices(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
 async function groupInbox(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
   const gid = intParam(req.apiQuery, 'group', 1, Number.MAX_SAFE_INTEGER);
   const { after, limit } = page(req);
-  return { messages: await mapped(() => im(ctx).groupInbox(gid, after, limit)) };
+  return { messages: im(ctx).groupInbox(gid, after, limit) };
 }
 
 async function groupCreate(ctx: ApiContext, req: ApiRequest): Promise<unknown> {

@@ -6,6 +6,7 @@
  * or may not be stored, and a retry with the same client_msg_id is safe (idempotent).
  */
 import { ActorKind, type Actor, type ActorSystem } from '../actor-system.js';
+import { ServiceError } from '../errors.js';
 import { shardOfMid } from '../hash.js';
 import { MessageKind, RouterActorId } from '../messages.js';
 import { SendResult } from '../ring/outbox.js';
@@ -13,12 +14,10 @@ import { RequestTable } from '../request-table.js';
 import { decodeSendReply, encodeSend } from './records.js';
 import { ImCode } from './shard.js';
 
-export class ImError extends Error {
-  readonly status: number;
+/** A send or read the messaging service refuses; `status` is an ImCode (an HTTP status). */
+export class ImError extends ServiceError {
   constructor(status: number, message: string) {
-    super(message);
-    this.name = 'ImError';
-    this.status = status;
+    super(status, message);
   }
 }
 
