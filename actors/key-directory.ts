@@ -3,13 +3,14 @@
  * acceptor. Keys are unique in the process: a new connection with a key in use replaces the old one,
  * which is kicked (goim). Living in the acceptor, next to the control API, it lets a push by key go
  * straight to the worker holding the connection: one ring crossing instead of two through a shard.
- * Workers register and unregister keys with ring records; entries are removed only by the connection
+ * Workers register and unregister keys with ring records (addressed to AcceptorActorId.KeyDirectory,
+ * bodies in src/router-records.ts); entries are removed only by the connection
  * that made them (worker and id must match), so a late unregister cannot remove a successor.
  */
 import type { Actor } from '../src/actor-system.js';
 import { MessageKind } from '../src/messages.js';
 import { Disconnect } from '../src/errors.js';
-import type { KeyEntry, KickSender } from './router-shard.js';
+import type { KeyEntry, KickSender } from '../src/router-records.js';
 
 const dec = new TextDecoder();
 

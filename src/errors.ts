@@ -74,6 +74,13 @@ export function disconnectInfo(code: number): DisconnectInfo | undefined {
   return DISCONNECTS.find((x) => x.code === code);
 }
 
+const enc = new TextEncoder();
+
+/** The body of op 6: JSON {code, reason[, reconnect_after_ms]}. */
+export function disconnectBody(code: number, reason: string, reconnectAfterMs?: number): Uint8Array {
+  return enc.encode(JSON.stringify(reconnectAfterMs === undefined ? { code, reason } : { code, reason, reconnect_after_ms: reconnectAfterMs }));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Service errors
 

@@ -14,10 +14,11 @@ import { ListenFdPool, type ListenerSpec } from './listen-fds.js';
 import { createLogger } from './logger.js';
 import { Supervisor } from './supervisor.js';
 import { ActorKind } from './actor-system.js';
-import { MessageKind, SystemActorId } from './messages.js';
+import { AcceptorActorId, MessageKind, SystemActorId } from './messages.js';
+import { encodeKick } from './router-records.js';
+import { imStatus } from './im/status.js';
 import { KeyDirectory } from '../actors/key-directory.js';
-import { encodeKick } from '../actors/router-shard.js';
-import { PushDispatcher } from './push/dispatcher.js';
+import { PushDispatcher } from '../actors/push-dispatcher.js';
 import { ImOp } from './ops.js';
 import { ImRequests } from './im/requests.js';
 import { ImService } from './im/service.js';
@@ -125,14 +126,15 @@ async function main(): Promise<void> {
 
   const supervisor = new Supervisor(config, workers, fds, log);
   supervisor.tls = tlsPem;
+  supervisor.extensionStatus = imStatus;
   // The acceptor's actors, registered before the workers start: the key directory (workers register
   // keys with it as soon as a client authenticates) and the push dispatcher (the push API).
   const keys = new KeyDirectory((worker, connId, code, reason) =>
     supervisor.system.send(worker, ActorKind.Connection, connId, MessageKind.Kick, encodeKick(code, reason)),
   );
-  supervisor.system.register(ActorKind.RouterShard, 0, keys);
+  supervisor.system.register(ActorKind.Acceptor, AcceptorActorId.KeyDirectory, keys);
   const push = new PushDispatcher(supervisor, keys, log, config.push.maxInFlight);
-  supervisor.system.register(ActorKind.System, SystemActorId.Supervision, push);
+  supervisor.system.register(ActorKind.Acceptor, AcceptorActorId.PushDispatcher, push);
   // A dead worker's keys go, and the pushes that wait for its answer complete.
   supervisor.onWorkerDeath = (worker) => {
     keys.purgeWorker(worker);

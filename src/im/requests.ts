@@ -11,8 +11,7 @@ import { shardOfMid } from '../hash.js';
 import { MessageKind, RouterActorId } from '../messages.js';
 import { SendResult } from '../ring/outbox.js';
 import { RequestTable } from '../request-table.js';
-import { decodeSendReply, encodeSend } from './records.js';
-import { ImCode } from './shard.js';
+import { decodeSendReply, encodeSend, ImCode } from './records.js';
 
 /** A send or read the messaging service refuses; `status` is an ImCode (an HTTP status). */
 export class ImError extends ServiceError {

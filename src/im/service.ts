@@ -6,8 +6,8 @@
  */
 import type { ImConfig } from '../config.js';
 import { decodeMessage, encodeMessage, messageJson, utf8 } from './message.js';
+import { ImCode } from './records.js';
 import { ImError, type ImRequests } from './requests.js';
-import { ImCode } from './shard.js';
 import type { ImStore } from './store.js';
 
 export const GROUP_ROOM_PREFIX = 'group://';
