@@ -159,7 +159,8 @@ async function main(): Promise<void> {
     // A removed member's connections leave the group's room (control plane: rare, comlink calls).
     for (const session of await push.sessions(mid)) await supervisor.admin(session.worker)?.evictFromRoom([session.key], room);
   });
-  const port = (name: string, fallback: number): number => fds.listeners.find((l) => l.name === name)?.port ?? fallback;
+  // /goim/nodes advertises only what listens: a listener that is off (tcp.enabled false, TLS off) is port 0.
+  const listening = (name: string): number => fds.listeners.find((l) => l.name === name)?.port ?? 0;
   const n = config.nodes;
   const addrs = n.addrs.split(',').map((a) => a.trim()).filter((a) => a !== '');
   // Set at SIGTERM/SIGINT: the control port stays up through the drain and says so.
@@ -180,9 +181,11 @@ async function main(): Promise<void> {
     draining: () => stopping,
     nodes: {
       domain: n.domain,
-      tcpPort: port('tcp', config.tcp.port),
-      wsPort: port('ws', config.ws.port),
-      wssPort: tlsPem !== null && config.tls.wsPort !== 0 ? port('wss', config.tls.wsPort) : n.wssPort,
+      tcpPort: listening('tcp'),
+      wsPort: listening('ws'),
+      // nodes.wssPort other than tls.wsPort is a TLS proxy's port, advertised as given; equal to it
+      // (the default), it is ringcast's own wss listener, advertised only while that listens.
+      wssPort: listening('wss') || (n.wssPort !== config.tls.wsPort ? n.wssPort : 0),
       heartbeatSec: n.heartbeatSec,
       heartbeatMax: n.heartbeatMax,
       backoff: { maxDelay: n.backoffMaxDelay, baseDelay: n.backoffBaseDelay, factor: n.backoffFactor, jitter: n.backoffJitter },
