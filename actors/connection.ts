@@ -4,7 +4,8 @@
  *
  *   handshake ──op 7──▶ authenticating ──ok──▶ open ──close──▶ closed
  *       │                     │ rejected: op 6 {code, reason}, then close
- *       └─ other op, or no auth within protocol.handshakeTimeoutMs: close
+ *       └─ other op: op 6 400 (TCP, Mars; WebSocket: the close frame's reason), then close;
+ *          no auth within protocol.handshakeTimeoutMs: op 6 4003, then close
  *
  * Open: op 2 heartbeat → op 3 with the room's online count (int32 BE) and the idle deadline moves
  * back; op 12 change room → 13; op 14/16 sub/unsub accepts → 15/17; op 4 upstream request → op 5;
