@@ -53,7 +53,6 @@ const CLOSE_LINGER_MS = 2000;
 const MAX_EARLY_PACKETS = 8;
 
 const NO_OPS: ReadonlySet<number> = new Set<number>();
-const NO_EXT: unknown[] = [];
 /** Interned accepts sets by their sorted op list; bounded so odd clients cannot grow it. */
 const acceptSets = new Map<string, ReadonlySet<number>>();
 const MAX_INTERNED_ACCEPTS = 4096;
@@ -100,8 +99,8 @@ export class ConnectionActor implements TransportSink, RegistryMember, Expiring 
   readonly rooms = new Set<string>();
   /** Ops this connection accepts; shared, immutable sets (most clients send the same list). */
   accepts: ReadonlySet<number> = NO_OPS;
-  /** State of the session extensions, by slot (src/session.ts). */
-  readonly ext: unknown[];
+  /** State of the session extensions, by slot (src/session.ts); made when an extension first needs it. */
+  private extSlots: unknown[] | null = null;
   private limiter: RequestLimiter | null = null;
   /** Packets that arrived while auth was in progress. */
   private early: EarlyPacket[] | null = null;
@@ -112,8 +111,10 @@ export class ConnectionActor implements TransportSink, RegistryMember, Expiring 
     this.transport = transport;
     this.ctx = ctx;
     this.timer = new TimerEntry<Expiring>(this);
-    const n = ctx.extensions.list.length;
-    this.ext = n === 0 ? NO_EXT : new Array<unknown>(n);
+  }
+
+  get ext(): unknown[] {
+    return (this.extSlots ??= new Array<unknown>(this.ctx.extensions.list.length));
   }
 
   /** A new connection from a listener: admitted by the registry (or told why not). */

@@ -21,7 +21,7 @@ export interface Session {
   readonly transport: Transport;
   /** Authenticated and not closing: may receive pushes and messages. */
   readonly open: boolean;
-  /** Per-extension state, indexed by SessionExtension.slot (undefined until the extension sets it). */
+  /** Per-extension state, indexed by SessionExtension.slot (undefined until the extension sets it; made on first use). */
   readonly ext: unknown[];
   /** Tells the client why (op 6 {code, reason}) and closes. */
   kick(code: number, reason: string, seq?: number, reconnectAfterMs?: number, lingerMs?: number): void;
