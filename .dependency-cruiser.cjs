@@ -12,15 +12,16 @@
  *                   src/push/ (records, policies, the PushService contract),
  *                   src/im/ (records, store, messaging service, the IM session extension)
  *      < actors     actors/ (every state owner that takes ring records: connection, registry,
- *                   router shard, key directory, deliverer, push dispatcher, im shard)
+ *                   router shard, key directory, deliverer, push dispatcher, im shard, im requests)
  *      < control    src/control/ (the HTTP control port: knows the services' contracts, no actor)
  *      < assembly   src/worker-runtime.ts, src/worker-admin.ts, src/main.ts, workers/
  *
  *    Why services sit below actors: the actors are built from them (a connection parses auth bodies
  *    and upstream envelopes, the deliverer reads push records, the im shard writes the store), while
  *    no service needs an actor: the session extension sees a connection only as a Session
- *    (src/session.ts), and the push service is a contract (src/push/types.ts) the dispatcher
- *    implements. The supervisor is core: it starts threads and writes ring records, and the
+ *    (src/session.ts), the push service is a contract (src/push/types.ts) the dispatcher
+ *    implements, and the messaging service sends through a contract (InboxSender,
+ *    src/im/requests.ts) the im-requests actor implements. The supervisor is core: it starts threads and writes ring records, and the
  *    control port reads its statuses.
  */
 const CORE = '^src/(ring/|config/|(?!worker-runtime|worker-admin|main|session|auth|upstream)[^/]+\\.ts$)';

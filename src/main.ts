@@ -17,10 +17,10 @@ import { ActorKind } from './actor-system.js';
 import { AcceptorActorId, MessageKind, SystemActorId } from './messages.js';
 import { encodeKick } from './router-records.js';
 import { imStatus } from './im/status.js';
+import { ImRequests } from '../actors/im-requests.js';
 import { KeyDirectory } from '../actors/key-directory.js';
 import { PushDispatcher } from '../actors/push-dispatcher.js';
 import { ImOp } from './ops.js';
-import { ImRequests } from './im/requests.js';
 import { ImService } from './im/service.js';
 import { ImStore } from './im/store.js';
 
