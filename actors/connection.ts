@@ -1,47 +1,34 @@
 /**
  * A connection actor: one client connection on one worker, whatever its transport, speaking goim's
- * session protocol (../shared/docs/goim.md section 2) plus ringcast's extension ops.
+ * session protocol (docs/protocol.md) plus ringcast's extension ops.
  *
  *   handshake ──op 7──▶ authenticating ──ok──▶ open ──close──▶ closed
  *       │                     │ rejected: op 6 {code, reason}, then close
- *       └─ other op, or no auth within protocol.handshakeTimeoutMs: close
+ *       └─ other op: op 6 400 (TCP, Mars; WebSocket: the close frame's reason), then close;
+ *          no auth within protocol.handshakeTimeoutMs: op 6 4003, then close
  *
  * Open: op 2 heartbeat → op 3 with the room's online count (int32 BE) and the idle deadline moves
  * back; op 12 change room → 13; op 14/16 sub/unsub accepts → 15/17; op 4 upstream request → op 5;
- * ext ops 100/102 join/leave rooms → 101/103; reliable messaging 110/113/114 (src/im/gateway.ts); any other op is echoed with an empty body (goim).
+ * ext ops 100/102 join/leave rooms → 101/103; the ops of a session extension (reliable messaging
+ * 110/113/114, src/im/gateway.ts) go to it; any other op is echoed with an empty body (goim).
+ * Records addressed to the connection (Kick; an extension's, such as ImDeliver) are decoded here.
  * Deadlines live on the worker's timer wheel: one entry per connection, no timer of its own.
+ * Its collaborators come in the worker's context (actors/context.ts); its registry entry is its own.
  */
 import { randomUUID } from 'node:crypto';
-import { parseAuthBody, type AuthRequest, type AuthResult } from '../src/auth.js';
-import { CodecError, Op } from '../src/codec.js';
-import { Limit, type Admission } from '../src/limits.js';
+import { parseAuthBody, type AuthResult } from '../src/auth.js';
+import { CodecError } from '../src/codec.js';
+import { Disconnect, disconnectBody } from '../src/errors.js';
+import { Limit } from '../src/limits.js';
+import { MessageKind } from '../src/messages.js';
+import { ExtOp, Op } from '../src/ops.js';
 import type { Transport, TransportSink } from '../src/protocols/transport.js';
-import { TimerEntry } from '../src/timer-wheel.js';
+import { decodeKick } from '../src/router-records.js';
+import { ST_SLOW_CLOSED } from '../src/layout.js';
+import { TimerEntry, type Expiring } from '../src/timer-wheel.js';
 import { decodeRequest, encodeReply, RequestLimiter, UpstreamStatus } from '../src/upstream.js';
-
-/** op 6 code: refused or closed by a limit (the reason names the config key). */
-export const LIMIT_CODE = 4003;
-/** op 6 code: no heartbeat within protocol.heartbeatTimeoutMs. */
-export const HEARTBEAT_TIMEOUT_CODE = 4004;
-/** op 6 code: closed as a slow consumer (outbound queue over push.writeQueueBytes, policy close). */
-export const SLOW_CONSUMER_CODE = 4005;
-
-/** ringcast's extension ops: 100..199, clear of goim's 0..17 and of application ops (≥ 1000). */
-export const enum ExtOp {
-  /** body: comma-separated room keys to join; reply 101: the rooms the connection is in now. */
-  JoinRooms = 100,
-  JoinRoomsReply = 101,
-  /** body: comma-separated room keys to leave; reply 103: the rooms the connection is in now. */
-  LeaveRooms = 102,
-  LeaveRoomsReply = 103,
-  /**
-   * Server → client: queued pushes were dropped (slow consumer, policy drop-oldest); body JSON
-   * {"dropped": n}, seq 0; sent before the next push that reaches the client. (GAP_OP in protocols/backlog.ts.)
-   */
-  Gap = 104,
-  /** An error answering a request op; same seq; body JSON {"op", "code", "reason"}. */
-  ErrorReply = 199,
-}
+import type { WorkerContext } from './context.js';
+import type { RegistryMember } from './registry.js';
 
 export const enum ConnState {
   Handshake = 0,
@@ -50,31 +37,6 @@ export const enum ConnState {
   /** close() was called; the socket's close event has not come yet. */
   Closing = 3,
   Closed = 4,
-}
-
-/** What a connection needs from the worker that hosts it. */
-export interface ConnectionHost {
-  readonly maxRooms: number;
-  readonly heartbeatTimeoutMs: number;
-  authenticate(req: AuthRequest): Promise<AuthResult>;
-  /** The connection authenticated: index it by key, register it with the router. */
-  opened(conn: ConnectionActor, extraRooms: string[]): void;
-  joinRoom(conn: ConnectionActor, room: string): void;
-  /** Whether the client may join this room itself (op 12/100): rooms of read fan-out groups are for members. */
-  mayJoin(conn: ConnectionActor, room: string): boolean;
-  leaveRoom(conn: ConnectionActor, room: string): void;
-  onlineCount(room: string): number;
-  schedule(conn: ConnectionActor, delayMs: number): void;
-  upstream(conn: ConnectionActor, service: string, method: string, payload: Uint8Array): Promise<{ status: number; body: Uint8Array }>;
-  newLimiter(): RequestLimiter;
-  /** A limit refused something of this connection: count it (ringcast_limit_refusals_total). */
-  countLimit(limit: Limit): void;
-  /** Reliable-messaging ops (110, 113, 114; src/im/gateway.ts); false when `op` is not one of them. */
-  imPacket(conn: ConnectionActor, ver: number, op: number, seq: number, buf: Uint8Array, off: number, len: number): boolean;
-  /** The connection is gone (socket closed): unregister everything. */
-  release(conn: ConnectionActor): void;
-  debug(conn: ConnectionActor, msg: string, extra?: object): void;
-  error(conn: ConnectionActor, msg: string): void;
 }
 
 interface EarlyPacket {
@@ -109,28 +71,24 @@ function internAccepts(ops: readonly number[]): ReadonlySet<number> {
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: false });
 
-export function disconnectBody(code: number, reason: string, reconnectAfterMs?: number): Uint8Array {
-  return enc.encode(JSON.stringify(reconnectAfterMs === undefined ? { code, reason } : { code, reason, reconnect_after_ms: reconnectAfterMs }));
-}
-
-export class ConnectionActor implements TransportSink, Admission {
+export class ConnectionActor implements TransportSink, RegistryMember, Expiring {
   readonly id: number;
   readonly transport: Transport;
   readonly since = Date.now();
-  readonly timer: TimerEntry<ConnectionActor>;
+  readonly timer: TimerEntry<Expiring>;
   state = ConnState.Handshake;
   /** Authenticated and not closing: may receive pushes. */
   get open(): boolean {
     return this.state === ConnState.Open;
   }
-  /** Set once the host has registered the connection with the router (undone on release). */
+  /** Set once the registry has registered the connection with the router (undone on release). */
   registered = false;
-  /** Admitted by the host's connection limits (false: refused, only told why; or released). */
+  /** Admitted by the connection limits (false: refused, only told why; or released). */
   admitted = false;
-  /** The per-IP count cells the host's limits charged for this connection (Admission). */
+  /** The per-IP count cells the limits charged for this connection (Admission). */
   ipCell0 = -1;
   ipCell1 = -1;
-  /** Counted as a pending handshake by the host until it authenticates or closes. */
+  /** Counted as a pending handshake until it authenticates or closes. */
   pendingHandshake = false;
   key = '';
   mid = 0;
@@ -141,23 +99,39 @@ export class ConnectionActor implements TransportSink, Admission {
   readonly rooms = new Set<string>();
   /** Ops this connection accepts; shared, immutable sets (most clients send the same list). */
   accepts: ReadonlySet<number> = NO_OPS;
+  /** State of the session extensions, by slot (src/session.ts); made when an extension first needs it. */
+  private extSlots: unknown[] | null = null;
   private limiter: RequestLimiter | null = null;
-  /** Rate limit of reliable-messaging sends (op 110), made on the first one. */
-  imLimiter: RequestLimiter | null = null;
-  /** The client asked for reliable-messaging delivery (op 114): a replaced shard must hear of it again. */
-  imSynced = false;
-  /** Header seq and ver of the client's last user sync (op 114), echoed by its op 115. */
-  imSyncSeq = 0;
-  imSyncVer = 1;
   /** Packets that arrived while auth was in progress. */
   private early: EarlyPacket[] | null = null;
-  private readonly host: ConnectionHost;
+  private readonly ctx: WorkerContext;
 
-  constructor(id: number, transport: Transport, host: ConnectionHost) {
+  constructor(id: number, transport: Transport, ctx: WorkerContext) {
     this.id = id;
     this.transport = transport;
-    this.host = host;
-    this.timer = new TimerEntry(this);
+    this.ctx = ctx;
+    this.timer = new TimerEntry<Expiring>(this);
+  }
+
+  get ext(): unknown[] {
+    return (this.extSlots ??= new Array<unknown>(this.ctx.extensions.list.length));
+  }
+
+  /** A new connection from a listener: admitted by the registry (or told why not). */
+  static accept(ctx: WorkerContext, transport: Transport): ConnectionActor {
+    const conn = new ConnectionActor(ctx.registry.allocateId(), transport, ctx);
+    ctx.registry.admit(conn);
+    return conn;
+  }
+
+  /** A ring record addressed to this connection. */
+  onRecord(kind: number, buf: Uint8Array, off: number, len: number): void {
+    if (kind === MessageKind.Kick) {
+      const { code, reason } = decodeKick(buf, off, len);
+      this.kick(code, reason);
+      return;
+    }
+    this.ctx.extensions.forRecord(kind)?.onRecord(this, kind, buf, off, len);
   }
 
   // ---- transport events ----
@@ -166,7 +140,10 @@ export class ConnectionActor implements TransportSink, Admission {
     switch (this.state) {
       case ConnState.Handshake:
         if (op !== Op.Auth) {
-          this.close(`first packet must be auth (op 7), got op ${op}`);
+          const reason = `first packet must be auth (op 7), got op ${op}`;
+          // TCP and Mars are told why (op 6); WebSocket gets the reason in its close frame.
+          if (this.transport.protocol === 'ws') this.close(reason);
+          else this.kick(Disconnect.BadRequest.code, reason);
           return;
         }
         this.startAuth(ver, seq, buf, off, len);
@@ -192,26 +169,27 @@ export class ConnectionActor implements TransportSink, Admission {
 
   onProtocolError(reason: string, code: CodecError = CodecError.None): void {
     if (code === CodecError.BodyTooLarge) {
-      this.host.countLimit(Limit.PacketSize);
+      this.ctx.limits.count(Limit.PacketSize);
       // TCP and Mars keep the socket open for this notice; WebSocket closed with 1009/1002 and its reason.
-      if (this.transport.protocol !== 'ws') this.kick(LIMIT_CODE, 'limit: packet body too large (protocol.maxBodyBytes)');
+      if (this.transport.protocol !== 'ws') this.kick(Disconnect.Limit.code, `${Disconnect.Limit.reason} packet body too large (protocol.maxBodyBytes)`);
     }
-    if (reason.startsWith('internal error')) this.host.error(this, reason);
-    else this.host.debug(this, 'protocol error: closing', { reason });
+    if (reason.startsWith('internal error')) this.error(reason);
+    else this.debug('protocol error: closing', { reason });
   }
 
   onClose(): void {
     if (this.state === ConnState.Closed) return;
     this.state = ConnState.Closed;
-    this.host.release(this);
+    this.ctx.registry.release(this);
+    for (const ext of this.ctx.extensions.list) ext.onClose(this);
   }
 
   /** The timer wheel fired: the handshake or the heartbeat deadline has passed. */
   onTimeout(): void {
-    if (this.state === ConnState.Open) this.kick(HEARTBEAT_TIMEOUT_CODE, 'heartbeat timeout: no heartbeat within protocol.heartbeatTimeoutMs');
+    if (this.state === ConnState.Open) this.kick(Disconnect.HeartbeatTimeout.code, Disconnect.HeartbeatTimeout.reason);
     else if (this.state < ConnState.Open) {
-      this.host.countLimit(Limit.HandshakeTimeout);
-      this.kick(LIMIT_CODE, 'limit: no auth within protocol.handshakeTimeoutMs');
+      this.ctx.limits.count(Limit.HandshakeTimeout);
+      this.kick(Disconnect.Limit.code, `${Disconnect.Limit.reason} no auth within protocol.handshakeTimeoutMs`);
     }
     else if (this.state === ConnState.Closing) this.transport.destroy();
   }
@@ -219,23 +197,26 @@ export class ConnectionActor implements TransportSink, Admission {
   close(reason: string, lingerMs = CLOSE_LINGER_MS): void {
     if (this.state >= ConnState.Closing) return;
     this.state = ConnState.Closing;
-    this.host.debug(this, 'closing', { reason });
+    this.debug('closing', { reason });
     this.transport.close(reason);
     // The transport half-closed and keeps reading; a client that never closes its side is cut off
     // after the linger time (the timer wheel entry, now the linger deadline).
-    this.host.schedule(this, lingerMs);
+    this.ctx.wheel.schedule(this.timer, lingerMs);
   }
 
-  /** The client stopped reading: nothing more can reach it, so close at once, dropping the queue. */
   /**
-   * Slow consumer under the `close` policy: the pushes held for it are dropped, the client is told
-   * why after what its socket already holds (op 6 4005), and the socket is half-closed; a client that
-   * still does not read is cut off after the linger time, so its buffer is held 2 s at most.
+   * Slow consumer under the `close` policy: counted and logged, the pushes held for it are dropped,
+   * the client is told why after what its socket already holds (op 6 4005), and the socket is
+   * half-closed; a client that still does not read is cut off after the linger time, so its buffer
+   * is held 2 s at most.
    */
   dropSlow(): void {
     if (this.state >= ConnState.Closing) return;
+    const { status, log, settings } = this.ctx;
+    status.add(ST_SLOW_CLOSED, 1);
+    log.warn({ conn: this.id, key: this.key, mid: this.mid, queuedBytes: this.transport.queuedBytes(), limit: settings.writeQueueBytes }, 'slow consumer: outbound queue over push.writeQueueBytes, closing');
     this.transport.discardQueued();
-    this.kick(SLOW_CONSUMER_CODE, 'slow consumer: outbound queue over push.writeQueueBytes');
+    this.kick(Disconnect.SlowConsumer.code, Disconnect.SlowConsumer.reason);
   }
 
   /** Tells the client why (op 6 with {code, reason}) and closes. */
@@ -258,9 +239,9 @@ export class ConnectionActor implements TransportSink, Admission {
     this.platform = req.platform;
     this.accepts = internAccepts(req.accepts);
     const roomId = req.roomId;
-    this.host.authenticate(req).then(
+    this.ctx.authenticate(req).then(
       (result) => this.finishAuth(ver, seq, result, roomId),
-      (err: Error) => this.kick(500, `auth failed: ${err.message}`, seq),
+      (err: Error) => this.kick(Disconnect.InternalError.code, `${Disconnect.InternalError.reason}: ${err.message}`, seq),
     );
   }
 
@@ -272,18 +253,19 @@ export class ConnectionActor implements TransportSink, Admission {
     }
     this.mid = result.mid;
     this.state = ConnState.Open;
+    const registry = this.ctx.registry;
     if (roomId !== '') {
       this.room = roomId;
       this.rooms.add(roomId);
-      this.host.joinRoom(this, roomId);
+      registry.joinRoom(this, roomId);
     }
-    const extra = result.rooms.filter((r) => r !== roomId).slice(0, Math.max(0, this.host.maxRooms - this.rooms.size));
+    const extra = result.rooms.filter((r) => r !== roomId).slice(0, Math.max(0, this.ctx.settings.maxRooms - this.rooms.size));
     for (const r of extra) {
       this.rooms.add(r);
-      this.host.joinRoom(this, r);
+      registry.joinRoom(this, r);
     }
-    this.host.opened(this, extra);
-    this.host.schedule(this, this.host.heartbeatTimeoutMs);
+    registry.opened(this);
+    this.ctx.wheel.schedule(this.timer, this.ctx.settings.heartbeatTimeoutMs);
     this.transport.sendPacket(ver, Op.AuthReply, seq, null);
     const early = this.early;
     this.early = null;
@@ -293,21 +275,21 @@ export class ConnectionActor implements TransportSink, Admission {
   private onOpenPacket(ver: number, op: number, seq: number, buf: Uint8Array, off: number, len: number): void {
     switch (op) {
       case Op.Heartbeat: {
-        this.host.schedule(this, this.host.heartbeatTimeoutMs);
+        this.ctx.wheel.schedule(this.timer, this.ctx.settings.heartbeatTimeoutMs);
         const body = new Uint8Array(4);
-        new DataView(body.buffer).setInt32(0, this.room === '' ? 0 : this.host.onlineCount(this.room));
+        new DataView(body.buffer).setInt32(0, this.room === '' ? 0 : this.ctx.registry.rooms.onlineCount(this.room));
         this.transport.sendPacket(ver, Op.HeartbeatReply, seq, body);
         return;
       }
       case Op.ChangeRoom: {
         const next = dec.decode(buf.subarray(off, off + len));
         if (next !== this.room) {
-          if (next !== '' && !this.rooms.has(next) && this.rooms.size - (this.room === '' ? 0 : 1) >= this.host.maxRooms) {
+          if (next !== '' && !this.rooms.has(next) && this.rooms.size - (this.room === '' ? 0 : 1) >= this.ctx.settings.maxRooms) {
             this.roomLimit(ver, op, seq);
             return;
           }
-          if (next !== '' && !this.rooms.has(next) && !this.host.mayJoin(this, next)) {
-            this.error(ver, op, seq, 403, `not allowed to join ${next}`);
+          if (next !== '' && !this.rooms.has(next) && !this.mayJoin(next)) {
+            this.errorReply(ver, op, seq, 403, `not allowed to join ${next}`);
             return;
           }
           if (this.room !== '') this.leave(this.room);
@@ -340,20 +322,35 @@ export class ConnectionActor implements TransportSink, Admission {
         return;
       case Op.Auth:
         return; // already authenticated: ignored, as goim does
-      default:
-        if (this.host.imPacket(this, ver, op, seq, buf, off, len)) return;
+      default: {
+        const ext = this.ctx.extensions.forOp(op);
+        if (ext !== undefined) ext.onPacket(this, ver, op, seq, buf, off, len);
         // goim echoes any other op with its seq and no body.
-        this.transport.sendPacket(ver, op, seq, null);
+        else this.transport.sendPacket(ver, op, seq, null);
+      }
     }
   }
 
   private join(room: string): void {
     this.rooms.add(room);
-    this.host.joinRoom(this, room);
+    this.ctx.registry.joinRoom(this, room);
   }
   private leave(room: string): void {
     this.rooms.delete(room);
-    this.host.leaveRoom(this, room);
+    this.ctx.registry.leaveRoom(this, room);
+  }
+
+  /** Whether the client may join this room itself: every extension must agree (group rooms are for members). */
+  private mayJoin(room: string): boolean {
+    for (const ext of this.ctx.extensions.list) if (!ext.mayJoin(this, room)) return false;
+    return true;
+  }
+
+  evict(room: string): boolean {
+    if (!this.rooms.has(room)) return false;
+    if (this.room === room) this.room = '';
+    this.leave(room);
+    return true;
   }
 
   private joinOrLeave(ver: number, op: number, seq: number, text: string): void {
@@ -363,13 +360,13 @@ export class ConnectionActor implements TransportSink, Admission {
       .filter((r) => r !== '');
     if (op === ExtOp.JoinRooms) {
       const fresh = [...new Set(names)].filter((r) => !this.rooms.has(r));
-      if (this.rooms.size + fresh.length > this.host.maxRooms) {
+      if (this.rooms.size + fresh.length > this.ctx.settings.maxRooms) {
         this.roomLimit(ver, op, seq);
         return;
       }
-      const refused = fresh.find((r) => !this.host.mayJoin(this, r));
+      const refused = fresh.find((r) => !this.mayJoin(r));
       if (refused !== undefined) {
-        this.error(ver, op, seq, 403, `not allowed to join ${refused}`);
+        this.errorReply(ver, op, seq, 403, `not allowed to join ${refused}`);
         return;
       }
       for (const r of fresh) this.join(r);
@@ -384,11 +381,11 @@ export class ConnectionActor implements TransportSink, Admission {
   }
 
   private roomLimit(ver: number, op: number, seq: number): void {
-    this.host.countLimit(Limit.RoomsPerConnection);
-    this.error(ver, op, seq, 403, `room limit reached (${this.host.maxRooms} per connection, rooms.maxPerConnection)`);
+    this.ctx.limits.count(Limit.RoomsPerConnection);
+    this.errorReply(ver, op, seq, 403, `room limit reached (${this.ctx.settings.maxRooms} per connection, rooms.maxPerConnection)`);
   }
 
-  private error(ver: number, op: number, seq: number, code: number, reason: string): void {
+  private errorReply(ver: number, op: number, seq: number, code: number, reason: string): void {
     this.transport.sendPacket(ver, ExtOp.ErrorReply, seq, enc.encode(JSON.stringify({ op, code, reason })));
   }
 
@@ -398,19 +395,33 @@ export class ConnectionActor implements TransportSink, Admission {
       this.transport.sendPacket(ver, Op.SendMsgReply, seq, encodeReply(UpstreamStatus.BadEnvelope, req.error));
       return;
     }
-    if (this.limiter === null) this.limiter = this.host.newLimiter();
+    if (this.limiter === null) {
+      const u = this.ctx.settings.upstream;
+      this.limiter = new RequestLimiter(u.maxInFlight, u.ratePerSec, u.burst);
+    }
     const refused = this.limiter.tryStart(Date.now());
     if (refused !== 0) {
-      this.host.countLimit(refused === UpstreamStatus.RateLimited ? Limit.UpstreamRate : Limit.UpstreamInFlight);
+      this.ctx.limits.count(refused === UpstreamStatus.RateLimited ? Limit.UpstreamRate : Limit.UpstreamInFlight);
       const reason = refused === UpstreamStatus.RateLimited ? 'rate limited' : 'too many requests in flight';
       this.transport.sendPacket(ver, Op.SendMsgReply, seq, encodeReply(refused, reason));
       return;
     }
     const limiter = this.limiter;
-    void this.host.upstream(this, req.service, req.method, req.payload).then((reply) => {
+    void this.ctx.upstream.call(req.service, req.method, req.payload, this).then((reply) => {
       limiter.finish();
       if (this.state !== ConnState.Open) return;
       this.transport.sendPacket(ver, Op.SendMsgReply, seq, encodeReply(reply.status, reply.body));
     });
+  }
+
+  // ---- logs ----
+
+  private debug(msg: string, extra?: object): void {
+    const log = this.ctx.log;
+    if (log.isLevelEnabled('debug')) log.debug({ conn: this.id, key: this.key, mid: this.mid, remote: this.transport.remoteAddress, proto: this.transport.protocol, ...extra }, msg);
+  }
+
+  private error(msg: string): void {
+    this.ctx.log.error({ conn: this.id, key: this.key, mid: this.mid, proto: this.transport.protocol }, msg);
   }
 }

@@ -3,12 +3,14 @@
  * acceptor. Keys are unique in the process: a new connection with a key in use replaces the old one,
  * which is kicked (goim). Living in the acceptor, next to the control API, it lets a push by key go
  * straight to the worker holding the connection: one ring crossing instead of two through a shard.
- * Workers register and unregister keys with ring records; entries are removed only by the connection
+ * Workers register and unregister keys with ring records (addressed to AcceptorActorId.KeyDirectory,
+ * bodies in src/router-records.ts); entries are removed only by the connection
  * that made them (worker and id must match), so a late unregister cannot remove a successor.
  */
 import type { Actor } from '../src/actor-system.js';
 import { MessageKind } from '../src/messages.js';
-import { KickCode, type KeyEntry, type KickSender } from './router-shard.js';
+import { Disconnect } from '../src/errors.js';
+import type { KeyEntry, KickSender } from '../src/router-records.js';
 
 const dec = new TextDecoder();
 
@@ -32,7 +34,7 @@ export class KeyDirectory implements Actor {
   register(key: string, entry: KeyEntry): void {
     const old = this.keys.get(key);
     if (old !== undefined && (old.worker !== entry.worker || old.connId !== entry.connId)) {
-      this.kick(old.worker, old.connId, KickCode.SameKey, 'replaced by a new connection with the same key');
+      this.kick(old.worker, old.connId, Disconnect.SameKey.code, Disconnect.SameKey.reason);
     }
     this.keys.set(key, entry);
   }

@@ -3,109 +3,51 @@
  * the workers by a hash of the mid: mid → key → {worker, connId, platform}: "where is this user",
  * online counts, and the multi-login policy (a second login on the same platform kicks the older
  * one when that platform's policy is kick). Connection keys live in the acceptor's KeyDirectory.
- * Every message comes as a ring record from a connection actor (or the supervisor) on any worker.
- * Entries are removed only by the connection that made them (worker and connId must match), so a
- * late unregister of a replaced connection cannot remove its successor.
+ * Every message comes as a ring record from a connection's registry (or the supervisor) on any
+ * worker (bodies: src/router-records.ts). Entries are removed only by the connection that made them
+ * (worker and connId must match), so a late unregister of a replaced connection cannot remove its
+ * successor.
+ *
+ * Push routing: a push to mids this shard owns (PushMids) finds the workers holding those users'
+ * connections and forwards one Deliver record per holding worker, each telling its holder how many
+ * Deliver records the shard sent, so the holders' replies tell the acceptor when this shard's part
+ * is complete (src/push/records.ts); a shard that finds no holder answers the acceptor itself.
  */
 import type { Actor } from '../src/actor-system.js';
+import { Disconnect } from '../src/errors.js';
 import { MessageKind } from '../src/messages.js';
+import { decodeHead, encodeDeliver } from '../src/push/records.js';
+import { FLAG_KICK_SAME_PLATFORM, type KickSender, type RouteEntry } from '../src/router-records.js';
 
-export interface RouteEntry {
-  worker: number;
-  connId: number;
-  platform: string;
-}
-
-export interface KeyEntry {
-  worker: number;
-  connId: number;
-}
-
-/** Register flag: this platform's multi-login policy is kick. */
-export const FLAG_KICK_SAME_PLATFORM = 1;
-
-export const enum KickCode {
-  SameKey = 4001,
-  MultiLogin = 4002,
-}
-
-export type KickSender = (worker: number, connId: number, code: number, reason: string) => void;
-
-const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-function header(size: number): { out: Uint8Array; dv: DataView } {
-  const out = new Uint8Array(size);
-  return { out, dv: new DataView(out.buffer) };
-}
-
-export function encodeRegister(mid: number, worker: number, connId: number, flags: number, platform: string, key: string): Uint8Array {
-  const p = enc.encode(platform).subarray(0, 255);
-  const k = enc.encode(key);
-  const { out, dv } = header(16 + p.length + k.length);
-  dv.setFloat64(0, mid);
-  dv.setUint16(8, worker);
-  dv.setUint32(10, connId);
-  out[14] = flags;
-  out[15] = p.length;
-  out.set(p, 16);
-  out.set(k, 16 + p.length);
-  return out;
-}
-
-export function encodeUnregister(mid: number, worker: number, connId: number, key: string): Uint8Array {
-  const k = enc.encode(key);
-  const { out, dv } = header(14 + k.length);
-  dv.setFloat64(0, mid);
-  dv.setUint16(8, worker);
-  dv.setUint32(10, connId);
-  out.set(k, 14);
-  return out;
-}
-
-/** KeyRegister / KeyUnregister body. */
-export function encodeKey(worker: number, connId: number, key: string): Uint8Array {
-  const k = enc.encode(key);
-  const { out, dv } = header(6 + k.length);
-  dv.setUint16(0, worker);
-  dv.setUint32(2, connId);
-  out.set(k, 6);
-  return out;
-}
-
-export function encodeWorker(worker: number): Uint8Array {
-  const { out, dv } = header(2);
-  dv.setUint16(0, worker);
-  return out;
-}
-
-export function encodeKick(code: number, reason: string): Uint8Array {
-  const r = enc.encode(reason);
-  const { out, dv } = header(2 + r.length);
-  dv.setUint16(0, code);
-  out.set(r, 2);
-  return out;
-}
-
-export function decodeKick(buf: Uint8Array, off: number, len: number): { code: number; reason: string } {
-  if (len < 2) return { code: 0, reason: '' };
-  return { code: (buf[off]! << 8) | buf[off + 1]!, reason: dec.decode(buf.subarray(off + 2, off + len)) };
+/** Where a router shard's records go (the worker's actor system, or a test's fake). */
+export interface RouterShardLinks {
+  /** The shard's entry count changed (the worker's ST_ROUTER_ENTRIES word). */
+  entriesChanged(entries: number): void;
+  kick: KickSender;
+  /** A Deliver record (push by mid) to a holding worker's deliverer. */
+  deliver(worker: number, body: Uint8Array): void;
+  /** The shard's own PushReply to the acceptor, for a push that found no holder here. */
+  replyEmpty(req: number): void;
 }
 
 export class RouterShard implements Actor {
   readonly users = new Map<number, Map<string, RouteEntry>>();
   entries = 0;
-  private readonly onChange: (entries: number) => void;
-  private readonly kick: KickSender;
+  private readonly links: RouterShardLinks;
   /** Called for every entry removed (unregistered, kicked, or its worker died): per-connection state elsewhere can go. */
   onRemoved: (mid: number, key: string, entry: RouteEntry) => void = () => undefined;
 
-  constructor(onChange: (entries: number) => void, kick: KickSender) {
-    this.onChange = onChange;
-    this.kick = kick;
+  constructor(links: RouterShardLinks) {
+    this.links = links;
   }
 
   receive(kind: number, _source: number, buf: Uint8Array, off: number, len: number): void {
+    if (kind === MessageKind.PushMids) {
+      this.pushMids(buf, off, len);
+      return;
+    }
     const dv = new DataView(buf.buffer, buf.byteOffset + off, len);
     switch (kind) {
       case MessageKind.RouterRegister: {
@@ -126,7 +68,7 @@ export class RouterShard implements Actor {
       default:
         return;
     }
-    this.onChange(this.entries);
+    this.links.entriesChanged(this.entries);
   }
 
   register(mid: number, key: string, entry: RouteEntry, kickSamePlatform: boolean): void {
@@ -138,7 +80,7 @@ export class RouterShard implements Actor {
     if (kickSamePlatform) {
       for (const [k, e] of keys) {
         if (k !== key && e.platform === entry.platform) {
-          this.kick(e.worker, e.connId, KickCode.MultiLogin, `logged in again on ${entry.platform || 'the same platform'}`);
+          this.links.kick(e.worker, e.connId, Disconnect.MultiLogin.code, `${Disconnect.MultiLogin.reason} ${entry.platform || 'the same platform'}`);
           keys.delete(k);
           this.entries--;
           this.onRemoved(mid, k, e);
@@ -174,6 +116,27 @@ export class RouterShard implements Actor {
     }
     this.entries -= removed;
     return removed;
+  }
+
+  /** PushMids: one Deliver per worker holding connections of these users; each carries the fanout (records.ts). */
+  private pushMids(buf: Uint8Array, off: number, len: number): void {
+    const h = decodeHead(buf, off, len);
+    if (h === null) return;
+    if (12 + h.n * 8 > len) return this.links.replyEmpty(h.req);
+    const holders = new Map<number, number[]>();
+    const dv = new DataView(buf.buffer, buf.byteOffset + off + 12, h.n * 8);
+    for (let i = 0; i < h.n; i++) {
+      const keys = this.users.get(dv.getFloat64(i * 8));
+      if (keys === undefined) continue;
+      for (const e of keys.values()) {
+        const list = holders.get(e.worker);
+        if (list === undefined) holders.set(e.worker, [e.connId]);
+        else list.push(e.connId);
+      }
+    }
+    if (holders.size === 0) return this.links.replyEmpty(h.req);
+    const body = buf.subarray(off + 12 + h.n * 8, off + len);
+    for (const [worker, connIds] of holders) this.links.deliver(worker, encodeDeliver(h.req, h.op, holders.size, connIds, body));
   }
 
   lookup(mid: number): Array<[string, number, string]> {

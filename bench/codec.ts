@@ -21,7 +21,7 @@
  */
 import { Bench, Task } from 'tinybench';
 import { decodeFrame, encodePacket, GoimStreamDecoder, HEADER_BYTES, Op, PacketHandler, writeHeader } from '../src/codec.js';
-import { PushFrames, PushItem, wsFrameHeader } from '../src/push/frames.js';
+import { PushFrames, PushItem, wsFrameHeader } from '../src/protocols/frames.js';
 import { Cell, formatNumber, parseBenchArgs, printTable, writeResult } from './report.js';
 
 const SCENARIO = 'codec';

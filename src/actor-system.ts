@@ -12,10 +12,18 @@ import { MailboxLoop } from './ring/mailbox.js';
 import { Outbox, SendResult } from './ring/outbox.js';
 import { RingReader, RingWriter } from './ring/ring.js';
 
+/**
+ * Kinds of actor address. Rooms are no actors of their own: they are state of a worker's registry
+ * (actors/registry.ts), which a room push reaches through the deliverer.
+ */
 export const enum ActorKind {
+  /** Per-thread services: ids in SystemActorId. */
   System = 0,
+  /** Connection actors: id = the connection's id on its worker (one kind handler per worker). */
   Connection = 1,
-  Room = 2,
+  /** The acceptor's own actors: ids in AcceptorActorId. */
+  Acceptor = 2,
+  /** A worker's shard of the user directory: ids in RouterActorId. */
   RouterShard = 3,
 }
 

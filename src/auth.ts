@@ -16,6 +16,7 @@
 import { createPublicKey, type webcrypto } from 'node:crypto';
 import * as jose from 'jose';
 import type { AuthConfig } from './config/index.js';
+import { Disconnect } from './errors.js';
 import type { Logger } from './logger.js';
 
 export interface AuthRequest {
@@ -101,28 +102,28 @@ function toRooms(v: unknown, what: string): string[] | string {
  */
 export function parseAuthBody(buf: Uint8Array, off: number, len: number): AuthRequest | AuthFailure {
   if (!Number.isInteger(off) || !Number.isInteger(len) || off < 0 || len < 0 || off + len > buf.length) {
-    return fail(400, `auth body: range ${off}+${len} is outside the ${buf.length}-byte buffer`);
+    return fail(Disconnect.BadRequest.code, `auth body: range ${off}+${len} is outside the ${buf.length}-byte buffer`);
   }
   const raw = buf.slice(off, off + len);
   let text: string;
   try {
     text = utf8.decode(raw);
   } catch {
-    return fail(400, 'auth body: invalid UTF-8');
+    return fail(Disconnect.BadRequest.code, 'auth body: invalid UTF-8');
   }
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch (err) {
-    return fail(400, `auth body: invalid JSON (${(err as Error).message})`);
+    return fail(Disconnect.BadRequest.code, `auth body: invalid JSON (${(err as Error).message})`);
   }
-  if (!isPlainObject(body)) return fail(400, 'auth body: must be a JSON object');
+  if (!isPlainObject(body)) return fail(Disconnect.BadRequest.code, 'auth body: must be a JSON object');
 
   let mid = 0;
   const midV = own(body, 'mid');
   if (midV !== undefined && midV !== null) {
     const m = toMid(midV);
-    if (m === undefined) return fail(400, 'auth body: "mid" must be a non-negative safe integer (number or decimal string)');
+    if (m === undefined) return fail(Disconnect.BadRequest.code, 'auth body: "mid" must be a non-negative safe integer (number or decimal string)');
     mid = m;
   }
 
@@ -130,16 +131,16 @@ export function parseAuthBody(buf: Uint8Array, off: number, len: number): AuthRe
   for (const name of ['key', 'room_id', 'platform', 'token'] as const) {
     const v = own(body, name);
     if (v === undefined || v === null) continue;
-    if (typeof v !== 'string') return fail(400, `auth body: "${name}" must be a string`);
+    if (typeof v !== 'string') return fail(Disconnect.BadRequest.code, `auth body: "${name}" must be a string`);
     strings[name] = v;
   }
 
   let accepts: number[] = [];
   const acceptsV = own(body, 'accepts');
   if (acceptsV !== undefined && acceptsV !== null) {
-    if (!Array.isArray(acceptsV)) return fail(400, 'auth body: "accepts" must be an array of int32');
+    if (!Array.isArray(acceptsV)) return fail(Disconnect.BadRequest.code, 'auth body: "accepts" must be an array of int32');
     for (const op of acceptsV) {
-      if (!isInt32(op)) return fail(400, 'auth body: "accepts" must be an array of int32');
+      if (!isInt32(op)) return fail(Disconnect.BadRequest.code, 'auth body: "accepts" must be an array of int32');
     }
     accepts = (acceptsV as number[]).map((op) => (op === 0 ? 0 : op));
   }
@@ -182,24 +183,24 @@ function createJwt(j: AuthConfig['jwt']): Verify {
   if (j.audience) options.audience = j.audience;
 
   return async (req) => {
-    if (!req.token) return fail(401, 'missing token');
+    if (!req.token) return fail(Disconnect.Unauthorized.code, 'missing token');
     let key: webcrypto.CryptoKey;
     try {
       key = await keyPromise;
     } catch (err) {
-      return fail(503, `jwt key import failed: ${(err as Error).message}`);
+      return fail(Disconnect.AuthUnavailable.code, `jwt key import failed: ${(err as Error).message}`);
     }
     let payload: jose.JWTPayload;
     try {
       ({ payload } = await jose.jwtVerify(req.token, key, options));
     } catch (err) {
-      return fail(401, jwtErrorReason(err));
+      return fail(Disconnect.Unauthorized.code, jwtErrorReason(err));
     }
     const mid = toMid(payload.sub);
-    if (mid === undefined) return fail(401, 'token "sub" must be a non-negative safe integer (number or decimal string)');
-    if (req.mid !== 0 && req.mid !== mid) return fail(401, 'mid does not match token');
+    if (mid === undefined) return fail(Disconnect.Unauthorized.code, 'token "sub" must be a non-negative safe integer (number or decimal string)');
+    if (req.mid !== 0 && req.mid !== mid) return fail(Disconnect.Unauthorized.code, 'mid does not match token');
     const rooms = toRooms(payload['rooms'], 'token claim "rooms"');
-    if (typeof rooms === 'string') return fail(401, rooms);
+    if (typeof rooms === 'string') return fail(Disconnect.Unauthorized.code, rooms);
     return { ok: true, mid, rooms };
   };
 }
@@ -258,31 +259,31 @@ function createHttp(url: string): Verify {
         signal,
       });
     } catch (err) {
-      return fail(503, `auth backend unavailable: ${describeFetchError(err)}`);
+      return fail(Disconnect.AuthUnavailable.code, `auth backend unavailable: ${describeFetchError(err)}`);
     }
     if (res.status !== 200) {
       // Drain a little so the keep-alive connection can be reused; give up on big bodies.
       await readLimited(res, 4096).catch(() => {});
-      return fail(401, `auth backend rejected: HTTP ${res.status}`);
+      return fail(Disconnect.Unauthorized.code, `auth backend rejected: HTTP ${res.status}`);
     }
     let bytes: Uint8Array | undefined;
     try {
       bytes = await readLimited(res, MAX_BACKEND_RESPONSE_BYTES);
     } catch (err) {
-      return fail(503, `auth backend unavailable: ${describeFetchError(err)}`);
+      return fail(Disconnect.AuthUnavailable.code, `auth backend unavailable: ${describeFetchError(err)}`);
     }
-    if (bytes === undefined) return fail(503, `auth backend response exceeds ${MAX_BACKEND_RESPONSE_BYTES} bytes`);
+    if (bytes === undefined) return fail(Disconnect.AuthUnavailable.code, `auth backend response exceeds ${MAX_BACKEND_RESPONSE_BYTES} bytes`);
     let body: unknown;
     try {
       body = JSON.parse(utf8.decode(bytes));
     } catch {
-      return fail(503, 'auth backend returned invalid JSON');
+      return fail(Disconnect.AuthUnavailable.code, 'auth backend returned invalid JSON');
     }
-    if (!isPlainObject(body)) return fail(503, 'auth backend response must be a JSON object');
+    if (!isPlainObject(body)) return fail(Disconnect.AuthUnavailable.code, 'auth backend response must be a JSON object');
     const mid = toMid(own(body, 'mid'));
-    if (mid === undefined) return fail(503, 'auth backend response: "mid" must be a non-negative safe integer');
+    if (mid === undefined) return fail(Disconnect.AuthUnavailable.code, 'auth backend response: "mid" must be a non-negative safe integer');
     const rooms = toRooms(own(body, 'rooms'), 'auth backend response "rooms"');
-    if (typeof rooms === 'string') return fail(503, rooms);
+    if (typeof rooms === 'string') return fail(Disconnect.AuthUnavailable.code, rooms);
     return { ok: true, mid, rooms };
   };
 }
@@ -304,7 +305,7 @@ function createFailureLogger(logger: Logger | undefined): (f: AuthFailure, mode:
   if (!logger) return () => {};
   const last = new Map<number, { at: number; suppressed: number }>();
   return (f, mode) => {
-    if (f.code === 503 || f.code === 504) {
+    if (f.code === Disconnect.AuthUnavailable.code || f.code === Disconnect.AuthTimeout.code) {
       const now = Date.now();
       const s = last.get(f.code);
       if (s && now - s.at < 1000) {
@@ -357,7 +358,7 @@ export function createAuthenticator(cfg: AuthConfig, logger?: Logger): Authentic
         resolve(r);
       };
       const timer = setTimeout(() => {
-        finish(fail(504, `auth timed out after ${timeoutMs} ms`));
+        finish(fail(Disconnect.AuthTimeout.code, `auth timed out after ${timeoutMs} ms`));
         ctrl.abort(); // cancels an in-flight backend request; its result is ignored
       }, timeoutMs);
       let p: Promise<AuthResult>;
@@ -373,5 +374,5 @@ export function createAuthenticator(cfg: AuthConfig, logger?: Logger): Authentic
 
 /** A verifier that threw or rejected: the client is refused (401) with the reason. */
 function verifyThrew(err: unknown): AuthResult {
-  return fail(401, `auth failed: ${err instanceof Error ? err.message : String(err)}`);
+  return fail(Disconnect.Unauthorized.code, `auth failed: ${err instanceof Error ? err.message : String(err)}`);
 }

@@ -13,6 +13,9 @@
  */
 import { CodecError, StreamFramer, readI32, writeI32 } from './codec.js';
 
+/** The noop (heartbeat) cmdid belongs to the cmdid ↔ op mapping in src/ops.ts; re-exported with the framing's constants. */
+export { MARS_NOOP_CMDID } from './ops.js';
+
 export const MARS_HEAD_LENGTH = 0;
 export const MARS_CLIENT_VERSION = MARS_HEAD_LENGTH + 4;
 export const MARS_CMDID = MARS_CLIENT_VERSION + 4;
@@ -20,7 +23,6 @@ export const MARS_SEQ = MARS_CMDID + 4;
 export const MARS_BODY_LENGTH = MARS_SEQ + 4;
 export const MARS_HEADER_BYTES = MARS_BODY_LENGTH + 4; // 20
 
-export const MARS_NOOP_CMDID = 6;
 export const MARS_NOOP_SEQ = 0xffffffff;
 export const MARS_PUSH_SEQ = 0;
 

@@ -4,7 +4,7 @@
  *   off 0   int32 packLen    header + body
  *   off 4   int16 headerLen  always 16, else the connection is closed
  *   off 6   int16 ver        echoed in replies; pushes use 1
- *   off 8   int32 op         see Op
+ *   off 8   int32 op         see src/ops.ts
  *   off 12  int32 seq        echoed in replies; pushes use 0
  *
  * Hot path: decoding allocates nothing per packet. A body is handed to the handler as
@@ -20,37 +20,8 @@ export const OP = VER + 2; // int32
 export const SEQ = OP + 4; // int32
 export const HEADER_BYTES = SEQ + 4; // 16
 
-export const enum Op {
-  Handshake = 0,
-  HandshakeReply = 1,
-  Heartbeat = 2,
-  HeartbeatReply = 3,
-  SendMsg = 4,
-  SendMsgReply = 5,
-  DisconnectReply = 6,
-  Auth = 7,
-  AuthReply = 8,
-  Raw = 9,
-  ProtoReady = 10,
-  ProtoFinish = 11,
-  ChangeRoom = 12,
-  ChangeRoomReply = 13,
-  Sub = 14,
-  SubReply = 15,
-  Unsub = 16,
-  UnsubReply = 17,
-}
-
-/** Names of the protocol ops, indexed by op, for logs. Application push ops have no name here. */
-export const OP_NAMES: readonly string[] = [
-  'Handshake', 'HandshakeReply', 'Heartbeat', 'HeartbeatReply', 'SendMsg', 'SendMsgReply',
-  'DisconnectReply', 'Auth', 'AuthReply', 'Raw', 'ProtoReady', 'ProtoFinish', 'ChangeRoom',
-  'ChangeRoomReply', 'Sub', 'SubReply', 'Unsub', 'UnsubReply',
-];
-
-export function opName(op: number): string {
-  return OP_NAMES[op] ?? `op ${op}`;
-}
+/** The op field's values live in src/ops.ts; re-exported here for the codec's users. */
+export { Op } from './ops.js';
 
 export const enum CodecError {
   None = 0,

@@ -76,9 +76,8 @@ export const ST_SLOW_CLOSED = 10; // connections closed because their outbound q
 export const ST_ROOM_VERSION = 9; // bumped on every room join/leave: the acceptor re-sums counts only when it moves
 export const ST_SLOW_GAPS = 20; // drop-oldest: times a connection started dropping queued pushes (gaps opened)
 export const ST_SLOW_DROPPED = 21; // drop-oldest: pushes dropped from outbound queues (uint32, wraps)
-export const ST_IM_STORED = 22; // reliable messaging: messages made durable in the inboxes this shard owns (uint32, wraps)
-export const ST_IM_SENT = 23; // reliable messaging: op 112 messages sent to devices, redeliveries included (uint32, wraps)
-export const ST_IM_REDELIVERED = 24; // reliable messaging: messages sent again because no ack came within im.redeliverMs
+/** Words ST_EXT_FIRST .. STATUS_WORDS-1 belong to session extensions, each naming its own (src/im/status.ts). */
+export const ST_EXT_FIRST = 22;
 
 export const enum WorkerState {
   Starting = 0,

@@ -7,33 +7,22 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import tls from 'node:tls';
-import { ConfigError, loadConfig, resolvedWorkers, tlsEnabled, type Config } from './config/index.js';
+import { loadConfig, resolvedWorkers, tlsEnabled, type Config } from './config/index.js';
+import { StartupError } from './errors.js';
 import { createControlServer } from './control/http.js';
 import { ListenFdPool, type ListenerSpec } from './listen-fds.js';
 import { createLogger } from './logger.js';
 import { Supervisor } from './supervisor.js';
 import { ActorKind } from './actor-system.js';
-import { MessageKind, SystemActorId } from './messages.js';
+import { AcceptorActorId, MessageKind, SystemActorId } from './messages.js';
+import { encodeKick } from './router-records.js';
+import { imStatus } from './im/status.js';
+import { ImRequests } from '../actors/im-requests.js';
 import { KeyDirectory } from '../actors/key-directory.js';
-import { encodeKick } from '../actors/router-shard.js';
-import { PushDispatcher } from './push/dispatcher.js';
-import { ImOp } from './im/gateway.js';
-import { ImRequests } from './im/requests.js';
+import { PushDispatcher } from '../actors/push-dispatcher.js';
+import { ImOp } from './ops.js';
 import { ImService } from './im/service.js';
 import { ImStore } from './im/store.js';
-
-function readConfig(): Config {
-  try {
-    return loadConfig(process.argv.slice(2), process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      // One line per problem, each with the prefix, so that every line says where it comes from.
-      process.stderr.write(err.problems.map((p) => `ringcast: ${p.message}\n`).join(''));
-      process.exit(2);
-    }
-    throw err;
-  }
-}
 
 /**
  * Reads and checks tls.cert and tls.key (PEM files); a problem stops start-up with exit code 2 and a
@@ -42,8 +31,7 @@ function readConfig(): Config {
 function readTls(config: Config): { cert: string; key: string } | null {
   if (!tlsEnabled(config)) return null;
   const fail = (key: string, file: string, expected: string): never => {
-    process.stderr.write(`ringcast: config: ${key} = ${JSON.stringify(file)}: ${expected}\n`);
-    process.exit(2);
+    throw new StartupError(`config: ${key} = ${JSON.stringify(file)}: ${expected}`, 2);
   };
   const read = (key: string, file: string): string => {
     try {
@@ -72,6 +60,16 @@ function readTls(config: Config): { cert: string; key: string } | null {
   return { cert, key };
 }
 
+/** Runs a start-up step; a failure stops start-up with `ringcast: <describe(err)>` (exit 1). */
+async function step<T>(run: () => T | Promise<T>, describe: (err: NodeJS.ErrnoException) => string = (err) => err.message): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof StartupError) throw err;
+    throw new StartupError(describe(err as NodeJS.ErrnoException));
+  }
+}
+
 function listen(server: http.Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -84,7 +82,7 @@ function listen(server: http.Server, host: string, port: number): Promise<number
 
 async function main(): Promise<void> {
   const startedAt = Date.now();
-  const config = readConfig();
+  const config = loadConfig(process.argv.slice(2), process.env);
   const log = createLogger(config.log.level, 'acceptor');
   const workers = resolvedWorkers(config);
   const tlsPem = readTls(config);
@@ -95,22 +93,10 @@ async function main(): Promise<void> {
   if (config.mars.port !== 0) specs.push({ name: 'mars', host: config.mars.host, port: config.mars.port });
   if (tlsPem !== null && config.tls.tcpPort !== 0) specs.push({ name: 'tcps', host: config.tls.host, port: config.tls.tcpPort });
   if (tlsPem !== null && config.tls.wsPort !== 0) specs.push({ name: 'wss', host: config.tls.host, port: config.tls.wsPort });
-  let fds: ListenFdPool;
-  try {
-    fds = await ListenFdPool.open(specs, workers, config.supervisor.spareListenFds);
-  } catch (err) {
-    process.stderr.write(`ringcast: ${(err as Error).message}\n`);
-    process.exit(1);
-  }
+  const fds = await step(() => ListenFdPool.open(specs, workers, config.supervisor.spareListenFds));
   // The message store, once the listeners are bound: a data directory that cannot be opened stops
   // start-up with its reason.
-  let imStore: ImStore;
-  try {
-    imStore = new ImStore(config.im.dataDir);
-  } catch (err) {
-    process.stderr.write(`ringcast: cannot open the message store in im.dataDir "${config.im.dataDir}": ${(err as Error).message}\n`);
-    process.exit(1);
-  }
+  const imStore = await step(() => new ImStore(config.im.dataDir), (err) => `cannot open the message store in im.dataDir "${config.im.dataDir}": ${err.message}`);
   // Idempotency entries expire by whole time buckets (src/im/store.ts): one sweep per half window.
   if (config.im.idempotencyMs > 0) {
     const windowMs = config.im.idempotencyMs;
@@ -128,32 +114,27 @@ async function main(): Promise<void> {
 
   const supervisor = new Supervisor(config, workers, fds, log);
   supervisor.tls = tlsPem;
-  // The key directory lives in the acceptor (next to the push API); it must be registered before
-  // the workers start and register keys.
+  supervisor.extensionStatus = imStatus;
+  // The acceptor's actors, registered before the workers start: the key directory (workers register
+  // keys with it as soon as a client authenticates) and the push dispatcher (the push API).
   const keys = new KeyDirectory((worker, connId, code, reason) =>
     supervisor.system.send(worker, ActorKind.Connection, connId, MessageKind.Kick, encodeKick(code, reason)),
   );
-  supervisor.system.register(ActorKind.RouterShard, 0, keys);
-  supervisor.onWorkerDeath = (worker) => keys.purgeWorker(worker);
-  supervisor.onAllFailed = () => {
-    log.fatal('every worker keeps dying: stopping');
-    process.exit(1);
-  };
-  try {
-    await supervisor.start();
-  } catch (err) {
-    process.stderr.write(`ringcast: ${(err as Error).message}\n`);
-    process.exit(1);
-  }
-
-  const listeners = fds.listeners.map((l) => ({ name: l.name, host: l.host, port: l.port }));
+  supervisor.system.register(ActorKind.Acceptor, AcceptorActorId.KeyDirectory, keys);
   const push = new PushDispatcher(supervisor, keys, log, config.push.maxInFlight);
-  supervisor.system.register(ActorKind.System, SystemActorId.Supervision, push);
-  // From now on a dead worker also completes the pushes that wait for its answer.
+  supervisor.system.register(ActorKind.Acceptor, AcceptorActorId.PushDispatcher, push);
+  // A dead worker's keys go, and the pushes that wait for its answer complete.
   supervisor.onWorkerDeath = (worker) => {
     keys.purgeWorker(worker);
     push.workerDied(worker);
   };
+  supervisor.onAllFailed = () => {
+    log.fatal('every worker keeps dying: stopping');
+    process.exit(1);
+  };
+  await step(() => supervisor.start());
+
+  const listeners = fds.listeners.map((l) => ({ name: l.name, host: l.host, port: l.port }));
   // Reliable messaging: the acceptor sends (control API) through the shards and reads inboxes directly.
   const imRequests = new ImRequests(supervisor.system, workers, () => supervisor.liveWorkers(), config.push.maxInFlight);
   supervisor.system.register(ActorKind.System, SystemActorId.ImRequests, imRequests);
@@ -166,7 +147,8 @@ async function main(): Promise<void> {
     // A removed member's connections leave the group's room (control plane: rare, comlink calls).
     for (const session of await push.sessions(mid)) await supervisor.admin(session.worker)?.evictFromRoom([session.key], room);
   });
-  const port = (name: string, fallback: number): number => fds.listeners.find((l) => l.name === name)?.port ?? fallback;
+  // /goim/nodes advertises only what listens: a listener that is off (tcp.enabled false, TLS off) is port 0.
+  const listening = (name: string): number => fds.listeners.find((l) => l.name === name)?.port ?? 0;
   const n = config.nodes;
   const addrs = [...n.addrs];
   // Set at SIGTERM/SIGINT: the control port stays up through the drain and says so.
@@ -187,22 +169,21 @@ async function main(): Promise<void> {
     draining: () => stopping,
     nodes: {
       domain: n.domain,
-      tcpPort: port('tcp', config.tcp.port),
-      wsPort: port('ws', config.ws.port),
-      wssPort: tlsPem !== null && config.tls.wsPort !== 0 ? port('wss', config.tls.wsPort) : n.wssPort,
+      tcpPort: listening('tcp'),
+      wsPort: listening('ws'),
+      // nodes.wssPort other than tls.wsPort is a TLS proxy's port, advertised as given; equal to it
+      // (the default), it is ringcast's own wss listener, advertised only while that listens.
+      wssPort: listening('wss') || (n.wssPort !== config.tls.wsPort ? n.wssPort : 0),
       heartbeatSec: n.heartbeatSec,
       heartbeatMax: n.heartbeatMax,
       backoff: { maxDelay: n.backoffMaxDelay, baseDelay: n.backoffBaseDelay, factor: n.backoffFactor, jitter: n.backoffJitter },
       addrs: addrs.length > 0 ? addrs : [config.tcp.host === '0.0.0.0' ? '127.0.0.1' : config.tcp.host],
     },
   });
-  let controlPort: number;
-  try {
-    controlPort = await listen(control, config.control.host, config.control.port);
-  } catch (err) {
-    process.stderr.write(`ringcast: cannot listen for control on ${config.control.host}:${config.control.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
-    process.exit(1);
-  }
+  const controlPort = await step(
+    () => listen(control, config.control.host, config.control.port),
+    (err) => `cannot listen for control on ${config.control.host}:${config.control.port}: ${err.code ?? err.message}`,
+  );
 
   // Signal handlers before the ready lines: whoever waits for those lines may signal at once.
   const stop = async (signal: string): Promise<void> => {
@@ -235,4 +216,10 @@ async function main(): Promise<void> {
 
 }
 
-await main();
+// Start-up failures end here, once: on stderr, every line of the message with the prefix (so that
+// each of several config problems says where it comes from), and the error's exit code.
+await main().catch((err: unknown) => {
+  if (!(err instanceof StartupError)) throw err;
+  process.stderr.write(err.message.split('\n').map((line) => `ringcast: ${line}\n`).join(''));
+  process.exit(err.exitCode);
+});

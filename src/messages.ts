@@ -4,10 +4,26 @@
  * Ring records (hot path and supervision) carry a numeric MessageKind in the record header and a
  * binary body laid out by the actor that receives it. Rare acceptor↔worker admin calls go through
  * comlink (WorkerAdmin), and the few lifecycle events a worker reports by itself are typed
- * postMessage objects (WorkerEvent).
+ * postMessage objects (WorkerEvent). What a worker is started with is WorkerInit (workerData).
+ *
+ * Thread indexes: workers are 0..N-1, the acceptor (main thread) is N.
  */
-
+import type { Config } from './config/index.js';
 import type { ThreadMemory } from './thread-memory.js';
+
+/** What a worker thread is started with (workerData), from the supervisor. */
+export interface WorkerInit {
+  index: number;
+  workers: number;
+  config: Config;
+  mailboxes: SharedArrayBuffer[];
+  status: SharedArrayBuffer;
+  /** Connection counts and limit refusals shared by every thread (src/limits.ts). */
+  limits: SharedArrayBuffer;
+  /** PEM text of tls.cert and tls.key, read by the acceptor at start-up; null without TLS. */
+  tls: { cert: string; key: string } | null;
+  fds: Record<string, number>;
+}
 
 export const enum MessageKind {
   /** Supervisor → worker system actor: proves the mailbox is being drained. Body: [f64 sent at, ms]. */
@@ -16,7 +32,7 @@ export const enum MessageKind {
   RouterRegister = 10,
   /** Connection actor → router shard of its mid: [f64 mid][u16 worker][u32 connId][key]. */
   RouterUnregister = 11,
-  /** Supervisor → router shard: [u16 worker]: forget every entry on that (dead) worker. */
+  /** Bodies of RouterRegister .. Kick: src/router-records.ts. Supervisor → router shard: [u16 worker]: forget every entry on that (dead) worker. */
   RouterPurgeWorker = 12,
   /** Supervisor → worker system actor: [u16 shard]: re-register connections owned by that (new) shard. */
   RouterResync = 13,
@@ -29,7 +45,7 @@ export const enum MessageKind {
   /** Push path; bodies in src/push/records.ts. Acceptor → every worker's deliverer. */
   PushRoom = 30,
   PushAll = 31,
-  /** Acceptor → the router-shard push actor owning the mids. */
+  /** Acceptor → the router shard owning the mids. */
   PushMids = 33,
   /** Router shard (or, for keys, the acceptor) → the deliverer of the worker holding the connections. */
   Deliver = 34,
@@ -51,18 +67,28 @@ export const enum MessageKind {
   ImSyncReply = 45,
 }
 
-/** Well-known actor ids inside a thread (besides connection actors). */
+/** Well-known ids of ActorKind.System actors, on every thread. */
 export const enum SystemActorId {
+  /** A worker's supervision endpoint: probes and resync requests from the supervisor (src/worker-admin.ts). */
   Supervision = 0,
+  /** A worker's deliverer (actors/deliverer.ts). */
   Deliverer = 1,
-  /** Pending reliable-messaging sends of this thread (src/im/requests.ts). */
+  /** Pending reliable-messaging sends of this thread, worker or acceptor (src/im/requests.ts). */
   ImRequests = 2,
 }
+/** Ids of ActorKind.RouterShard actors: each worker owns one shard of the users (hash of mid). */
 export const enum RouterActorId {
+  /** The user directory and push routing by mid (actors/router-shard.ts). */
   Shard = 0,
-  PushRouter = 1,
-  /** The reliable-messaging shard (src/im/shard.ts): owns its users' seqs, inboxes and device cursors. */
-  Im = 2,
+  /** The reliable-messaging shard (actors/im-shard.ts): owns its users' seqs, inboxes and device cursors. */
+  Im = 1,
+}
+/** Ids of ActorKind.Acceptor actors: they live on the acceptor thread only (index = workers). */
+export const enum AcceptorActorId {
+  /** Connection key → holder, for the whole process (actors/key-directory.ts). */
+  KeyDirectory = 0,
+  /** The push API's side of the push path (actors/push-dispatcher.ts): takes PushReply and DeliverReply. */
+  PushDispatcher = 1,
 }
 
 /** Worker lifecycle, worker → acceptor, by postMessage. */

@@ -9,14 +9,13 @@ import * as Comlink from 'comlink';
 import { ActorKind, ActorSystem } from './actor-system.js';
 import { nodeEndpoint } from './comlink-node.js';
 import type { Config } from './config/index.js';
-import { ST_CONNECTIONS, ST_LOOP_LAG_MS, ST_PARKED, ST_ROOM_VERSION, ST_ROOMS, ST_ROUTER_ENTRIES, ST_SLOW_CLOSED, ST_SLOW_DROPPED, ST_SLOW_GAPS, ST_IM_STORED, ST_IM_SENT, ST_IM_REDELIVERED, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
+import { ST_CONNECTIONS, ST_LOOP_LAG_MS, ST_PARKED, ST_ROOM_VERSION, ST_ROOMS, ST_ROUTER_ENTRIES, ST_SLOW_CLOSED, ST_SLOW_DROPPED, ST_SLOW_GAPS, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
 import type { ListenFdPool } from './listen-fds.js';
 import { createLimitsBuffer, SharedLimits } from './limits.js';
 import type { Logger } from './logger.js';
-import { MessageKind, type WorkerAdmin, type WorkerEvent } from './messages.js';
+import { MessageKind, RouterActorId, SystemActorId, type WorkerAdmin, type WorkerEvent, type WorkerInit } from './messages.js';
 import { createRingBuffer, RingReader } from './ring/ring.js';
-import { encodeWorker } from '../actors/router-shard.js';
-import type { WorkerInit } from './worker-runtime.js';
+import { encodeWorker } from './router-records.js';
 
 const WORKER_ENTRY = new URL('../workers/worker.js', import.meta.url);
 
@@ -85,6 +84,8 @@ export class Supervisor {
   onWorkerDeath: (worker: number) => void = () => undefined;
   /** Called when no worker is left alive and none will be restarted. */
   onAllFailed: () => void = () => undefined;
+  /** Figures of the session extensions, read from their status words (src/layout.ts, ST_EXT_FIRST), added to each WorkerStatus. */
+  extensionStatus: (word: (index: number) => number) => Record<string, number> = () => ({});
 
   constructor(config: Config, workers: number, fds: ListenFdPool, log: Logger) {
     this.config = config;
@@ -199,7 +200,7 @@ export class Supervisor {
     // Its sockets died with it: every router shard forgets the connections it held.
     const body = encodeWorker(slot.index);
     for (const other of this.slots) {
-      if (other !== slot && other.state !== 'failed') this.system.send(other.index, ActorKind.RouterShard, 0, MessageKind.RouterPurgeWorker, body);
+      if (other !== slot && other.state !== 'failed') this.system.send(other.index, ActorKind.RouterShard, RouterActorId.Shard, MessageKind.RouterPurgeWorker, body);
     }
     this.onWorkerDeath(slot.index);
     const now = Date.now();
@@ -235,7 +236,7 @@ export class Supervisor {
     // The new worker's router shard is empty: the others register again the users it owns.
     const body = encodeWorker(slot.index);
     for (const other of this.slots) {
-      if (other !== slot && other.state === 'ready') this.system.send(other.index, ActorKind.System, 0, MessageKind.RouterResync, body);
+      if (other !== slot && other.state === 'ready') this.system.send(other.index, ActorKind.System, SystemActorId.Supervision, MessageKind.RouterResync, body);
     }
   }
 
@@ -265,7 +266,7 @@ export class Supervisor {
       if (slot.probe.used() === 0) {
         const body = new Uint8Array(8);
         new DataView(body.buffer).setFloat64(0, Date.now());
-        this.system.send(slot.index, ActorKind.System, 0, MessageKind.Probe, body);
+        this.system.send(slot.index, ActorKind.System, SystemActorId.Supervision, MessageKind.Probe, body);
       }
     }
   }
@@ -324,9 +325,7 @@ export class Supervisor {
         slowConsumersClosed: w(ST_SLOW_CLOSED),
         slowConsumerGaps: w(ST_SLOW_GAPS),
         slowMessagesDropped: w(ST_SLOW_DROPPED) >>> 0,
-        imStored: w(ST_IM_STORED) >>> 0,
-        imSent: w(ST_IM_SENT) >>> 0,
-        imRedelivered: w(ST_IM_REDELIVERED) >>> 0,
+        ...this.extensionStatus(w),
         routerEntries: w(3),
         mailbox: {
           usedBytes: slot.probe.used(),

@@ -5,6 +5,11 @@
  * a connection costs no setTimeout and no closure. Deadlines fire up to one tick late, never early.
  */
 
+/** Anything with a deadline on a worker's timer wheel (connections, reliable-messaging devices). */
+export interface Expiring {
+  onTimeout(): void;
+}
+
 export class TimerEntry<T> {
   readonly owner: T;
   /** Slot index while scheduled, -1 otherwise. */

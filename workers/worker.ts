@@ -6,8 +6,8 @@ import { parentPort, threadId, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { nodeEndpoint } from '../src/comlink-node.js';
 import { createLogger } from '../src/logger.js';
-import type { WorkerEvent } from '../src/messages.js';
-import { WorkerRuntime, type WorkerInit } from '../src/worker-runtime.js';
+import type { WorkerEvent, WorkerInit } from '../src/messages.js';
+import { WorkerRuntime } from '../src/worker-runtime.js';
 
 const init = workerData as WorkerInit;
 const log = createLogger(init.config.log.level, `worker-${init.index}`);
@@ -17,6 +17,6 @@ const port = parentPort!;
 // A promise a session forgot to handle is a bug to log, not a reason to drop every connection here.
 process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection in a worker'));
 
-Comlink.expose(runtime, nodeEndpoint(port));
-await runtime.start(init.fds);
+Comlink.expose(runtime.admin, nodeEndpoint(port));
+await runtime.start();
 port.postMessage({ type: 'ready', index: init.index, threadId } satisfies WorkerEvent);

@@ -2,6 +2,7 @@
  * Config problems and the error that lists them. Every line names the key (dotted path, `--config`,
  * `argv` or a RINGCAST_* variable), the value given and what was expected.
  */
+import { StartupError } from '../errors.js';
 
 /** One problem with the configuration. */
 export interface ConfigProblem {
@@ -17,9 +18,9 @@ export interface ConfigProblem {
 
 /**
  * Every problem found (at least one); the message is their lines joined by newlines, and
- * `key`/`value`/`expected` describe the first one.
+ * `key`/`value`/`expected` describe the first one. A start-up error with exit code 2 (src/main.ts).
  */
-export class ConfigError extends Error {
+export class ConfigError extends StartupError {
   /** Key of the first problem. */
   readonly key: string;
   /** Value given for the first problem. */
@@ -30,7 +31,7 @@ export class ConfigError extends Error {
 
   constructor(problems: readonly ConfigProblem[]) {
     if (problems.length === 0) throw new TypeError('ConfigError needs at least one problem');
-    super(problems.map((p) => p.message).join('\n'));
+    super(problems.map((p) => p.message).join('\n'), 2);
     this.name = 'ConfigError';
     const first = problems[0]!;
     this.key = first.key;

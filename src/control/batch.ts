@@ -8,7 +8,8 @@
  * in order, one after the other.
  */
 import { decode } from '@msgpack/msgpack';
-import { PushRefused, type PushResult } from '../push/types.js';
+import { ServiceError } from '../errors.js';
+import type { PushResult } from '../push/types.js';
 import { HttpError, intParam, service, type ApiContext, type ApiRequest, type ApiRoute } from './goim-api.js';
 
 interface BatchItem {
@@ -166,7 +167,7 @@ async function pushBatch(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
   if (firstFailure >= 0) {
     const err = (settled[firstFailure] as PromiseRejectedResult).reason as unknown;
     const others = `${queued} of the ${items.length} pushes were queued`;
-    if (err instanceof PushRefused) throw new HttpError(err.status, `pushes[${firstFailure}]: ${err.message} (${others})`);
+    if (err instanceof ServiceError) throw new HttpError(err.status, `pushes[${firstFailure}]: ${err.message} (${others})`);
     ctx.log.error({ err, index: firstFailure }, 'batch push failed');
     throw new HttpError(500, `pushes[${firstFailure}]: push failed (${others})`);
   }

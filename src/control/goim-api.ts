@@ -1,5 +1,5 @@
 /**
- * goim logic's HTTP API (docs/goim.md §3), same paths, parameters and `{code, message, data}`
+ * goim logic's HTTP API (docs/control-api.md), same paths, parameters and `{code, message, data}`
  * envelope, served under /goim. Differences from goim: errors also set the HTTP status (4xx/5xx,
  * with `code` = -status), push routes answer `{"connections": n}`, and array parameters may be
  * given comma-separated in one parameter as well as repeated.
@@ -8,20 +8,17 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import os from 'node:os';
+import { errorCodeOf, ServiceError } from '../errors.js';
 import type { LimitName } from '../limits.js';
 import type { Logger } from '../logger.js';
 import type { ImService } from '../im/service.js';
 import type { PushService } from '../push/types.js';
 import type { ControlMetrics } from './metrics.js';
 
-export class HttpError extends Error {
-  readonly status: number;
-  /** The limit that refused the request, counted in ringcast_limit_refusals_total. */
-  readonly limit: LimitName | null;
+/** A request the control API refuses: answered with `status` (a ServiceError, see src/errors.ts). */
+export class HttpError extends ServiceError {
   constructor(status: number, message: string, limit: LimitName | null = null) {
-    super(message);
-    this.status = status;
-    this.limit = limit;
+    super(status, message, errorCodeOf(status), limit);
   }
 }
 

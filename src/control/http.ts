@@ -18,7 +18,8 @@ import querystring from 'node:querystring';
 import { CONFIG_DEFAULTS } from '../config/index.js';
 import type { Logger } from '../logger.js';
 import type { CrashMode } from '../messages.js';
-import { PushRefused, type PushService } from '../push/types.js';
+import { ServiceError } from '../errors.js';
+import type { PushService } from '../push/types.js';
 import type { Supervisor } from '../supervisor.js';
 import { TokenBucket } from '../upstream.js';
 import type { ImService } from '../im/service.js';
@@ -232,9 +233,9 @@ async function run(req: ControlRequest): Promise<void> {
     if (data instanceof RawReply) reply(req, data.status, data.contentType, data.text, false);
     else reply(req, 200, JSON_TYPE, JSON.stringify({ code: 0, message: '', data }), false);
   } catch (err) {
-    if (err instanceof HttpError || err instanceof PushRefused) {
-      if (err instanceof PushRefused) st.metrics.countLimit('push.maxInFlight');
-      else if (err.limit !== null) st.metrics.countLimit(err.limit);
+    // Every refusal (HttpError, PushRefused, ImError) is a ServiceError: its status, its message.
+    if (err instanceof ServiceError) {
+      if (err.limit !== null) st.metrics.countLimit(err.limit);
       fail(req, err.status, err.message);
     } else {
       st.log.error({ err, url: req.url }, 'control request failed');

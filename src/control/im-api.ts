@@ -1,5 +1,5 @@
 /**
- * Reliable-messaging routes of the control port (README "Reliable messaging"), JSON in and out with
+ * Reliable-messaging routes of the control port (docs/reliable-messaging.md), JSON in and out with
  * goim's envelope:
  *   POST /im/send          {"from", "to": [mid...], "op", "body", "client_msg_id"} → {"seq": {"<mid>": n}}
  *   POST /im/group/send    {"from", "group", "op", "body", "client_msg_id"} → {"seq": {...}} or {"group_seq": n}
@@ -9,8 +9,13 @@
  *   POST /im/group/create  {"group", "members": [...]}; /im/group/add, /im/group/remove likewise
  *   GET  /im/group/members?group=            → {"group", "members": [...]}
  * A 200 on a send means the message is durably stored (committed and flushed) in every inbox named.
+ * Unknown fields are refused (400 naming them): a typo such as "clientMsgId" must not silently
+ * turn off duplicate protection.
+ *
+ * Size: a message sent here is bounded by the request, at most control.maxBodyBytes (413 past it);
+ * a message a client sends (op 110) is bounded by its packet, at most protocol.maxBodyBytes (op 6
+ * 4003 past it). Both are delivered the same way, as op 112 (src/im/message.ts).
  */
-import { ImError } from '../im/requests.js';
 import { checkMid, MAX_PAGE, type ImService } from '../im/service.js';
 import { HttpError, intParam, type ApiContext, type ApiRequest, type ApiRoute } from './goim-api.js';
 
@@ -24,7 +29,19 @@ function im(ctx: ApiContext): ImService {
   return ctx.im;
 }
 
-function jsonBody(req: ApiRequest): Record<string, unknown> {
+const SEND_FIELDS = ['from', 'to', 'op', 'body', 'client_msg_id'] as const;
+const GROUP_SEND_FIELDS = ['from', 'group', 'op', 'body', 'client_msg_id'] as const;
+const GROUP_FIELDS = ['group', 'members'] as const;
+
+/** The JSON object body of a POST, with only the `fields` named (400 naming the others). */
+function jsonBody(req: ApiRequest, fields: readonly string[]): Record<string, unknown> {
+  const b = parseJsonObject(req);
+  const unknown = Object.keys(b).filter((k) => !fields.includes(k));
+  if (unknown.length > 0) throw new HttpError(400, `body: unknown field${unknown.length === 1 ? '' : 's'} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (expected ${fields.join(', ')})`);
+  return b;
+}
+
+function parseJsonObject(req: ApiRequest): Record<string, unknown> {
   if (req.apiBody.length === 0) throw new HttpError(400, 'body: empty (expected a JSON object)');
   let v: unknown;
   try {
@@ -34,16 +51,6 @@ function jsonBody(req: ApiRequest): Record<string, unknown> {
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, 'body: expected a JSON object');
   return v as Record<string, unknown>;
-}
-
-/** ImError (from the service) as the HTTP error of the same status. */
-async function mapped<T>(p: () => Promise<T> | T): Promise<T> {
-  try {
-    return await p();
-  } catch (err) {
-    if (err instanceof ImError) throw new HttpError(err.status, err.message);
-    throw err;
-  }
 }
 
 function mid(v: unknown, what: string): number {
@@ -79,17 +86,17 @@ function message(b: Record<string, unknown>): Message {
 }
 
 async function send(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
-  const b = jsonBody(req);
+  const b = jsonBody(req, SEND_FIELDS);
   const m = message(b);
   const to = midList(b['to'], '"to"', 10_000);
-  return { seq: await mapped(() => im(ctx).sendToUsers(m.from, to, m.op, m.body, m.clientMsgId)) };
+  return { seq: await im(ctx).sendToUsers(m.from, to, m.op, m.body, m.clientMsgId) };
 }
 
 async function groupSend(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
-  const b = jsonBody(req);
+  const b = jsonBody(req, GROUP_SEND_FIELDS);
   const m = message(b);
   const gid = mid(b['group'], '"group"');
-  return mapped(() => im(ctx).sendToGroup(m.from, gid, m.op, m.body, m.clientMsgId));
+  return im(ctx).sendToGroup(m.from, gid, m.op, m.body, m.clientMsgId);
 }
 
 function page(req: ApiRequest): { after: number; limit: number } {
@@ -110,11 +117,11 @@ async function devices(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
 async function groupInbox(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
   const gid = intParam(req.apiQuery, 'group', 1, Number.MAX_SAFE_INTEGER);
   const { after, limit } = page(req);
-  return { messages: await mapped(() => im(ctx).groupInbox(gid, after, limit)) };
+  return { messages: im(ctx).groupInbox(gid, after, limit) };
 }
 
 async function groupCreate(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
-  const b = jsonBody(req);
+  const b = jsonBody(req, GROUP_FIELDS);
   const gid = mid(b['group'], '"group"');
   const members = midList(b['members'] ?? [], '"members"', MAX_GROUP_CHANGE);
   if (!(await im(ctx).store.createGroup(gid, members))) throw new HttpError(409, `group ${gid} exists`);
@@ -123,7 +130,7 @@ async function groupCreate(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
 
 function groupChange(kind: 'add' | 'remove') {
   return async (ctx: ApiContext, req: ApiRequest): Promise<unknown> => {
-    const b = jsonBody(req);
+    const b = jsonBody(req, GROUP_FIELDS);
     const gid = mid(b['group'], '"group"');
     const members = midList(b['members'], '"members"', MAX_GROUP_CHANGE);
     const ok = await im(ctx).changeMembers(gid, kind === 'add' ? members : [], kind === 'remove' ? members : []);

@@ -8,6 +8,17 @@
  *   ImAck        worker → shard   [f64 mid][u16 worker][u32 connId][f64 seq][u8 single][key]
  *   ImDeliver / ImSyncReply       shard → connection actor: the packet body as is
  */
+/** Result codes of a send (ImSendReply's code, op 111's "code", ImError's status): HTTP statuses, 0 = ok. */
+export const enum ImCode {
+  Ok = 0,
+  BadRequest = 400,
+  NotMember = 403,
+  UnknownTarget = 404,
+  RateLimited = 429,
+  Unavailable = 503,
+  Timeout = 504,
+}
+
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 

@@ -1,13 +1,13 @@
 /**
  * Reliable messaging as the senders see it (the control API in the acceptor, op 110 in the workers):
  * validation, group rules (membership, write vs read fan-out), and reads of inboxes. Writes to user
- * inboxes go through ImRequests to the owning shards; group bookkeeping and read fan-out group
+ * inboxes go through the thread's InboxSender (actors/im-requests.ts) to the owning shards; group bookkeeping and read fan-out group
  * inboxes are written here directly (LMDB transactions, serialised by LMDB's writer lock).
  */
 import type { ImConfig } from '../config/index.js';
 import { decodeMessage, encodeMessage, messageJson, utf8 } from './message.js';
-import { ImError, type ImRequests } from './requests.js';
-import { ImCode } from './shard.js';
+import { ImCode } from './records.js';
+import { ImError, type InboxSender } from './requests.js';
 import type { ImStore } from './store.js';
 
 export const GROUP_ROOM_PREFIX = 'group://';
@@ -38,12 +38,12 @@ export function checkMid(v: unknown, what: string): number {
 
 export class ImService {
   readonly store: ImStore;
-  private readonly requests: ImRequests;
+  private readonly requests: InboxSender;
   private readonly cfg: ImConfig;
   private readonly broadcast: RoomBroadcast;
   private readonly evict: RoomEvict | null;
 
-  constructor(store: ImStore, requests: ImRequests, cfg: ImConfig, broadcast: RoomBroadcast, evict: RoomEvict | null = null) {
+  constructor(store: ImStore, requests: InboxSender, cfg: ImConfig, broadcast: RoomBroadcast, evict: RoomEvict | null = null) {
     this.store = store;
     this.requests = requests;
     this.cfg = cfg;

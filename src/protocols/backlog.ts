@@ -10,7 +10,8 @@
  * Replies to client requests (heartbeats, acks) bypass this queue: they are never dropped.
  */
 import net from 'node:net';
-import type { PushFrames } from '../push/frames.js';
+import { ExtOp } from '../ops.js';
+import type { PushFrames } from './frames.js';
 
 /** Most slots consumed from the front before the arrays are compacted (keeps shift O(1) amortised). */
 const COMPACT_AFTER = 1024;
@@ -74,9 +75,6 @@ function onDrain(this: SocketWithQueue): void {
 
 const enc = new TextEncoder();
 const gapBody = (dropped: number): Uint8Array => enc.encode(`{"dropped":${dropped}}`);
-
-/** The ext op of the gap marker (see ExtOp in actors/connection.ts; here to keep protocols/ free of actors/). */
-export const GAP_OP = 104;
 
 /**
  * What every transport shares for pushes: write now while the socket takes writes, hold whole
@@ -143,7 +141,7 @@ export abstract class PushQueue {
     if (b.gap > 0) {
       const n = b.gap;
       b.gap = 0;
-      this.sendPacket(1, GAP_OP, 0, gapBody(n));
+      this.sendPacket(1, ExtOp.Gap, 0, gapBody(n));
     }
     while (!b.empty && (all || !socket.writableNeedDrain)) this.writeNow(b.shift()!);
   }

@@ -8,7 +8,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { codecErrorReason, CodecError, type StreamFramer } from '../codec.js';
-import type { PushFrames } from '../push/frames.js';
+import type { PushFrames } from './frames.js';
 import { PushQueue } from './backlog.js';
 import type { Accept, Transport, TransportSink } from './transport.js';
 

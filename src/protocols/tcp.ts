@@ -2,7 +2,7 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { encodePacket, GoimStreamDecoder, type PacketHandler } from '../codec.js';
-import type { PushFrames } from '../push/frames.js';
+import type { PushFrames } from './frames.js';
 import { listenStream, StreamTransport } from './stream.js';
 import type { Accept, TransportSink } from './transport.js';
 

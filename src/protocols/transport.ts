@@ -4,7 +4,7 @@
  * heartbeat, rooms) exists once, in actors/connection.ts, in goim's terms (ver, op, seq, body).
  */
 import type { CodecError } from '../codec.js';
-import type { PushFrames } from '../push/frames.js';
+import type { PushFrames } from './frames.js';
 
 export interface Transport {
   readonly protocol: 'tcp' | 'ws' | 'mars';

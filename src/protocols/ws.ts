@@ -10,7 +10,8 @@ import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { codecErrorReason, CodecError, decodeFrame, encodePacket, type PacketHandler } from '../codec.js';
-import type { PushFrames } from '../push/frames.js';
+import type { PushFrames } from './frames.js';
+import { Disconnect } from '../errors.js';
 import { TLS_HANDSHAKE_TIMEOUT_MS } from './stream.js';
 import { PushQueue } from './backlog.js';
 import type { Accept, Transport, TransportSink } from './transport.js';
@@ -70,7 +71,7 @@ class WsTransport extends PushQueue implements Transport {
   close(reason: string): void {
     if (this.ws.readyState === WebSocket.OPEN) this.flushBacklog(true);
     // Close reasons are limited to 123 bytes by the WebSocket protocol.
-    this.ws.close(1000, Buffer.from(reason).subarray(0, 120).toString());
+    this.ws.close(Disconnect.Normal.code, Buffer.from(reason).subarray(0, 120).toString());
   }
 }
 
@@ -88,7 +89,7 @@ function onMessage(this: WebSocket, data: Buffer): void {
     return;
   }
   if (err !== CodecError.None) {
-    this.close(1002, codecErrorReason(err).slice(0, 120));
+    this.close(Disconnect.WsProtocolError.code, codecErrorReason(err).slice(0, 120));
     t.sink.onProtocolError(codecErrorReason(err), err);
   }
 }

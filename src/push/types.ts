@@ -3,14 +3,12 @@
  * into the workers' rings (src/push/dispatcher.ts); the HTTP layer (src/control/) only parses,
  * validates and answers.
  */
+import { ErrorCode, ServiceError } from '../errors.js';
 
-/** A push the service will not take now (overload protection); the API answers with `status`. */
-export class PushRefused extends Error {
-  readonly status: number;
+/** A push the service will not take now (overload protection, push.maxInFlight); the API answers with `status`. */
+export class PushRefused extends ServiceError {
   constructor(status: number, message: string) {
-    super(message);
-    this.name = 'PushRefused';
-    this.status = status;
+    super(status, message, ErrorCode.Overloaded, 'push.maxInFlight');
   }
 }
 

@@ -17,7 +17,7 @@
  * it moves HEAD), so the consumer knows a record is complete when its word 0 is non-zero, and can
  * take records in reservation order even while a later producer finishes first.
  *
- * Wake-up without a lost notify (see ../shared/docs/runtime-notes.md): the consumer stores a fresh
+ * Wake-up without a lost notify (docs/architecture.md, "Runtime facts"): the consumer stores a fresh
  * epoch into SLEEP and then waits, with Atomics.waitAsync, on the very word it needs, the commit word at HEAD, with
  * the expected value 0. A producer stores its commit word and then reads SLEEP; when it is set it
  * notifies its own commit word. Both sides use sequentially consistent atomics, so either the waiter

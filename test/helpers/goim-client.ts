@@ -7,8 +7,8 @@ import tls from 'node:tls';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
 import { CodecError, decodeBatch, decodeFrame, encodePacket, GoimStreamDecoder, Op } from '../../src/codec.js';
-import { encodeMarsPacket, MARS_NOOP_CMDID, MarsStreamDecoder } from '../../src/codec-mars.js';
-import { marsCmdidToOp, opToMarsCmdid } from '../../src/protocols/mars.js';
+import { encodeMarsPacket, MarsStreamDecoder } from '../../src/codec-mars.js';
+import { MARS_NOOP_CMDID, marsCmdidToOp, opToMarsCmdid } from '../../src/ops.js';
 
 export interface Packet {
   ver: number;

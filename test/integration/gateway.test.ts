@@ -86,6 +86,10 @@ describe('gateway: goim session over TCP, WebSocket and Mars', function () {
   it('closes a connection whose first packet is not auth, and one that does not authenticate in time', async () => {
     const a = await open('tcp');
     a.send(Op.Heartbeat, 1);
+    // Told why first (op 6, code 400 from the disconnect table), as every other refusal.
+    const notice = await a.next();
+    assert.equal(notice?.op, Op.DisconnectReply);
+    assert.deepEqual(JSON.parse(notice!.body.toString()), { code: 400, reason: 'first packet must be auth (op 7), got op 2' });
     assert.equal(await a.next(), null);
     const b = await open('ws');
     const t0 = Date.now();

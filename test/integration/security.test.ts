@@ -47,9 +47,10 @@ describe('security', function () {
     it(`jwt (${kind}): packets before auth succeeds are never processed (first packet not auth: closed; after a rejected auth: nothing answered)`, async () => {
       s = await startServer({ workers: 2, auth: { mode: 'jwt', jwt: { secret: 'a-secret-of-decent-length-0123456789' } } });
       const port = kind === 'ws' ? s.wsPort : s.tcpPort;
-      // Anything but op 7 first: closed at once, no answer.
+      // Anything but op 7 first: closed at once, nothing processed (TCP: op 6 says why).
       const early = await GoimClient.connect(kind, port);
       early.send(100, 1, 'live://1');
+      if (kind === 'tcp') assert.equal((await early.next())?.op, Op.DisconnectReply, 'TCP is told why (op 6) before the close');
       assert.equal(await early.next(), null);
       // A rejected auth with requests right behind it: only op 6 401 comes back.
       const c = await GoimClient.connect(kind, port);

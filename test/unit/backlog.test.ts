@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import { Backlog, PushQueue } from '../../src/protocols/backlog.js';
-import { PushFrames } from '../../src/push/frames.js';
+import { PushFrames } from '../../src/protocols/frames.js';
 
 /** The gap marker's op on the wire (docs: ext op 104, body {"dropped":N}). */
 const GAP_OP = 104;

@@ -8,9 +8,9 @@
  *              included), so it can be written straight to the socket;
  *   Mars:      one Mars packet per push (cmdid = op, seq 0).
  */
-import { encodePacket, HEADER_BYTES, Op, writeHeader } from '../codec.js';
+import { encodePacket, HEADER_BYTES, writeHeader } from '../codec.js';
 import { encodeMarsPacket } from '../codec-mars.js';
-import { opToMarsCmdid } from '../protocols/mars.js';
+import { Op, opToMarsCmdid } from '../ops.js';
 
 export interface PushItem {
   op: number;

@@ -13,42 +13,24 @@
  * rewound to the acked position and the unacked messages are sent again (one timer-wheel entry per
  * device, none per message).
  */
-import type { Actor } from '../actor-system.js';
-import type { ImConfig } from '../config/index.js';
-import type { Logger } from '../logger.js';
-import { MessageKind } from '../messages.js';
-import { TimerEntry } from '../timer-wheel.js';
-import type { RouterShard } from '../../actors/router-shard.js';
-import { encodeMessage, messageSeq, setU64 } from './message.js';
-import { decodeAck, decodeSend, decodeSync, encodeSendReply, type DeviceRef } from './records.js';
-import type { ImStore } from './store.js';
+import { ActorKind, type Actor, type ActorSystem } from '../src/actor-system.js';
+import type { ImConfig } from '../src/config/index.js';
+import { encodeMessage, messageSeq, setU64 } from '../src/im/message.js';
+import { decodeAck, decodeSend, decodeSync, encodeSendReply, ImCode, type DeviceRef } from '../src/im/records.js';
+import { ST_IM_REDELIVERED, ST_IM_SENT, ST_IM_STORED } from '../src/im/status.js';
+import type { ImStore } from '../src/im/store.js';
+import type { Logger } from '../src/logger.js';
+import { MessageKind, SystemActorId } from '../src/messages.js';
+import type { ThreadStatus } from '../src/thread-status.js';
+import { TimerEntry, type Expiring, type TimerWheel } from '../src/timer-wheel.js';
+import type { RouterShard } from './router-shard.js';
 
-export const enum ImCode {
-  Ok = 0,
-  BadRequest = 400,
-  NotMember = 403,
-  UnknownTarget = 404,
-  RateLimited = 429,
-  Unavailable = 503,
-  Timeout = 504,
-}
-
-/** What the shard needs from its worker. */
-export interface ShardHost {
-  /** Sends a packet body (op 112 for ImDeliver, 115 for ImSyncReply) to a connection actor. */
-  toConnection(worker: number, connId: number, kind: MessageKind.ImDeliver | MessageKind.ImSyncReply, body: Uint8Array): void;
-  /** Replies to a sender's ImRequests actor. */
-  toRequests(thread: number, body: Uint8Array): void;
-  schedule(entry: TimerEntry<Device>, delayMs: number): void;
-  cancel(entry: TimerEntry<Device>): void;
-  /** Counts for /metrics: messages made durable, sent to devices, and sent again for want of an ack. */
-  count(what: ImCount, n: number): void;
-}
-
-export const enum ImCount {
-  Stored = 0,
-  Sent = 1,
-  Redelivered = 2,
+/** What the shard is handed by its worker (a part of the worker's context, actors/context.ts). */
+export interface ImShardContext {
+  readonly system: ActorSystem;
+  readonly wheel: TimerWheel<Expiring>;
+  readonly status: ThreadStatus;
+  readonly log: Logger;
 }
 
 interface UserState {
@@ -77,7 +59,7 @@ export class Device {
   /** Singly acked seqs above `acked` (not sent again on redelivery). */
   singles: Set<number> | null = null;
   window: number;
-  readonly timer: TimerEntry<Device>;
+  readonly timer: TimerEntry<Expiring>;
   readonly user: UserState;
   private readonly shard: ImShard;
 
@@ -89,7 +71,7 @@ export class Device {
     this.worker = ref.worker;
     this.connId = ref.connId;
     this.window = window;
-    this.timer = new TimerEntry<Device>(this);
+    this.timer = new TimerEntry<Expiring>(this);
   }
 
   onTimeout(): void {
@@ -117,17 +99,25 @@ export class ImShard implements Actor {
   private readonly store: ImStore;
   private readonly router: RouterShard;
   private readonly cfg: ImConfig;
-  private readonly host: ShardHost;
-  private readonly log: Logger;
+  private readonly ctx: ImShardContext;
   /** Messages written (counter for /health-style figures and the bench). */
   written = 0;
 
-  constructor(store: ImStore, router: RouterShard, cfg: ImConfig, host: ShardHost, log: Logger) {
+  constructor(ctx: ImShardContext, store: ImStore, router: RouterShard, cfg: ImConfig) {
+    this.ctx = ctx;
     this.store = store;
     this.router = router;
     this.cfg = cfg;
-    this.host = host;
-    this.log = log;
+  }
+
+  /** A packet body (op 112 for ImDeliver, 115 for ImSyncReply) to a connection actor; its session extension writes it. */
+  private toConnection(worker: number, connId: number, kind: MessageKind.ImDeliver | MessageKind.ImSyncReply, body: Uint8Array): void {
+    this.ctx.system.send(worker, ActorKind.Connection, connId, kind, body);
+  }
+
+  /** The answer to a sender's ImRequests (on the worker or the acceptor that sent). */
+  private toRequests(thread: number, body: Uint8Array): void {
+    this.ctx.system.send(thread, ActorKind.System, SystemActorId.ImRequests, MessageKind.ImSendReply, body);
   }
 
   receive(kind: number, _source: number, buf: Uint8Array, off: number, len: number): void {
@@ -208,9 +198,9 @@ export class ImShard implements Actor {
         seqs.push([mid, seq]);
       }
     } catch (err) {
-      this.log.error({ err }, 'im: store write failed');
+      this.ctx.log.error({ err }, 'im: store write failed');
       this.failed(writes, idemKeys);
-      this.host.toRequests(origin, encodeSendReply(req, ImCode.Unavailable, []));
+      this.toRequests(origin, encodeSendReply(req, ImCode.Unavailable, []));
       return;
     }
     this.written += writes.length;
@@ -218,13 +208,13 @@ export class ImShard implements Actor {
     (last === null ? this.store.durable() : this.store.flushed(last)).then(
       () => {
         for (const k of idemKeys) this.pendingIdem.delete(k);
-        this.host.toRequests(origin, encodeSendReply(req, ImCode.Ok, seqs));
+        this.toRequests(origin, encodeSendReply(req, ImCode.Ok, seqs));
         for (const w of writes) this.onDurable(w);
       },
       (err: unknown) => {
-        this.log.error({ err }, 'im: store commit failed');
+        this.ctx.log.error({ err }, 'im: store commit failed');
         this.failed(writes, idemKeys);
-        this.host.toRequests(origin, encodeSendReply(req, ImCode.Unavailable, []));
+        this.toRequests(origin, encodeSendReply(req, ImCode.Unavailable, []));
       },
     );
   }
@@ -238,7 +228,7 @@ export class ImShard implements Actor {
   private onDurable(w: PendingWrite): void {
     const u = w.user;
     u.inflight--;
-    this.host.count(ImCount.Stored, 1);
+    this.ctx.status.add(ST_IM_STORED, 1);
     if (w.seq > u.durable) u.durable = w.seq;
     for (const dev of u.devices.values()) this.pump(dev, w);
   }
@@ -281,7 +271,7 @@ export class ImShard implements Actor {
   }
 
   private drop(dev: Device): void {
-    this.host.cancel(dev.timer);
+    this.ctx.wheel.cancel(dev.timer);
     if (dev.user.devices.get(dev.key) === dev) dev.user.devices.delete(dev.key);
   }
 
@@ -298,20 +288,20 @@ export class ImShard implements Actor {
       return;
     }
     if (hand !== null && hand.seq === dev.sent + 1 && cap >= hand.seq && (dev.singles === null || !dev.singles.has(hand.seq))) {
-      this.host.toConnection(dev.worker, dev.connId, MessageKind.ImDeliver, hand.msg);
-      this.host.count(ImCount.Sent, 1);
+      this.toConnection(dev.worker, dev.connId, MessageKind.ImDeliver, hand.msg);
+      this.ctx.status.add(ST_IM_SENT, 1);
       dev.sent = hand.seq;
     }
     if (dev.sent < cap) {
       const minTs = Date.now() - this.cfg.retainMs;
       for (const msg of this.store.range(dev.mid, dev.sent, cap, cap - dev.sent, minTs)) {
         if (dev.singles !== null && dev.singles.has(messageSeq(msg))) continue;
-        this.host.toConnection(dev.worker, dev.connId, MessageKind.ImDeliver, msg);
-        this.host.count(ImCount.Sent, 1);
+        this.toConnection(dev.worker, dev.connId, MessageKind.ImDeliver, msg);
+        this.ctx.status.add(ST_IM_SENT, 1);
       }
       dev.sent = cap;
     }
-    if (!dev.timer.scheduled) this.host.schedule(dev.timer, this.cfg.redeliverMs);
+    if (!dev.timer.scheduled) this.ctx.wheel.schedule(dev.timer, this.cfg.redeliverMs);
   }
 
   /** No ack progress for redeliverMs: send the unacked messages again. */
@@ -321,7 +311,7 @@ export class ImShard implements Actor {
       return;
     }
     if (dev.acked >= dev.sent) return;
-    this.host.count(ImCount.Redelivered, Math.max(0, dev.sent - dev.acked - (dev.singles?.size ?? 0)));
+    this.ctx.status.add(ST_IM_REDELIVERED, Math.max(0, dev.sent - dev.acked - (dev.singles?.size ?? 0)));
     dev.sent = dev.acked;
     this.pump(dev);
   }
@@ -331,7 +321,7 @@ export class ImShard implements Actor {
     let dev = u.devices.get(ref.key);
     const window = limit > 0 ? Math.min(limit, this.cfg.ackWindow) : this.cfg.ackWindow;
     if (dev === undefined || dev.worker !== ref.worker || dev.connId !== ref.connId) {
-      if (dev !== undefined) this.host.cancel(dev.timer);
+      if (dev !== undefined) this.ctx.wheel.cancel(dev.timer);
       dev = new Device(this, u, ref, window);
       u.devices.set(ref.key, dev);
     }
@@ -349,7 +339,7 @@ export class ImShard implements Actor {
     const dv = new DataView(reply.buffer);
     setU64(dv, 0, from);
     setU64(dv, 8, u.durable);
-    this.host.toConnection(ref.worker, ref.connId, MessageKind.ImSyncReply, reply);
+    this.toConnection(ref.worker, ref.connId, MessageKind.ImSyncReply, reply);
     this.pump(dev);
   }
 
@@ -376,8 +366,8 @@ export class ImShard implements Actor {
     }
     this.store.setReadPosition(ref.mid, ref.key, dev.acked);
     // Progress: the redelivery deadline starts again; none is needed once everything is acked.
-    if (dev.acked >= dev.sent) this.host.cancel(dev.timer);
-    else this.host.schedule(dev.timer, this.cfg.redeliverMs);
+    if (dev.acked >= dev.sent) this.ctx.wheel.cancel(dev.timer);
+    else this.ctx.wheel.schedule(dev.timer, this.cfg.redeliverMs);
     this.pump(dev);
   }
 }

@@ -9,47 +9,28 @@
  * Pushes to keys and mids are not delayed: they are framed once per Deliver record and written.
  *
  * Slow consumers: a connection whose outbound queue passes `push.writeQueueBytes` gets the push's
- * policy (src/push/slow-policy.ts): `close`, or `drop-oldest`, which drops whole queued pushes,
+ * policy (src/push/slow-policy.ts): `close` (the connection's dropSlow), or `drop-oldest`, which drops whole queued pushes,
  * oldest first, until the queue is back under the bound; the client learns how many from a gap
  * marker (ext op 104) sent before the next push that reaches it (src/protocols/backlog.ts).
  *
  * Accepts filtering as goim: pushes by key/mid and broadcasts reach a connection only if it accepts
  * the op; room pushes are not filtered.
  */
-import type { Actor } from '../actor-system.js';
-import type { SlowConsumerPolicy } from '../config/index.js';
-import { MessageKind } from '../messages.js';
-import { decodeHead, decodeRoomPush } from './records.js';
-import { PushFrames, type PushItem } from './frames.js';
-import type { SlowConsumerPolicies } from './slow-policy.js';
+import { ActorKind, type Actor } from '../src/actor-system.js';
+import type { SlowConsumerPolicy } from '../src/config/index.js';
+import { ST_SLOW_DROPPED, ST_SLOW_GAPS } from '../src/layout.js';
+import { AcceptorActorId, MessageKind } from '../src/messages.js';
+import { PushFrames, type PushItem } from '../src/protocols/frames.js';
+import { decodeHead, decodeRoomPush, encodeReply } from '../src/push/records.js';
+import type { SlowConsumerPolicies } from '../src/push/slow-policy.js';
+import type { WorkerContext } from './context.js';
+import type { RegistryMember, Rooms } from './registry.js';
 
-/** What the deliverer needs from its worker. */
-export interface DeliveryHost {
-  /** An authenticated connection of this worker, by actor id. */
-  connection(id: number): DeliveryTarget | undefined;
-  /** The members of a room on this worker. */
-  roomMembers(room: string): Iterable<DeliveryTarget> | undefined;
-  /** Every authenticated connection of this worker. */
-  allConnections(): Iterable<DeliveryTarget>;
-  /** Closes a connection whose outbound queue passed the bound (it is not reading; policy close). */
-  dropSlow(conn: DeliveryTarget): void;
-  /** Policy drop-oldest dropped `messages` queued pushes of a connection; `newGap`: it had no gap open before. */
-  droppedOldest(conn: DeliveryTarget, messages: number, newGap: boolean): void;
-  /**
-   * While a merge window is open the worker drains its mailbox when the window closes anyway, so room
-   * and broadcast pushes need not wake it (doze); before the flush, the mailbox is drained (catchUp).
-   */
-  doze(on: boolean): void;
-  catchUp(): void;
-  /** Tells the acceptor how many connections a request reached here. */
-  reply(kind: MessageKind.PushReply | MessageKind.DeliverReply, req: number, connections: number, fanout?: number, shard?: number): void;
-}
-
-export interface DeliveryTarget {
-  readonly accepts: ReadonlySet<number>;
-  /** True while the connection is authenticated and not closing. */
-  readonly open: boolean;
-  readonly transport: { writeFrames(frames: PushFrames): void; queuedBytes(): number; dropOldest(maxBytes: number): number; pendingGap(): number };
+/** How the merge window and the write bound are set (push.batchWindowMs, push.batchMaxBytes, push.writeQueueBytes). */
+export interface DeliveryOptions {
+  readonly windowMs: number;
+  readonly maxBytes: number;
+  readonly writeQueueBytes: number;
 }
 
 interface Batch {
@@ -61,7 +42,10 @@ interface Batch {
 }
 
 export class Deliverer implements Actor {
-  private readonly host: DeliveryHost;
+  private readonly ctx: WorkerContext;
+  /** The registry's maps, read once: a delivery costs a map lookup, nothing more. */
+  private readonly byId: ReadonlyMap<number, RegistryMember>;
+  private readonly rooms: Rooms<RegistryMember>;
   private readonly windowMs: number;
   private readonly maxBytes: number;
   private readonly writeQueueBytes: number;
@@ -71,12 +55,14 @@ export class Deliverer implements Actor {
   private dozing = false;
   private readonly flushAllBound = (): void => this.flushAll();
 
-  constructor(host: DeliveryHost, windowMs: number, maxBytes: number, writeQueueBytes: number, policies: SlowConsumerPolicies) {
-    this.host = host;
+  constructor(ctx: WorkerContext, opts: DeliveryOptions, policies: SlowConsumerPolicies) {
+    this.ctx = ctx;
+    this.byId = ctx.registry.byId;
+    this.rooms = ctx.registry.rooms;
     this.policies = policies;
-    this.windowMs = windowMs;
-    this.maxBytes = maxBytes;
-    this.writeQueueBytes = writeQueueBytes;
+    this.windowMs = opts.windowMs;
+    this.maxBytes = opts.maxBytes;
+    this.writeQueueBytes = opts.writeQueueBytes;
   }
 
   /**
@@ -84,18 +70,32 @@ export class Deliverer implements Actor {
    * over the bound; false if the connection was closed for it. The common case costs one write and
    * one comparison.
    */
-  private write(conn: DeliveryTarget, frames: PushFrames, policy: SlowConsumerPolicy): boolean {
+  private write(conn: RegistryMember, frames: PushFrames, policy: SlowConsumerPolicy): boolean {
     const t = conn.transport;
     t.writeFrames(frames);
     if (t.queuedBytes() <= this.writeQueueBytes) return true;
     if (policy === 'close') {
-      this.host.dropSlow(conn);
+      conn.dropSlow();
       return false;
     }
     const hadGap = t.pendingGap() > 0;
     const dropped = t.dropOldest(this.writeQueueBytes);
-    if (dropped > 0) this.host.droppedOldest(conn, dropped, !hadGap);
+    if (dropped > 0) this.droppedOldest(conn, dropped, !hadGap);
     return true;
+  }
+
+  /** Policy drop-oldest dropped `messages` queued pushes of a connection; `newGap`: it had no gap open before. */
+  private droppedOldest(conn: RegistryMember, messages: number, newGap: boolean): void {
+    const status = this.ctx.status;
+    status.add(ST_SLOW_DROPPED, messages);
+    if (!newGap) return;
+    status.add(ST_SLOW_GAPS, 1);
+    this.ctx.log.warn({ conn: conn.id, key: conn.key, mid: conn.mid, limit: this.writeQueueBytes }, 'slow consumer: outbound queue over push.writeQueueBytes, dropping the oldest pushes (gap marker follows)');
+  }
+
+  /** Tells the acceptor's dispatcher how many connections a request reached here. */
+  private reply(kind: MessageKind.PushReply | MessageKind.DeliverReply, req: number, connections: number, fanout = 0, shard = 0): void {
+    this.ctx.system.send(this.ctx.workers, ActorKind.Acceptor, AcceptorActorId.PushDispatcher, kind, encodeReply(req, connections, fanout, shard));
   }
 
   receive(kind: number, source: number, buf: Uint8Array, off: number, len: number): void {
@@ -122,11 +122,11 @@ export class Deliverer implements Actor {
         const policy = this.policies.global;
         let n = 0;
         for (let i = 1; i < h.n; i++) {
-          const conn = this.host.connection(dv.getUint32(i * 4));
+          const conn = this.byId.get(dv.getUint32(i * 4));
           if (conn === undefined || !conn.open || !conn.accepts.has(h.op)) continue;
           if (this.write(conn, frames, policy)) n++;
         }
-        this.host.reply(MessageKind.DeliverReply, h.req, n, fanout, source);
+        this.reply(MessageKind.DeliverReply, h.req, n, fanout, source);
         return;
       }
       default:
@@ -153,8 +153,10 @@ export class Deliverer implements Actor {
       if (this.windowMs === 0) setImmediate(this.flushAllBound);
       else {
         setTimeout(this.flushAllBound, this.windowMs);
+        // While the window is open this worker drains its mailbox when the window closes anyway, so
+        // room and broadcast pushes need not wake it (doze); the flush first drains (catchUp).
         this.dozing = true;
-        this.host.doze(true);
+        this.ctx.system.setDozing(true);
       }
     }
   }
@@ -164,8 +166,8 @@ export class Deliverer implements Actor {
     if (this.dozing) {
       // Pushes whose producers skipped the wake are in the mailbox: take them into this flush.
       this.dozing = false;
-      this.host.doze(false);
-      this.host.catchUp();
+      this.ctx.system.setDozing(false);
+      this.ctx.system.catchUp();
     }
     this.scheduled = false;
     const batches = [...this.pending.values()];
@@ -178,17 +180,17 @@ export class Deliverer implements Actor {
     const policy = this.policies.forRoom(batch.room);
     let n = 0;
     if (batch.room !== null) {
-      const members = this.host.roomMembers(batch.room);
-      if (members !== undefined) {
-        for (const conn of members) {
+      const room = this.rooms.byId.get(batch.room);
+      if (room !== undefined) {
+        for (const conn of room.members) {
           if (conn.open && this.write(conn, frames, policy)) n++;
         }
       }
     } else {
-      for (const conn of this.host.allConnections()) {
+      for (const conn of this.byId.values()) {
         if (conn.open && conn.accepts.has(batch.op) && this.write(conn, frames, policy)) n++;
       }
     }
-    for (const req of batch.reqs) this.host.reply(MessageKind.PushReply, req, n);
+    for (const req of batch.reqs) this.reply(MessageKind.PushReply, req, n);
   }
 }

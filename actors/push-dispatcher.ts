@@ -1,5 +1,6 @@
 /**
- * The acceptor's side of the push path (implements PushService for the control API).
+ * The acceptor's side of the push path (implements PushService for the control API); registered as
+ * (ActorKind.Acceptor, AcceptorActorId.PushDispatcher), it takes the PushReply and DeliverReply records.
  *
  * keys → the router shard owning each key (hash of key) → the workers holding them;
  * mids → the router shard owning each mid (hash of mid) → the workers holding their connections;
@@ -9,16 +10,16 @@
  * answer says how many connections the push was queued to. A request whose replies do not all come within `timeoutMs` (a worker died
  * meanwhile) completes with what was counted, and is logged.
  */
-import type { Actor, ActorSystem } from '../actor-system.js';
-import { ActorKind } from '../actor-system.js';
-import { shardOfMid } from '../hash.js';
-import type { KeyDirectory } from '../../actors/key-directory.js';
-import type { Logger } from '../logger.js';
-import { MessageKind, RouterActorId, SystemActorId, type WorkerAdmin } from '../messages.js';
-import { SendResult } from '../ring/outbox.js';
-import { RequestTable } from '../request-table.js';
-import { encodeAllPush, encodeDeliver, encodeMidsPush, encodeRoomPush } from './records.js';
-import { PushRefused, type OnlineTotal, type PushResult, type PushService, type SessionInfo } from './types.js';
+import type { Actor, ActorSystem } from '../src/actor-system.js';
+import { ActorKind } from '../src/actor-system.js';
+import { shardOfMid } from '../src/hash.js';
+import type { Logger } from '../src/logger.js';
+import { MessageKind, RouterActorId, SystemActorId, type WorkerAdmin } from '../src/messages.js';
+import { encodeAllPush, encodeDeliver, encodeMidsPush, encodeRoomPush } from '../src/push/records.js';
+import { PushRefused, type OnlineTotal, type PushResult, type PushService, type SessionInfo } from '../src/push/types.js';
+import { SendResult } from '../src/ring/outbox.js';
+import { RequestTable } from '../src/request-table.js';
+import type { KeyDirectory } from './key-directory.js';
 
 interface Pending {
   /** First-hop receivers (workers for room/all, shards for keys/mids) whose part is not complete. */
@@ -236,7 +237,7 @@ export class PushDispatcher implements PushService, Actor {
     const live = new Set(this.dir.liveWorkers());
     const shards = [...byShard.keys()].filter((s) => live.has(s));
     const { req, done } = this.begin(shards.length);
-    for (const s of shards) this.send(req, s, ActorKind.RouterShard, RouterActorId.PushRouter, kind, encode(req, byShard.get(s)!));
+    for (const s of shards) this.send(req, s, ActorKind.RouterShard, RouterActorId.Shard, kind, encode(req, byShard.get(s)!));
     return done;
   }
 

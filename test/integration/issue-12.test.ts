@@ -1,0 +1,71 @@
+/**
+ * Issue 12's small fixes, on a real server: a TCP/Mars client whose first packet is not auth is told
+ * why (op 6 400); /goim/nodes/weighted advertises only the listeners that exist; POST /im/send
+ * refuses unknown fields and states its size limit (control.maxBodyBytes), as op 110 does its own
+ * (protocol.maxBodyBytes).
+ */
+import assert from 'node:assert/strict';
+import { Op } from '../../src/ops.js';
+import { GoimClient } from '../helpers/goim-client.js';
+import { postJson } from '../helpers/im-client.js';
+import { startServer, type RunningServer } from '../helpers/server.js';
+
+describe('issue 12 fixes', () => {
+  let s: RunningServer;
+  before(async () => {
+    s = await startServer({ workers: 2, mars: {}, control: { maxBodyBytes: 8192 } });
+  });
+  after(async () => {
+    await s.stop('SIGKILL');
+  });
+
+  for (const kind of ['tcp', 'mars'] as const) {
+    it(`${kind}: a first packet that is not auth gets op 6 {code 400, reason} before the close`, async () => {
+      const c = await GoimClient.connect(kind, kind === 'tcp' ? s.tcpPort : s.marsPort);
+      c.send(Op.ChangeRoom, 3, 'live://1');
+      const p = await c.next();
+      assert.equal(p?.op, Op.DisconnectReply);
+      assert.deepEqual(JSON.parse(p!.body.toString()), { code: 400, reason: 'first packet must be auth (op 7), got op 12' });
+      assert.equal(await c.next(), null, 'then closed');
+    });
+  }
+
+  it('/goim/nodes/weighted advertises only the ports that listen (no wss port while TLS is off)', async () => {
+    for (const platform of ['web', 'android']) {
+      const r = await s.get(`/goim/nodes/weighted?platform=${platform}`);
+      assert.equal(r.status, 200);
+      assert.equal(r.body.data.tcp_port, s.tcpPort);
+      assert.equal(r.body.data.ws_port, s.wsPort);
+      assert.equal(r.body.data.wss_port, 0, 'nothing listens for wss');
+    }
+    const inst = await s.get('/goim/nodes/instances');
+    assert.ok(!JSON.stringify(inst.body.data).includes('wss://'), 'no wss:// address either');
+  });
+
+  it('POST /im/send and /im/group/send refuse unknown fields with a 400 naming them, and store nothing', async () => {
+    const r = await postJson(s.controlPort, '/im/send', { from: 1, to: [1201], body: 'x', clientMsgId: 'typo' });
+    assert.equal(r.status, 400);
+    assert.match(r.json.message, /unknown field "clientMsgId"/);
+    assert.deepEqual((await s.get('/im/inbox?mid=1201')).body.data.messages, [], 'nothing stored');
+    const g = await postJson(s.controlPort, '/im/group/send', { from: 1, group: 7, body: 'x', bdy: 'y', extra: 1 });
+    assert.equal(g.status, 400);
+    assert.match(g.json.message, /unknown fields "bdy", "extra"/);
+    const ok = await postJson(s.controlPort, '/im/send', { from: 1, to: [1201], op: 1000, body: 'x', client_msg_id: 'right' });
+    assert.equal(ok.status, 200, 'the known fields are still taken');
+  });
+
+  it('a message over HTTP is bounded by control.maxBodyBytes (413 naming it); over op 110 by protocol.maxBodyBytes (op 6 4003 naming it)', async () => {
+    const big = await postJson(s.controlPort, '/im/send', { from: 1, to: [1202], body: 'x'.repeat(9000) });
+    assert.equal(big.status, 413);
+    assert.match(big.json.message, /control\.maxBodyBytes/);
+    const c = await GoimClient.connect('tcp', s.tcpPort);
+    c.send(Op.Auth, 1, JSON.stringify({ mid: 1203, key: 'big-sender' }));
+    assert.equal((await c.next())?.op, Op.AuthReply);
+    c.send(110, 2, Buffer.alloc(4097));
+    const p = await c.next();
+    assert.equal(p?.op, Op.DisconnectReply);
+    const body = JSON.parse(p!.body.toString()) as { code: number; reason: string };
+    assert.equal(body.code, 4003);
+    assert.match(body.reason, /protocol\.maxBodyBytes/);
+  });
+});

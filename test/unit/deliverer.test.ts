@@ -1,0 +1,160 @@
+/**
+ * actors/deliverer.ts with fake members in a real registry: a push is framed once for every
+ * recipient, room pushes merge within the window, accepts filtering, the slow-consumer policies,
+ * and the replies that complete a push at the acceptor.
+ */
+import assert from 'node:assert/strict';
+import { ST_SLOW_DROPPED, ST_SLOW_GAPS } from '../../src/layout.js';
+import { AcceptorActorId, MessageKind } from '../../src/messages.js';
+import type { PushFrames } from '../../src/protocols/frames.js';
+import { encodeAllPush, encodeDeliver, encodeRoomPush } from '../../src/push/records.js';
+import { SlowConsumerPolicies } from '../../src/push/slow-policy.js';
+import { parseRoomPolicies } from '../../src/config/lists.js';
+import { Deliverer } from '../../actors/deliverer.js';
+import type { RegistryMember } from '../../actors/registry.js';
+import { FakeTransport, testWorker, type TestWorker } from './fakes.js';
+
+interface Member {
+  id: number;
+  key: string;
+  mid: number;
+  open: boolean;
+  accepts: ReadonlySet<number>;
+  transport: FakeTransport;
+  slowDropped: number;
+  dropSlow(): void;
+}
+
+function member(w: TestWorker, id: number, rooms: string[] = [], accepts: number[] = [1000]): Member {
+  const m: Member = {
+    id,
+    key: `k${id}`,
+    mid: id,
+    open: true,
+    accepts: new Set(accepts),
+    transport: new FakeTransport(),
+    slowDropped: 0,
+    dropSlow() {
+      this.slowDropped++;
+      this.open = false;
+    },
+  };
+  const r = m as unknown as RegistryMember;
+  w.registry.byId.set(id, r);
+  for (const room of rooms) w.registry.rooms.join(room, r);
+  return m;
+}
+
+function deliverer(w: TestWorker, windowMs = 0, roomPolicies = '', maxBytes = 1 << 20): Deliverer {
+  const rules = parseRoomPolicies(roomPolicies);
+  if (typeof rules === 'string') throw new Error(rules);
+  return new Deliverer(w.ctx, { windowMs, maxBytes, writeQueueBytes: 1000 }, new SlowConsumerPolicies('close', rules));
+}
+
+function rec(d: Deliverer, kind: number, body: Uint8Array, source = 2): void {
+  d.receive(kind, source, body, 0, body.length);
+}
+
+/** [req, connections, fanout, shard] of every reply sent to the acceptor's dispatcher. */
+function replies(w: TestWorker, kind: number): number[][] {
+  return w.system.take(kind).map((r) => {
+    assert.equal(r.thread, 2, 'to the acceptor (thread = workers)');
+    assert.equal(r.actorId, AcceptorActorId.PushDispatcher);
+    const dv = new DataView(r.body.buffer, r.body.byteOffset, 16);
+    return [dv.getUint32(0), dv.getUint32(4), dv.getUint32(8), dv.getUint32(12)];
+  });
+}
+
+/** Past the deliverer's flush: with a window of 0 it flushes on setImmediate (run in order, so ours comes after); else on its timer. */
+const tick = (ms = 0): Promise<void> => new Promise((r) => (ms === 0 ? setImmediate(r) : setTimeout(r, ms)));
+
+describe('unit: deliverer', () => {
+  it('frames a room push once and writes the same frame to every member (open members only)', async () => {
+    const w = testWorker();
+    const d = deliverer(w);
+    const ms = [member(w, 1, ['r://1']), member(w, 2, ['r://1']), member(w, 3, ['r://1']), member(w, 4, ['r://2'])];
+    ms[2]!.open = false;
+    rec(d, MessageKind.PushRoom, encodeRoomPush(7, 1000, 'r://1', Buffer.from('hello')));
+    assert.equal(ms[0]!.transport.frames.length, 0, 'held for the merge window (0: the next turn)');
+    await tick();
+    const f = ms[0]!.transport.frames[0]!;
+    assert.ok(f !== undefined);
+    assert.equal(ms[1]!.transport.frames[0], f, 'one PushFrames object shared by the recipients');
+    assert.equal(ms[2]!.transport.frames.length, 0);
+    assert.equal(ms[3]!.transport.frames.length, 0);
+    assert.equal(f.tcp(), f.tcp(), 'encoded once per transport');
+    assert.deepEqual(replies(w, MessageKind.PushReply), [[7, 2, 0, 0]]);
+  });
+
+  it('merges the room pushes of one window into one write per member; every request gets its reply', async () => {
+    const w = testWorker();
+    const d = deliverer(w, 20);
+    const m = member(w, 1, ['r://1']);
+    rec(d, MessageKind.PushRoom, encodeRoomPush(1, 1000, 'r://1', Buffer.from('a')));
+    rec(d, MessageKind.PushRoom, encodeRoomPush(2, 1001, 'r://1', Buffer.from('b')));
+    assert.equal(w.system.dozing, true, 'the worker dozes while the window is open');
+    await tick(40);
+    assert.equal(w.system.dozing, false);
+    assert.ok(w.system.catchUps >= 1, 'the flush first takes what the mailbox holds');
+    assert.equal(m.transport.frames.length, 1);
+    assert.deepEqual(m.transport.frames[0]!.items.map((i) => [i.op, Buffer.from(i.body).toString()]), [[1000, 'a'], [1001, 'b']]);
+    assert.deepEqual(replies(w, MessageKind.PushReply), [[1, 1, 0, 0], [2, 1, 0, 0]]);
+  });
+
+  it('flushes a batch at once when it reaches push.batchMaxBytes', () => {
+    const w = testWorker();
+    const d = deliverer(w, 10_000, '', 64);
+    const m = member(w, 1, ['r://1']);
+    rec(d, MessageKind.PushRoom, encodeRoomPush(1, 1000, 'r://1', Buffer.alloc(100)));
+    assert.equal(m.transport.frames.length, 1);
+    d.flushAll();
+  });
+
+  it('a broadcast reaches the members that accept its op; a Deliver reaches the listed, open, accepting connections and says its fanout', async () => {
+    const w = testWorker();
+    const d = deliverer(w);
+    const a = member(w, 1, [], [1000]);
+    const b = member(w, 2, [], [2000]);
+    rec(d, MessageKind.PushAll, encodeAllPush(3, 1000, 0, Buffer.from('all')));
+    await tick();
+    assert.equal(a.transport.frames.length, 1);
+    assert.equal(b.transport.frames.length, 0);
+    rec(d, MessageKind.Deliver, encodeDeliver(4, 2000, 3, [1, 2, 99], Buffer.from('direct')), 1);
+    assert.equal(b.transport.frames.length, 1);
+    assert.equal(a.transport.frames.length, 1, 'does not accept 2000');
+    assert.deepEqual(replies(w, MessageKind.PushReply), [[3, 1, 0, 0]]);
+    assert.deepEqual(replies(w, MessageKind.DeliverReply), [[4, 1, 3, 1]], 'fanout 3, shard = the record source');
+  });
+
+  it('policy close: a member whose queue passes push.writeQueueBytes is dropped (dropSlow) and not counted', async () => {
+    const w = testWorker();
+    const d = deliverer(w);
+    const fast = member(w, 1, ['r://1']);
+    const slow = member(w, 2, ['r://1']);
+    slow.transport.queued = 5000;
+    rec(d, MessageKind.PushRoom, encodeRoomPush(9, 1000, 'r://1', Buffer.from('x')));
+    await tick();
+    assert.equal(slow.slowDropped, 1);
+    assert.equal(fast.slowDropped, 0);
+    assert.deepEqual(replies(w, MessageKind.PushReply), [[9, 1, 0, 0]]);
+  });
+
+  it('policy drop-oldest (a room rule): the oldest pushes go, counted per message and per gap opened; the member stays', async () => {
+    const w = testWorker();
+    const d = deliverer(w, 0, 'r://*=drop-oldest');
+    const m = member(w, 1, ['r://1']);
+    m.transport.queued = 5000;
+    m.transport.dropNext = 3;
+    rec(d, MessageKind.PushRoom, encodeRoomPush(1, 1000, 'r://1', Buffer.from('x')));
+    await tick();
+    m.transport.dropNext = 2;
+    rec(d, MessageKind.PushRoom, encodeRoomPush(2, 1000, 'r://1', Buffer.from('y')));
+    await tick();
+    assert.equal(m.slowDropped, 0);
+    assert.equal(w.status.load(ST_SLOW_DROPPED), 5);
+    assert.equal(w.status.load(ST_SLOW_GAPS), 1, 'the second drop extends the gap already open');
+    assert.deepEqual(replies(w, MessageKind.PushReply), [[1, 1, 0, 0], [2, 1, 0, 0]]);
+    const frames: PushFrames[] = m.transport.frames;
+    assert.equal(frames.length, 2);
+  });
+});
