@@ -16,7 +16,7 @@
  * Its collaborators come in the worker's context (actors/context.ts); its registry entry is its own.
  */
 import { randomUUID } from 'node:crypto';
-import { parseAuthBody, type AuthResult } from '../src/auth.js';
+import { parseAuthBody, type AuthResult } from '../src/auth/index.js';
 import { CodecError } from '../src/codec.js';
 import { Disconnect, disconnectBody } from '../src/errors.js';
 import { Limit } from '../src/limits.js';

@@ -3,7 +3,7 @@
  * An actor reaches its collaborators through it (a property read), never through its worker.
  */
 import type { ActorSystem } from '../src/actor-system.js';
-import type { Authenticator } from '../src/auth.js';
+import type { Authenticator } from '../src/auth/index.js';
 import type { SharedLimits } from '../src/limits.js';
 import type { Logger } from '../src/logger.js';
 import type { SessionExtensions } from '../src/session.js';

@@ -9,7 +9,7 @@
 import type http from 'node:http';
 import type net from 'node:net';
 import { ActorKind, ActorSystem } from './actor-system.js';
-import { createAuthenticator } from './auth.js';
+import { createAuthenticator } from './auth/index.js';
 import { ST_ROUTER_ENTRIES, ST_STATE, WorkerState } from './layout.js';
 import { SharedLimits } from './limits.js';
 import type { Logger } from './logger.js';

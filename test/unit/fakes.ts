@@ -4,7 +4,7 @@
  * context built around a real Registry, TimerWheel and SharedLimits (no thread, no socket).
  */
 import type { ActorSystem } from '../../src/actor-system.js';
-import type { AuthRequest, AuthResult } from '../../src/auth.js';
+import type { AuthRequest, AuthResult } from '../../src/auth/index.js';
 import { STATUS_WORDS } from '../../src/layout.js';
 import { createLimitsBuffer, SharedLimits, type ConnectionLimits } from '../../src/limits.js';
 import { createLogger } from '../../src/logger.js';
