@@ -9,7 +9,7 @@ import type { Logger } from '../src/logger.js';
 import type { SessionExtensions } from '../src/session.js';
 import type { ThreadStatus } from '../src/thread-status.js';
 import type { Expiring, TimerWheel } from '../src/timer-wheel.js';
-import type { UpstreamClient } from '../src/upstream.js';
+import type { UpstreamClient } from '../src/upstream/index.js';
 import type { Registry } from './registry.js';
 
 /** The session settings a connection reads (from the config, read once). */

@@ -25,7 +25,7 @@ import { encodeKick } from './router-records.js';
 import { SessionExtensions } from './session.js';
 import { ThreadStatus } from './thread-status.js';
 import { TimerWheel, type Expiring } from './timer-wheel.js';
-import { UpstreamClient } from './upstream.js';
+import { UpstreamClient } from './upstream/index.js';
 import { ImGateway } from './im/gateway.js';
 import { ImService } from './im/service.js';
 import { ImStore } from './im/store.js';

@@ -14,7 +14,7 @@ import { SendResult } from '../../src/ring/outbox.js';
 import { SessionExtensions, type SessionExtension } from '../../src/session.js';
 import { ThreadStatus } from '../../src/thread-status.js';
 import { TimerWheel, type Expiring } from '../../src/timer-wheel.js';
-import { UpstreamClient } from '../../src/upstream.js';
+import { UpstreamClient } from '../../src/upstream/index.js';
 import type { SessionSettings, WorkerContext } from '../../actors/context.js';
 import { Registry } from '../../actors/registry.js';
 
