@@ -16,7 +16,7 @@
  * Its collaborators come in the worker's context (actors/context.ts); its registry entry is its own.
  */
 import { randomUUID } from 'node:crypto';
-import { parseAuthBody, type AuthResult } from '../src/auth.js';
+import { parseAuthBody, type AuthResult } from '../src/auth/index.js';
 import { CodecError } from '../src/codec.js';
 import { Disconnect, disconnectBody } from '../src/errors.js';
 import { Limit } from '../src/limits.js';
@@ -26,7 +26,7 @@ import type { Transport, TransportSink } from '../src/protocols/transport.js';
 import { decodeKick } from '../src/router-records.js';
 import { ST_SLOW_CLOSED } from '../src/layout.js';
 import { TimerEntry, type Expiring } from '../src/timer-wheel.js';
-import { decodeRequest, encodeReply, RequestLimiter, UpstreamStatus } from '../src/upstream.js';
+import { decodeRequest, encodeReply, RequestLimiter, UpstreamStatus } from '../src/upstream/index.js';
 import type { WorkerContext } from './context.js';
 import type { RegistryMember } from './registry.js';
 

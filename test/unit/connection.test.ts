@@ -4,7 +4,7 @@
  * and the session-extension hooks.
  */
 import assert from 'node:assert/strict';
-import type { AuthRequest, AuthResult } from '../../src/auth.js';
+import type { AuthRequest, AuthResult } from '../../src/auth/index.js';
 import { ST_SLOW_CLOSED } from '../../src/layout.js';
 import { MessageKind } from '../../src/messages.js';
 import { ExtOp, Op } from '../../src/ops.js';
