@@ -19,8 +19,8 @@ export class Chart extends Component {
       height: 180,
       cursor: { drag: { x: false, y: false } },
       legend: { live: true },
-      // A fixed window that ends now: the line grows in from the right as snapshots come.
-      scales: { x: { time: true, range: (_u, _min, max) => [max - WINDOW_SEC, max] }, y: { range: (_u, min, max) => [Math.min(0, min), Math.max(1, max * 1.1)] } },
+      // A window that ends now: it widens with the history from one minute up to WINDOW_SEC, then slides.
+      scales: { x: { time: true, range: (_u, min, max) => [max - Math.min(WINDOW_SEC, Math.max(60, max - min)), max] }, y: { range: (_u, min, max) => [Math.min(0, min), Math.max(1, max * 1.1)] } },
       axes: [
         { stroke: '#8b949e', grid: { stroke: '#30363d' }, ticks: { stroke: '#30363d' } },
         { stroke: '#8b949e', grid: { stroke: '#30363d' }, ticks: { stroke: '#30363d' }, values: axisValues, size: 70 },

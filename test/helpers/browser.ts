@@ -22,7 +22,12 @@ export interface WatchedPage {
   page: Page;
   /** Page errors and console errors seen so far. */
   problems: string[];
-  /** Throws if the page logged an error or threw. */
+  /**
+   * Declares one console error the test provokes on purpose (Chromium logs every HTTP error status a
+   * fetch gets, e.g. the 400 of a push the test makes fail): it must appear, and is then no failure.
+   */
+  expectError(pattern: RegExp): void;
+  /** Throws if the page threw or logged an error it was not expected to, or an expected one never came. */
   assertClean(): void;
   close(): Promise<void>;
 }
@@ -32,6 +37,7 @@ export async function openPage(browser: Browser, viewport = { width: 1280, heigh
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   const problems: string[] = [];
+  const expected: RegExp[] = [];
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
   page.on('console', (msg) => {
     if (msg.type() === 'error') problems.push(`console error: ${msg.text()} (${msg.location().url})`);
@@ -40,8 +46,14 @@ export async function openPage(browser: Browser, viewport = { width: 1280, heigh
     context,
     page,
     problems,
+    expectError(pattern) {
+      expected.push(pattern);
+    },
     assertClean() {
-      if (problems.length > 0) throw new Error(`the page reported errors:\n${problems.join('\n')}`);
+      const unexpected = problems.filter((p) => !expected.some((re) => re.test(p)));
+      if (unexpected.length > 0) throw new Error(`the page reported errors:\n${unexpected.join('\n')}`);
+      const missing = expected.filter((re) => !problems.some((p) => re.test(p)));
+      if (missing.length > 0) throw new Error(`expected console errors that never came: ${missing.join(', ')}`);
     },
     close: () => context.close(),
   };
