@@ -40,6 +40,12 @@ describe('dashboard in a browser', function () {
     return Date.now() - t0;
   };
 
+  /** Goes to a page through its navigation link and waits for `selector` on it. */
+  const visit = async (page: string, selector: string): Promise<void> => {
+    await w!.page.click(`#nav-${page}`);
+    await w!.page.waitForSelector(selector);
+  };
+
   before(async () => {
     browser = await launchBrowser();
     // A replacement worker starts 2.5 s after a death, so that the dead row stays red long enough to see.
@@ -128,12 +134,10 @@ describe('dashboard in a browser', function () {
     await w.page.waitForFunction(() => (globalThis as unknown as PageGlobal).document.querySelector('#stat-connects')?.textContent !== '–', undefined, { timeout: 5000 });
     await screenshot(w.page, 'dashboard-overview');
 
-    await w.page.click('#nav-workers');
-    await w.page.waitForSelector('#worker-0.state-ok');
+    await visit('workers', '#worker-0.state-ok');
     await screenshot(w.page, 'dashboard-workers');
 
-    await w.page.click('#nav-rooms');
-    await w.page.waitForSelector('#rooms-table tr[data-room="lobby"]');
+    await visit('rooms', '#rooms-table tr[data-room="lobby"]');
     assert.equal(await w.page.textContent('#rooms-table tr[data-room="lobby"] td.num'), '3');
     await w.page.fill('#rooms-search', 'sta');
     await w.page.click('#rooms-refresh');
@@ -141,7 +145,7 @@ describe('dashboard in a browser', function () {
     assert.equal(await w.page.textContent('#rooms-table tr[data-room="stage"] td.num'), '1');
     await screenshot(w.page, 'dashboard-rooms');
 
-    await w.page.click('#nav-users');
+    await visit('users', '#user-mid');
     await w.page.fill('#user-mid', '601');
     await w.page.click('#user-lookup');
     await w.page.waitForSelector('#user-sessions tr[data-key="tour-601"]');
@@ -150,12 +154,10 @@ describe('dashboard in a browser', function () {
     assert.match((await w.page.textContent('#user-inbox'))!, /message 1[\s\S]*message 3/);
     await screenshot(w.page, 'dashboard-users');
 
-    await w.page.click('#nav-slow');
-    await w.page.waitForSelector('#limits-table tr[data-limit="limits.maxConnections"]');
+    await visit('slow', '#limits-table tr[data-limit="limits.maxConnections"]');
     await screenshot(w.page, 'dashboard-slow');
 
-    await w.page.click('#nav-actions');
-    await w.page.waitForSelector('#push-form');
+    await visit('actions', '#push-form');
     await screenshot(w.page, 'dashboard-actions');
     w.assertClean();
   });
