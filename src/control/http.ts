@@ -7,7 +7,7 @@
  *   - POST /admin/kick and /admin/drain (src/control/admin-api.ts),
  *   - the dashboard under /dashboard (src/control/dashboard/), whose page and files need no token,
  *   - the test-only /debug routes when `debug.testCommands` is on.
- * With a token, every request but GET /health needs `Authorization: Bearer <token>`. Errors answer with an HTTP
+ * With a token, every request but GET /health and the dashboard's page and files needs `Authorization: Bearer <token>`. Errors answer with an HTTP
  * 4xx/5xx status and goim's envelope {code: -status, message}.
  *
  * Requests are instances of `ControlRequest` (http.createServer's IncomingMessage option), which

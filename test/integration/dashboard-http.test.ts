@@ -158,7 +158,7 @@ describe('dashboard over HTTP', function () {
       assert.ok(typeof snaps[0].refusals['limits.maxConnections'] === 'number');
       assert.notEqual(snaps[2].rates, null);
       const gap = snaps[2].t - snaps[1].t;
-      assert.ok(gap >= 900 && gap <= 1500, `one snapshot a second, got ${gap} ms apart`);
+      assert.ok(gap >= 900 && gap <= 2000, `one snapshot a second, got ${gap} ms apart`);
       assert.ok(elapsed >= 1800 && elapsed < 5000, `the first snapshot comes at once, then one a second (${elapsed} ms for three)`);
       // a push is counted at once in the next snapshot's rates
       const push = await fetch(`http://127.0.0.1:${s.controlPort}/goim/push/room?operation=1000&type=live&room=dash`, { method: 'POST', body: 'hi' });
