@@ -65,6 +65,8 @@ export const Disconnect = Object.freeze({
   HeartbeatTimeout: d(4004, 'heartbeat_timeout', 'heartbeat timeout: no heartbeat within protocol.heartbeatTimeoutMs', 'backoff'),
   /** The outbound queue passed push.writeQueueBytes under the close policy. */
   SlowConsumer: d(4005, 'slow_consumer', 'slow consumer: outbound queue over push.writeQueueBytes', 'backoff'),
+  /** An operator closed the connection (POST /admin/kick, the dashboard's Actions page). */
+  Kicked: d(4006, 'kicked', 'kicked by the operator', 'backoff'),
 });
 
 /** Every disconnect code, for docs and clients. */

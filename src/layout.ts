@@ -76,6 +76,7 @@ export const ST_SLOW_CLOSED = 10; // connections closed because their outbound q
 export const ST_ROOM_VERSION = 9; // bumped on every room join/leave: the acceptor re-sums counts only when it moves
 export const ST_SLOW_GAPS = 20; // drop-oldest: times a connection started dropping queued pushes (gaps opened)
 export const ST_SLOW_DROPPED = 21; // drop-oldest: pushes dropped from outbound queues (uint32, wraps)
+export const ST_HEAP_KB = 19; // V8 heap in use (KiB), written by the thread when it takes a supervision probe
 /** Words ST_EXT_FIRST .. STATUS_WORDS-1 belong to session extensions, each naming its own (src/im/status.ts). */
 export const ST_EXT_FIRST = 22;
 

@@ -167,6 +167,9 @@ async function main(): Promise<void> {
     ratePerSec: config.control.ratePerSec,
     burst: config.control.burst,
     draining: () => stopping,
+    // POST /admin/drain: the same drain as SIGTERM (`stop` is defined below, before any request comes).
+    drain: () => void stop('POST /admin/drain'),
+    dashboard: { enabled: config.control.dashboard, readOnly: config.control.dashboardReadOnly },
     nodes: {
       domain: n.domain,
       tcpPort: listening('tcp'),

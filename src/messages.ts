@@ -120,6 +120,8 @@ export interface WorkerAdmin {
   sessionInfo(keys: string[]): Array<{ key: string; rooms: string[]; since: number; protocol: 'tcp' | 'ws' | 'mars' }>;
   /** Takes the connections with these keys out of a room (a member removed from a group); returns how many were in it. */
   evictFromRoom(keys: string[], room: string): number;
+  /** Closes this worker's connection with this key, if it has one (op 6 4006, POST /admin/kick); returns 1 if it did, else 0. */
+  kickKey(key: string): number;
   /** Router-shard entries of one user, as [key, worker, platform] triples. */
   routerLookup(mid: number): Array<[string, number, string]>;
   /** Test only: registers a synthetic router entry from this worker, through the rings. */

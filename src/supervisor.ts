@@ -10,7 +10,7 @@ import * as Comlink from 'comlink';
 import { ActorKind, ActorSystem } from './actor-system.js';
 import { nodeEndpoint } from './comlink-node.js';
 import type { Config } from './config/index.js';
-import { ST_CONNECTIONS, ST_LOOP_LAG_MS, ST_PARKED, ST_ROOM_VERSION, ST_ROOMS, ST_ROUTER_ENTRIES, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
+import { ST_CONNECTIONS, ST_HEAP_KB, ST_LOOP_LAG_MS, ST_PARKED, ST_ROOM_VERSION, ST_ROOMS, ST_ROUTER_ENTRIES, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
 import type { ListenFdPool } from './listen-fds.js';
 import { createLimitsBuffer, SharedLimits } from './limits.js';
 import type { Logger } from './logger.js';
@@ -181,7 +181,7 @@ export class Supervisor {
     // Its gauges described a thread that is gone; a replacement only writes them when they change,
     // so /health, /metrics and online counts would go on counting the dead worker's connections.
     const base = slot.index * STATUS_WORDS;
-    for (const word of [ST_CONNECTIONS, ST_ROOMS, ST_ROUTER_ENTRIES, ST_PARKED, ST_LOOP_LAG_MS]) Atomics.store(this.statusWords, base + word, 0);
+    for (const word of [ST_CONNECTIONS, ST_ROOMS, ST_ROUTER_ENTRIES, ST_PARKED, ST_LOOP_LAG_MS, ST_HEAP_KB]) Atomics.store(this.statusWords, base + word, 0);
     // Its sockets died with it: every router shard forgets the connections it held.
     const body = encodeWorker(slot.index);
     for (const other of this.slots) {

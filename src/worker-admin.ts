@@ -7,7 +7,8 @@ import type http from 'node:http';
 import type net from 'node:net';
 import type { Actor } from './actor-system.js';
 import { Disconnect } from './errors.js';
-import { ST_LOOP_LAG_MS, ST_STATE, WorkerState } from './layout.js';
+import v8 from 'node:v8';
+import { ST_HEAP_KB, ST_LOOP_LAG_MS, ST_STATE, WorkerState } from './layout.js';
 import { MessageKind, type CrashMode, type WorkerAdmin } from './messages.js';
 import { flushWakes } from './ring/ring.js';
 import { threadMemory, type ThreadMemory } from './thread-memory.js';
@@ -114,6 +115,13 @@ export class WorkerAdminSurface implements WorkerAdmin {
     return n;
   }
 
+  kickKey(key: string): number {
+    const conn = this.ctx.registry.byKey.get(key);
+    if (conn === undefined) return 0;
+    conn.kick(Disconnect.Kicked.code, Disconnect.Kicked.reason);
+    return 1;
+  }
+
   routerLookup(mid: number): Array<[string, number, string]> {
     // Registrations committed to this shard's mailbox before the question came are applied first.
     this.ctx.system.catchUp();
@@ -169,6 +177,8 @@ export class SupervisionActor implements Actor {
       if (len >= 8) {
         const lag = Date.now() - new DataView(buf.buffer, buf.byteOffset + off, 8).getFloat64(0);
         this.ctx.status.store(ST_LOOP_LAG_MS, Math.max(0, Math.round(lag)));
+        // Once per probe (supervisor.probeIntervalMs), so the acceptor reads every heap without asking.
+        this.ctx.status.store(ST_HEAP_KB, Math.round(v8.getHeapStatistics().used_heap_size / 1024));
       }
       return;
     }

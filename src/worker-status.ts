@@ -5,6 +5,7 @@
 import {
   ST_ACCEPTED,
   ST_CONNECTIONS,
+  ST_HEAP_KB,
   ST_LOOP_LAG_MS,
   ST_PARKED,
   ST_REJECTED,
@@ -43,6 +44,8 @@ export interface WorkerStatus {
   rooms: number;
   accepted: number;
   loopLagMs: number;
+  /** V8 heap in use, as the worker last wrote it (with each supervision probe). */
+  heapUsedBytes: number;
   slowConsumersClosed: number;
   /** Policy drop-oldest: gaps opened (a connection started dropping) and pushes dropped. */
   slowConsumerGaps: number;
@@ -70,6 +73,7 @@ export function readWorkerStatus(slot: SlotView, words: Int32Array, extensionSta
     rooms: w(ST_ROOMS),
     accepted: w(ST_ACCEPTED),
     loopLagMs: w(ST_LOOP_LAG_MS),
+    heapUsedBytes: w(ST_HEAP_KB) * 1024,
     slowConsumersClosed: w(ST_SLOW_CLOSED),
     slowConsumerGaps: w(ST_SLOW_GAPS),
     slowMessagesDropped: w(ST_SLOW_DROPPED) >>> 0,

@@ -4,8 +4,10 @@
  *   - POST /push/batch and GET /sessions (src/control/batch.ts),
  *   - reliable messaging under /im (src/control/im-api.ts),
  *   - GET /metrics (Prometheus, src/control/metrics.ts), GET /health,
+ *   - POST /admin/kick and /admin/drain (src/control/admin-api.ts),
+ *   - the dashboard under /dashboard (src/control/dashboard/), whose page and files need no token,
  *   - the test-only /debug routes when `debug.testCommands` is on.
- * With a token, every request but GET /health needs `Authorization: Bearer <token>`. Errors answer with an HTTP
+ * With a token, every request but GET /health and the dashboard's page and files needs `Authorization: Bearer <token>`. Errors answer with an HTTP
  * 4xx/5xx status and goim's envelope {code: -status, message}.
  *
  * Requests are instances of `ControlRequest` (http.createServer's IncomingMessage option), which
@@ -23,7 +25,9 @@ import type { PushService } from '../push/types.js';
 import type { Supervisor } from '../supervisor.js';
 import { TokenBucket } from '../token-bucket.js';
 import type { ImService } from '../im/service.js';
+import { adminRoutes } from './admin-api.js';
 import { BATCH_ROUTES } from './batch.js';
+import { Dashboard, type DashboardOptions } from './dashboard/index.js';
 import { IM_ROUTES } from './im-api.js';
 import {
   DEFAULT_NODES,
@@ -72,6 +76,10 @@ export interface ControlOptions {
   burst?: number;
   /** True while the server drains (SIGTERM): /health says so, /goim/nodes lists no node. Default: never. */
   draining?: () => boolean;
+  /** Starts the graceful drain (POST /admin/drain); absent = that route answers 503. */
+  drain?: () => void;
+  /** The dashboard's switches. Default: control.dashboard's and control.dashboardReadOnly's. */
+  dashboard?: DashboardOptions;
 }
 
 // The config's defaults (src/config/keys.ts), for a server made without a config (tests).
@@ -94,6 +102,7 @@ interface ServerState {
   rate: TokenBucket | null;
   rateText: string;
   log: Logger;
+  dashboard: Dashboard;
 }
 
 /** A control request: IncomingMessage plus the state of its handling. */
@@ -161,8 +170,10 @@ function start(st: ServerState, req: ControlRequest, res: http.ServerResponse): 
   if (route === undefined && path.startsWith('/debug/')) route = st.debugRoute;
   if (route !== undefined) req.rcLabel = route.label;
   req.rcRoute = route ?? null;
+  const authed = st.token === null || authorized(st.token, req.headers.authorization);
   // /health stays open (and unlimited): load balancers and supervisors probe it without credentials.
-  if (st.token !== null && path !== '/health' && !authorized(st.token, req.headers.authorization)) {
+  // So do the dashboard's page and files (no data in them: its data routes need the token).
+  if (!authed && path !== '/health' && !st.dashboard.isPublic(path)) {
     fail(req, 401, 'missing or wrong token: send "Authorization: Bearer <control.token>"', hasBody(req));
     return;
   }
@@ -172,6 +183,12 @@ function start(st: ServerState, req: ControlRequest, res: http.ServerResponse): 
     fail(req, 429, st.rateText, hasBody(req));
     return;
   }
+  const refused = st.dashboard.refuses(req);
+  if (refused !== null) {
+    fail(req, 403, refused, hasBody(req));
+    return;
+  }
+  if (st.dashboard.serve(req, res, path, authed)) return;
   if (route === undefined) {
     fail(req, 404, `unknown route ${path}`, hasBody(req));
     return;
@@ -341,6 +358,7 @@ export function createControlServer(opts: ControlOptions): http.Server {
     ...GOIM_ROUTES,
     ...BATCH_ROUTES,
     ...IM_ROUTES,
+    ...adminRoutes({ supervisor, drain: opts.drain ?? null, draining }),
   ]);
   const token = opts.token ?? '';
   const st: ServerState = {
@@ -352,12 +370,30 @@ export function createControlServer(opts: ControlOptions): http.Server {
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     metrics,
     rate: (opts.ratePerSec ?? 0) > 0 ? new TokenBucket(opts.ratePerSec!, opts.burst ?? CONFIG_DEFAULTS.control.burst) : null,
+    dashboard: new Dashboard({
+      enabled: opts.dashboard?.enabled ?? CONFIG_DEFAULTS.control.dashboard,
+      readOnly: opts.dashboard?.readOnly ?? CONFIG_DEFAULTS.control.dashboardReadOnly,
+      // Shared state and the acceptor's own counters only: no worker is asked anything per tick.
+      source: {
+        workers: () => supervisor.statuses(),
+        refusals: () => metrics.refusals(),
+        pushTotals: () => metrics.pushTotals,
+        pushesInFlight: () => opts.push?.inFlight?.() ?? 0,
+        draining,
+      },
+      hello: { workers: supervisor.workers, startedAt: opts.startedAt, listeners: opts.listeners },
+      tokenRequired: token !== '',
+      count: (label, status) => metrics.countRequest(label, status),
+    }),
     rateText: `rate limited: over ${opts.ratePerSec ?? 0} requests per second (control.ratePerSec, burst control.burst = ${opts.burst ?? CONFIG_DEFAULTS.control.burst}); retry later`,
     log: opts.log,
   };
 
   const server = http.createServer<typeof ControlRequest>({ IncomingMessage: ControlRequest }, (req, res) => start(st, req, res));
-  server.on('close', () => metrics.close());
+  server.on('close', () => {
+    metrics.close();
+    st.dashboard.close();
+  });
   // Requests Node's parser rejects (bad framing, oversized headers) and CONNECT still get a JSON
   // answer with a message, as every other error does, instead of a bare status line or silence.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {

@@ -4,7 +4,7 @@
  *   POST /im/send          {"from", "to": [mid...], "op", "body", "client_msg_id"} → {"seq": {"<mid>": n}}
  *   POST /im/group/send    {"from", "group", "op", "body", "client_msg_id"} → {"seq": {...}} or {"group_seq": n}
  *   GET  /im/inbox?mid=&after=&limit=        → {"messages": [{seq, from, op, body, client_msg_id, ts}]}
- *   GET  /im/devices?mid=                     → {"devices": [{"device", "read"}]} (read positions)
+ *   GET  /im/devices?mid=                     → {"devices": [{"device", "read"}], "last_seq"} (read positions, newest seq)
  *   GET  /im/group/inbox?group=&after=&limit= (read fan-out groups)
  *   POST /im/group/create  {"group", "members": [...]}; /im/group/add, /im/group/remove likewise
  *   GET  /im/group/members?group=            → {"group", "members": [...]}
@@ -111,7 +111,8 @@ async function inbox(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
 
 async function devices(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
   const m = intParam(req.apiQuery, 'mid', 1, Number.MAX_SAFE_INTEGER);
-  return { devices: im(ctx).store.readPositions(m) };
+  // last_seq: the newest message's seq, so that a reader (the dashboard) can ask for the inbox's tail.
+  return { devices: im(ctx).store.readPositions(m), last_seq: im(ctx).store.lastSeq(m) };
 }
 
 async function groupInbox(ctx: ApiContext, req: ApiRequest): Promise<unknown> {

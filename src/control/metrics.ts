@@ -48,8 +48,18 @@ export interface ControlMetricsOptions {
 
 const WORKER = ['worker'] as const;
 
+/** Running totals of the pushes the control API accepted, as plain numbers (the dashboard's rates, src/control/dashboard/). */
+export interface PushTotals {
+  pushes: number;
+  /** Connections the pushes were queued to. */
+  deliveries: number;
+  /** Push body bytes × the connections each was queued to: the payload bytes written out. */
+  bytesOut: number;
+}
+
 export class ControlMetrics {
   readonly registry = new Registry();
+  readonly pushTotals: PushTotals = { pushes: 0, deliveries: 0, bytesOut: 0 };
   private readonly source: MetricsSource;
   private readonly connections: Gauge<'worker'>;
   private readonly rooms: Gauge<'worker'>;
@@ -125,6 +135,9 @@ export class ControlMetrics {
   }
 
   countPush(kind: PushKind, connections: number, bytes: number): void {
+    this.pushTotals.pushes++;
+    this.pushTotals.deliveries += connections;
+    this.pushTotals.bytesOut += bytes * connections;
     this.pushes.inc({ kind });
     if (connections > 0) this.deliveries.inc(connections);
     if (bytes > 0) this.pushBytes.inc(bytes);
@@ -161,10 +174,18 @@ export class ControlMetrics {
     this.loopDelay.disable();
   }
 
-  private fillLimits(): void {
+  /** Refusals of every limit so far: the workers' shared counters plus the acceptor's own. */
+  refusals(): Record<LimitName, number> {
     const shared = this.source.limitRefusals?.() ?? {};
+    const out = {} as Record<LimitName, number>;
+    for (const limit of LIMITS) out[limit] = (shared[limit] ?? 0) + (this.localRefusals.get(limit) ?? 0);
+    return out;
+  }
+
+  private fillLimits(): void {
+    const counts = this.refusals();
     this.limitRefusals.reset();
-    for (const limit of LIMITS) this.limitRefusals.inc({ limit }, (shared[limit] ?? 0) + (this.localRefusals.get(limit) ?? 0));
+    for (const limit of LIMITS) this.limitRefusals.inc({ limit }, counts[limit]);
   }
 
   private fillWorkers(): void {

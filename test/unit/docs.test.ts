@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../src/config/paths.js';
+import { ADMIN_PATHS } from '../../src/control/admin-api.js';
 import { BATCH_ROUTES } from '../../src/control/batch.js';
+import { DASHBOARD_PATHS } from '../../src/control/dashboard/index.js';
 import { GOIM_ROUTES } from '../../src/control/goim-api.js';
 import { IM_ROUTES } from '../../src/control/im-api.js';
 import { DISCONNECTS, type Reconnect } from '../../src/errors.js';
@@ -52,7 +54,7 @@ describe('docs: reference tables match the code', () => {
 
   it('every control route is in docs/control-api.md', () => {
     const page = read('control-api.md');
-    const paths = ['/health', '/metrics', ...[...GOIM_ROUTES, ...BATCH_ROUTES, ...IM_ROUTES].map(([p]) => p)];
+    const paths = ['/health', '/metrics', ...[...GOIM_ROUTES, ...BATCH_ROUTES, ...IM_ROUTES].map(([p]) => p), ...ADMIN_PATHS, ...DASHBOARD_PATHS];
     const missing = paths.filter((p) => !new RegExp('`(GET |POST )?' + p.replace(/[/]/g, '\\/') + '[`?]').test(page));
     assert.deepEqual(missing, []);
   });
