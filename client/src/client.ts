@@ -1,0 +1,445 @@
+/**
+ * RingcastClient: the connection lifecycle and the calls. One Connection at a time (connection.ts);
+ * when it ends, the disconnect code decides (disconnect.ts): stay closed, wait the server's
+ * reconnect_after_ms, or back off with full jitter (backoff.ts). After every op 8 the client replays
+ * what the app asked for (goim room, accepts, rooms) and syncs reliable messages (reliable.ts).
+ *
+ * The entry points (index.ts for browsers, node/index.ts for Node) subclass it with their platform:
+ * which transport serves a URL and what a store name means.
+ */
+import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { opList, parseRequestReply, parseRooms, parseSendReply, requestBody, roomList, sendBody } from './bodies.js';
+import { Connection, type ConnectionHost } from './connection.js';
+import { ClientCode, reconnectPolicy } from './disconnect.js';
+import { Emitter } from './emitter.js';
+import { watchEnvironment } from './environment.js';
+import { RingcastError, type RingcastErrorKind } from './errors.js';
+import { Op } from './ops.js';
+import { randomId, realTimers, utf8, type Timers } from './platform.js';
+import { decodeImMessage, Inbox, u64Body } from './reliable.js';
+import type { Reply } from './requests.js';
+import type { SeqStore } from './store.js';
+import type { TransportFactory } from './transport.js';
+import type { AuthBody, ClientEvents, ClientState, RequestReply, RingcastClientOptions, SendInput, SendResult, StateInfo } from './types.js';
+
+/** What differs between the browser and Node entries. */
+export interface Platform {
+  /** The transport for `url`; throws a TypeError naming the problem when this platform has none. */
+  transport(url: string, options: RingcastClientOptions): TransportFactory;
+  /** The store a name stands for (localStorage item, file path). */
+  store(name: string): SeqStore;
+}
+
+const DEFAULTS = { minDelayMs: 500, maxDelayMs: 20_000, resetAfterMs: 10_000, heartbeatMs: 30_000, connectTimeoutMs: 10_000, requestTimeoutMs: 10_000, sendAttempts: 5 };
+
+interface Waiter {
+  resolve(c: Connection): void;
+  reject(e: Error): void;
+}
+
+interface Sleeper {
+  timer: unknown;
+  reject(e: Error): void;
+}
+
+function positive(n: number | undefined, fallback: number, name: string): number {
+  if (n === undefined) return fallback;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) throw new TypeError(`options.${name}: expected a positive number, got ${String(n)}`);
+  return n;
+}
+
+export class ClientCore extends Emitter<ClientEvents> {
+  private _state: ClientState = 'closed';
+  private readonly url: string;
+  private readonly auth: RingcastClientOptions['auth'];
+  private readonly factory: TransportFactory;
+  private readonly timers: Timers;
+  private readonly random: () => number;
+  private readonly backoff: (BackoffOptions & { resetAfterMs: number }) | null;
+  private readonly heartbeatMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly sendAttempts: number;
+  private readonly environment: RingcastClientOptions['environment'];
+  private readonly inbox: Inbox | null;
+
+  private conn: Connection | null = null;
+  /** Bumped by every attempt and by close: an auth() still pending for an older attempt is dropped. */
+  private generation = 0;
+  /** Retries since the last connection that stayed up resetAfterMs. */
+  private retries = 0;
+  private retryTimer: unknown = null;
+  private connectedAt: number | null = null;
+  private waiters: Waiter[] = [];
+  private readonly sleepers = new Set<Sleeper>();
+  private unwatch: (() => void) | null = null;
+  private lastClose: StateInfo = { code: ClientCode.Closed, reason: 'not connected yet (call connect())', reconnect: false };
+  private closeKind: RingcastErrorKind = 'closed';
+
+  // What the app asked for, replayed after every op 8.
+  private readonly rooms = new Set<string>();
+  private roomOverride: string | null = null;
+  private acceptsOverride: Set<number> | null = null;
+  private authRoom = '';
+  private authAccepts: number[] = [];
+  private selfMid = 0;
+
+  private readonly host: ConnectionHost = {
+    onOpen: (c) => this.opened(c),
+    onEnd: (c, code, reason, after) => this.ended(c, code, reason, after),
+    onPush: (op, seq, body) => this.emit('push', { op, body, seq }),
+    onMessage: (body, via) => this.message(body, via),
+    onGap: (dropped) => this.emit('gap', { dropped }),
+    onCount: (n) => this.emit('count', n),
+    onError: (err) => this.emit('error', err),
+  };
+
+  constructor(options: RingcastClientOptions, platform: Platform) {
+    super();
+    if (options === null || typeof options !== 'object') throw new TypeError('new RingcastClient(options): options must be an object');
+    if (typeof options.url !== 'string') throw new TypeError('options.url: expected a string such as ws://127.0.0.1:3102/sub');
+    if (options.auth === null || (typeof options.auth !== 'object' && typeof options.auth !== 'function')) throw new TypeError('options.auth: expected the auth body or a function returning it');
+    this.url = options.url;
+    this.auth = options.auth;
+    this.factory = options.transport ?? platform.transport(options.url, options);
+    this.timers = options.timers ?? realTimers;
+    this.random = options.random ?? Math.random;
+    const r = options.reconnect;
+    this.backoff =
+      r === false
+        ? null
+        : {
+            minDelayMs: positive(r?.minDelayMs, DEFAULTS.minDelayMs, 'reconnect.minDelayMs'),
+            maxDelayMs: positive(r?.maxDelayMs, DEFAULTS.maxDelayMs, 'reconnect.maxDelayMs'),
+            resetAfterMs: positive(r?.resetAfterMs, DEFAULTS.resetAfterMs, 'reconnect.resetAfterMs'),
+          };
+    this.heartbeatMs = positive(options.heartbeatMs, DEFAULTS.heartbeatMs, 'heartbeatMs');
+    this.connectTimeoutMs = positive(options.connectTimeoutMs, DEFAULTS.connectTimeoutMs, 'connectTimeoutMs');
+    this.requestTimeoutMs = positive(options.requestTimeoutMs, DEFAULTS.requestTimeoutMs, 'requestTimeoutMs');
+    this.sendAttempts = Math.floor(positive(options.sendAttempts, DEFAULTS.sendAttempts, 'sendAttempts'));
+    this.environment = options.environment;
+    const store = options.store === undefined ? null : typeof options.store === 'string' ? platform.store(options.store) : options.store;
+    this.inbox = options.reliable === false ? null : new Inbox(store, this.timers, (seq) => this.sendAck(seq));
+  }
+
+  /** 'connecting' | 'connected' | 'disconnected' (a retry is scheduled) | 'closed' (no retry). */
+  get state(): ClientState {
+    return this._state;
+  }
+
+  /** The last reliable-message seq handed to the app (null: none yet). */
+  get lastSeq(): number | null {
+    return this.inbox?.lastSeq ?? null;
+  }
+
+  /** Connects (and keeps reconnecting). Resolves on op 8; rejects when the client closes first (a terminal refusal, or close()). */
+  connect(): Promise<void> {
+    if (this._state === 'closed') {
+      this.retries = 0;
+      this.unwatch = watchEnvironment(this.environment, {
+        online: () => {
+          if (this._state === 'disconnected') this.attempt();
+        },
+        offline: () => this.conn?.end(ClientCode.Offline, 'the browser went offline'),
+        visible: () => this.conn?.heartbeatNow(),
+      });
+      this.attempt();
+    }
+    return this.whenConnected().then(() => undefined);
+  }
+
+  /** Closes the connection and stops reconnecting; pending calls reject. Safe in any state; connect() starts again. */
+  close(): void {
+    if (this._state === 'closed') return;
+    this.inbox?.flush();
+    this.shut({ code: ClientCode.Closed, reason: 'closed by the client', reconnect: false }, 'closed');
+  }
+
+  /** Joins rooms (op 100), now and after every reconnect. Resolves with every room the connection is in. */
+  async joinRooms(rooms: string[]): Promise<string[]> {
+    const body = utf8(roomList(rooms, 'joinRooms'));
+    this.refuseIfClosed();
+    for (const r of rooms) this.rooms.add(r);
+    try {
+      return parseRooms((await this.stateCall(Op.JoinRooms, body, 'joinRooms')).body);
+    } catch (err) {
+      if (err instanceof RingcastError && err.kind === 'server') for (const r of rooms) this.rooms.delete(r);
+      throw err;
+    }
+  }
+
+  /** Leaves rooms (op 102). Resolves with every room the connection is in. */
+  async leaveRooms(rooms: string[]): Promise<string[]> {
+    const body = utf8(roomList(rooms, 'leaveRooms'));
+    this.refuseIfClosed();
+    for (const r of rooms) this.rooms.delete(r);
+    if (this.roomOverride !== null && rooms.includes(this.roomOverride)) this.roomOverride = '';
+    return parseRooms((await this.stateCall(Op.LeaveRooms, body, 'leaveRooms')).body);
+  }
+
+  /** Changes the goim room (op 12; '' leaves it), now and after every reconnect. */
+  async changeRoom(room: string): Promise<void> {
+    if (typeof room !== 'string') throw new RingcastError('invalid', 'changeRoom: expected a room key string');
+    this.refuseIfClosed();
+    this.roomOverride = room;
+    await this.stateCall(Op.ChangeRoom, utf8(room), 'changeRoom');
+  }
+
+  /** Adds ops to the accepted set (op 14), now and after every reconnect. */
+  async addAccepts(ops: number[]): Promise<void> {
+    const body = utf8(opList(ops, 'addAccepts'));
+    this.refuseIfClosed();
+    const set = (this.acceptsOverride ??= new Set(this.authAccepts));
+    for (const op of ops) set.add(op);
+    await this.stateCall(Op.Sub, body, 'addAccepts');
+  }
+
+  /** Removes ops from the accepted set (op 16), now and after every reconnect. */
+  async removeAccepts(ops: number[]): Promise<void> {
+    const body = utf8(opList(ops, 'removeAccepts'));
+    this.refuseIfClosed();
+    const set = (this.acceptsOverride ??= new Set(this.authAccepts));
+    for (const op of ops) set.delete(op);
+    await this.stateCall(Op.Unsub, body, 'removeAccepts');
+  }
+
+  /**
+   * A reliable send (op 110 → 111), to a user (`to`) or a group. Retried on timeout, on a lost
+   * connection, and on 503 or 504, with the same clientMsgId, so a retry never stores it twice.
+   */
+  async send(input: SendInput): Promise<SendResult> {
+    const clientMsgId = input?.clientMsgId ?? randomId();
+    const body = sendBody(input, clientMsgId);
+    const pace = { minDelayMs: this.backoff?.minDelayMs ?? DEFAULTS.minDelayMs, maxDelayMs: Math.min(this.backoff?.maxDelayMs ?? DEFAULTS.maxDelayMs, 5000) };
+    let last: RingcastError | null = null;
+    for (let attempt = 1; attempt <= this.sendAttempts; attempt++) {
+      if (attempt > 1) await this.sleep(backoffDelay(attempt - 1, pace, this.random));
+      const conn = await this.whenConnected();
+      let reply: Reply;
+      try {
+        reply = await conn.request(Op.ImSend, body, this.requestTimeoutMs, 'send');
+      } catch (err) {
+        if (err instanceof RingcastError && (err.kind === 'timeout' || err.kind === 'disconnected')) {
+          last = err;
+          continue;
+        }
+        throw err;
+      }
+      const r = parseSendReply(reply.body, input, this.selfMid, clientMsgId);
+      if (r.code === 0) return r.result!;
+      last = new RingcastError('server', `send: ${r.code} ${r.message}`, r.code);
+      if (r.code !== 503 && r.code !== 504) throw last;
+    }
+    throw new RingcastError(last!.kind, `send: no success in ${this.sendAttempts} attempts (clientMsgId ${clientMsgId}); last: ${last!.message}`, last!.code);
+  }
+
+  /** An upstream request (op 4 → 5) to `Service/Method`. Not retried: a lost connection rejects it (it may have run). */
+  async request(uri: string, payload?: Uint8Array | string): Promise<RequestReply> {
+    const body = requestBody(uri, payload);
+    const conn = await this.whenConnected();
+    return parseRequestReply((await conn.request(Op.SendMsg, body, this.requestTimeoutMs, `request ${uri}`)).body);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Lifecycle
+
+  private setState(state: ClientState, info: StateInfo): void {
+    this._state = state;
+    this.emit('state', state, info);
+  }
+
+  private attempt(): void {
+    if (this.retryTimer !== null) this.timers.clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const gen = ++this.generation;
+    this.setState('connecting', { code: 0, reason: '', reconnect: true, attempt: this.retries + 1 });
+    if (gen === this.generation) void this.open(gen);
+  }
+
+  private async open(gen: number): Promise<void> {
+    let auth: AuthBody;
+    try {
+      const a = this.auth;
+      auth = typeof a === 'function' ? await a() : a;
+      if (auth === null || typeof auth !== 'object') throw new TypeError('options.auth must be (or return) an object');
+      this.noteAuth(auth);
+      if (this.inbox !== null) await this.inbox.prepare({ mid: this.selfMid, key: auth.key ?? '' });
+    } catch (err) {
+      if (gen === this.generation) this.lost(ClientCode.AuthProviderFailed, `options.auth failed: ${(err as Error).message}`, undefined);
+      return;
+    }
+    if (gen !== this.generation) return; // closed, or another attempt started meanwhile
+    this.conn = new Connection(this.host, { url: this.url, factory: this.factory, auth: utf8(JSON.stringify(auth)), timers: this.timers, heartbeatMs: this.heartbeatMs, connectTimeoutMs: this.connectTimeoutMs });
+  }
+
+  private noteAuth(a: AuthBody): void {
+    this.authRoom = a.room_id ?? '';
+    this.authAccepts = Array.isArray(a.accepts) ? a.accepts : [];
+    const mid = Number(a.mid ?? 0);
+    this.selfMid = Number.isSafeInteger(mid) ? mid : 0;
+  }
+
+  private opened(conn: Connection): void {
+    if (conn !== this.conn) return;
+    this.connectedAt = this.timers.now();
+    this.replay(conn);
+    this.setState('connected', { code: 0, reason: '', reconnect: true });
+    if (this.conn !== conn || !conn.isOpen) return; // a listener closed it
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.resolve(conn);
+  }
+
+  private ended(conn: Connection, code: number, reason: string, reconnectAfterMs: number | undefined): void {
+    if (conn !== this.conn) return;
+    this.conn = null;
+    this.lost(code, reason, reconnectAfterMs);
+  }
+
+  /** The connection is gone (or never came): close for good, or schedule the next attempt. */
+  private lost(code: number, reason: string, reconnectAfterMs: number | undefined): void {
+    this.inbox?.disconnected();
+    if (this.connectedAt !== null && this.backoff !== null && this.timers.now() - this.connectedAt >= this.backoff.resetAfterMs) this.retries = 0;
+    this.connectedAt = null;
+    const policy = reconnectPolicy(code);
+    if (policy === 'no' || this.backoff === null) {
+      this.shut({ code, reason, reconnect: false }, policy === 'no' ? 'refused' : 'closed');
+      return;
+    }
+    let delayMs: number;
+    if (policy === 'after-delay' && reconnectAfterMs !== undefined) {
+      // A drain is no failure: the attempts after it start from the first retry again.
+      this.retries = 0;
+      delayMs = reconnectAfterMs;
+    } else {
+      this.retries++;
+      delayMs = backoffDelay(this.retries, this.backoff, this.random);
+    }
+    const gen = this.generation;
+    this.setState('disconnected', { code, reason, reconnect: true, delayMs });
+    if (gen !== this.generation || this._state !== 'disconnected') return; // a listener closed or reconnected
+    this.retryTimer = this.timers.setTimeout(() => {
+      this.retryTimer = null;
+      this.attempt();
+    }, delayMs);
+  }
+
+  private shut(info: StateInfo, kind: RingcastErrorKind): void {
+    this.generation++;
+    if (this.retryTimer !== null) this.timers.clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.unwatch?.();
+    this.unwatch = null;
+    const conn = this.conn;
+    this.conn = null;
+    conn?.end(info.code, info.reason, undefined, 'closed');
+    this.inbox?.disconnected();
+    this.connectedAt = null;
+    this.lastClose = info;
+    this.closeKind = kind;
+    const err = this.closedError();
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.reject(err);
+    for (const s of this.sleepers) {
+      this.timers.clearTimeout(s.timer);
+      s.reject(err);
+    }
+    this.sleepers.clear();
+    this.setState('closed', info);
+  }
+
+  private closedError(): RingcastError {
+    const { code, reason } = this.lastClose;
+    return new RingcastError(this.closeKind, this.closeKind === 'refused' ? `refused by the server: ${code} ${reason}` : `client closed: ${reason} (${code})`, code);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Calls
+
+  private refuseIfClosed(): void {
+    if (this._state === 'closed') throw this.closedError();
+  }
+
+  private whenConnected(): Promise<Connection> {
+    if (this._state === 'connected' && this.conn !== null && this.conn.isOpen) return Promise.resolve(this.conn);
+    if (this._state === 'closed') return Promise.reject(this.closedError());
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  /** A call that changes connection state: replayed on reconnect anyway, so a lost connection just waits for the next one. */
+  private async stateCall(op: number, body: Uint8Array, what: string): Promise<Reply> {
+    for (;;) {
+      const conn = await this.whenConnected();
+      try {
+        return await conn.request(op, body, this.requestTimeoutMs, what);
+      } catch (err) {
+        if (err instanceof RingcastError && err.kind === 'disconnected') continue;
+        throw err;
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this._state === 'closed') return Promise.reject(this.closedError());
+    return new Promise((resolve, reject) => {
+      const s: Sleeper = { timer: null, reject };
+      s.timer = this.timers.setTimeout(() => {
+        this.sleepers.delete(s);
+        resolve();
+      }, ms);
+      this.sleepers.add(s);
+    });
+  }
+
+  /** After op 8: the goim room, the accepts and the rooms the app set, then the sync. */
+  private replay(conn: Connection): void {
+    const fire = (op: number, body: Uint8Array, what: string, onReply?: (r: Reply) => void, onRefused?: () => void): void => {
+      conn.request(op, body, this.requestTimeoutMs, what).then(onReply, (err: RingcastError) => {
+        if (err.kind === 'disconnected' || err.kind === 'closed') return; // the next connection replays again
+        if (err.kind === 'server') onRefused?.();
+        this.emit('error', new RingcastError(err.kind, `after reconnecting, ${what} failed: ${err.message}`, err.code));
+      });
+    };
+    if (this.roomOverride !== null && this.roomOverride !== this.authRoom) fire(Op.ChangeRoom, utf8(this.roomOverride), 'changeRoom');
+    if (this.acceptsOverride !== null) {
+      const add = [...this.acceptsOverride].filter((op) => !this.authAccepts.includes(op));
+      const remove = this.authAccepts.filter((op) => !this.acceptsOverride!.has(op));
+      if (add.length > 0) fire(Op.Sub, utf8(add.join(',')), 'addAccepts');
+      if (remove.length > 0) fire(Op.Unsub, utf8(remove.join(',')), 'removeAccepts');
+    }
+    if (this.rooms.size > 0) {
+      const rooms = [...this.rooms];
+      fire(Op.JoinRooms, utf8(rooms.join(',')), `joinRooms ${rooms.join(',')}`, undefined, () => {
+        for (const r of rooms) this.rooms.delete(r);
+      });
+    }
+    const inbox = this.inbox;
+    if (inbox !== null) fire(Op.ImSync, inbox.syncBody(), 'sync', (r) => inbox.onSyncReply(r.body));
+  }
+
+  private message(body: Uint8Array, via: 'room' | 'direct' | 'unknown'): void {
+    const m = decodeImMessage(body);
+    if (m === null) {
+      this.emit('error', new RingcastError('server', 'unreadable op 112'));
+      return;
+    }
+    const inbox = this.inbox;
+    if (inbox === null) {
+      this.emit('message', m);
+      return;
+    }
+    // On TCP a group room's op 112 arrives bare: the room it came through tells it apart.
+    const viaRoom = via === 'room' || (via === 'unknown' && m.group !== undefined && this.rooms.has(`group://${m.group}`));
+    if (!inbox.isNew(m, viaRoom)) return;
+    this.emit('message', m);
+    inbox.handed(m, viaRoom);
+  }
+
+  private sendAck(seq: number): boolean {
+    const c = this.conn;
+    if (c === null || !c.isOpen) return false;
+    c.sendPacket(Op.ImAck, u64Body(seq));
+    return true;
+  }
+}
