@@ -5,7 +5,7 @@
  * and the timing rules (dead link, drain delay, ack batching) without real waiting.
  */
 import assert from 'node:assert/strict';
-import { RingcastClient, RingcastError, type ClientState, type Message, type StateInfo, type RingcastClientOptions } from '@ringcast/client';
+import { backoffDelay, RingcastClient, RingcastError, type ClientState, type Message, type StateInfo, type RingcastClientOptions } from '@ringcast/client';
 import { FakeClock, settle } from '../helpers/fake-clock.js';
 import { encodePacket } from '../../src/codec.js';
 import { FakeRingcast, imMessage, u64At } from '../helpers/fake-ringcast.js';
@@ -65,6 +65,53 @@ describe('client SDK: races and timing (fake server, manual clock)', () => {
     await settle();
     assert.deepEqual(pushes, [1001]);
     assert.equal(h.server.live().length, 1);
+    h.client.close();
+  });
+
+  it('retries after full-jitter delays up to the cap, each attempt exactly when due; the count resets only after a stable connection', async () => {
+    const server = new FakeRingcast({ auth: false });
+    let refuse = true;
+    server.onPacket = (link, op, seq) => {
+      if (op !== 7) return;
+      if (refuse) link.drop();
+      else link.packet(8, seq);
+    };
+    const draws = [0.1, 0.9, 0.5, 0.99, 0, 0.7, 0.3, 0.95];
+    let next = 0;
+    const random = (): number => draws[next++ % draws.length]!;
+    const o = { minDelayMs: 200, maxDelayMs: 5000, resetAfterMs: 10_000 };
+    const h = harness({ reconnect: o, random }, server);
+    void h.client.connect().catch(() => undefined);
+    await settle();
+    const delays: number[] = [];
+    for (let n = 1; n <= 8; n++) {
+      const [state, info] = h.states.at(-1)!;
+      assert.equal(state, 'disconnected');
+      assert.equal(info.delayMs, backoffDelay(n, o, () => draws[n - 1]!), `retry ${n}`);
+      delays.push(info.delayMs!);
+      const attempts = server.links.length;
+      await h.clock.advance(info.delayMs! - 1);
+      assert.equal(server.links.length, attempts, `retry ${n} not before its delay`);
+      await h.clock.advance(1);
+      assert.equal(server.links.length, attempts + 1, `retry ${n} when due`);
+      assert.equal(h.states.at(-1)![0] === 'connecting' || h.states.at(-1)![0] === 'disconnected', true);
+    }
+    // 200 + r·(min(5000, 200·2^n) − 200): growing, then jittered across [200, 5000] at the cap
+    assert.deepEqual(delays, [220, 740, 900, 3170, 200, 3560, 1640, 4760]);
+    // A connection that stays up 2 s does not reset the count; one that stays up 10 s does.
+    refuse = false;
+    await h.clock.advance(5000);
+    await until(() => h.client.state === 'connected');
+    await h.clock.advance(2000);
+    server.current.drop();
+    await settle();
+    assert.equal(h.states.at(-1)![1].delayMs, backoffDelay(10, o, () => draws[9 % draws.length]!), 'retry 10 after a short connection');
+    await h.clock.advance(5000);
+    await until(() => h.client.state === 'connected');
+    await h.clock.advance(10_000);
+    server.current.drop();
+    await settle();
+    assert.equal(h.states.at(-1)![1].delayMs, backoffDelay(1, o, () => draws[10 % draws.length]!), 'retry 1 after a stable connection');
     h.client.close();
   });
 
