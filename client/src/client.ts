@@ -48,6 +48,38 @@ function positive(n: number | undefined, fallback: number, name: string): number
   return n;
 }
 
+/**
+ * What connections call: one small object per client instead of a closure per callback. It reaches
+ * the client's private methods by element access, so that they stay off the client's public type.
+ */
+class Host implements ConnectionHost {
+  private readonly c: ClientCore;
+  constructor(c: ClientCore) {
+    this.c = c;
+  }
+  onOpen(conn: Connection): void {
+    this.c['opened'](conn);
+  }
+  onEnd(conn: Connection, code: number, reason: string, after: number | undefined): void {
+    this.c['ended'](conn, code, reason, after);
+  }
+  onPush(op: number, seq: number, body: Uint8Array): void {
+    this.c['emit']('push', { op, body, seq });
+  }
+  onMessage(body: Uint8Array, via: 'room' | 'direct' | 'unknown'): void {
+    this.c['message'](body, via);
+  }
+  onGap(dropped: number): void {
+    this.c['emit']('gap', { dropped });
+  }
+  onCount(n: number): void {
+    this.c['emit']('count', n);
+  }
+  onError(err: Error): void {
+    this.c['emit']('error', err);
+  }
+}
+
 export class ClientCore extends Emitter<ClientEvents> {
   private _state: ClientState = 'closed';
   private readonly url: string;
@@ -71,7 +103,8 @@ export class ClientCore extends Emitter<ClientEvents> {
   private retryTimer: unknown = null;
   private connectedAt: number | null = null;
   private waiters: Waiter[] = [];
-  private readonly sleepers = new Set<Sleeper>();
+  /** send() retry delays in progress (made on the first). */
+  private sleepers: Set<Sleeper> | null = null;
   private unwatch: (() => void) | null = null;
   private lastClose: StateInfo = { code: ClientCode.Closed, reason: 'not connected yet (call connect())', reconnect: false };
   private closeKind: RingcastErrorKind = 'closed';
@@ -84,15 +117,7 @@ export class ClientCore extends Emitter<ClientEvents> {
   private authAccepts: number[] = [];
   private selfMid = 0;
 
-  private readonly host: ConnectionHost = {
-    onOpen: (c) => this.opened(c),
-    onEnd: (c, code, reason, after) => this.ended(c, code, reason, after),
-    onPush: (op, seq, body) => this.emit('push', { op, body, seq }),
-    onMessage: (body, via) => this.message(body, via),
-    onGap: (dropped) => this.emit('gap', { dropped }),
-    onCount: (n) => this.emit('count', n),
-    onError: (err) => this.emit('error', err),
-  };
+  private readonly host: ConnectionHost = new Host(this);
 
   constructor(options: RingcastClientOptions, platform: Platform) {
     super();
@@ -341,11 +366,11 @@ export class ClientCore extends Emitter<ClientEvents> {
     const waiters = this.waiters;
     this.waiters = [];
     for (const w of waiters) w.reject(err);
-    for (const s of this.sleepers) {
+    for (const s of this.sleepers ?? []) {
       this.timers.clearTimeout(s.timer);
       s.reject(err);
     }
-    this.sleepers.clear();
+    this.sleepers = null;
     this.setState('closed', info);
   }
 
@@ -385,10 +410,10 @@ export class ClientCore extends Emitter<ClientEvents> {
     return new Promise((resolve, reject) => {
       const s: Sleeper = { timer: null, reject };
       s.timer = this.timers.setTimeout(() => {
-        this.sleepers.delete(s);
+        this.sleepers?.delete(s);
         resolve();
       }, ms);
-      this.sleepers.add(s);
+      (this.sleepers ??= new Set()).add(s);
     });
   }
 

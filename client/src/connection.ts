@@ -63,7 +63,8 @@ export class Connection {
   private nextHeartbeatAt = 0;
   private notice: Notice | null = null;
   private readonly authSeq: number;
-  private readonly authBody: Uint8Array;
+  /** Dropped once sent: an idle connection keeps as little as it can. */
+  private authBody: Uint8Array | null;
   private readonly connectTimeoutMs: number;
   /** Bound once: the packet handlers the decoders call. */
   private readonly onPacket = (op: number, seq: number, body: Uint8Array): void => this.packet(op, seq, body, false);
@@ -143,6 +144,7 @@ export class Connection {
     if (t !== this.transport || this.phase !== 'opening') return;
     this.phase = 'authenticating';
     t.send(encodePacket(Op.Auth, this.authSeq, this.authBody));
+    this.authBody = null;
   }
 
   private data(t: Transport, bytes: Uint8Array): void {

@@ -17,11 +17,14 @@ function defaults(): ClientEnvironment {
   return { network: hasEvents(g.window) ? g.window : null, visibility: hasEvents(g.document) ? g.document : null };
 }
 
+const noop = (): void => undefined;
+
 /** Subscribes to the environment's events; returns the unsubscribe. */
 export function watchEnvironment(given: ClientEnvironment | undefined, h: EnvironmentHandlers): () => void {
   const env = { ...defaults(), ...given };
   const network = env.network ?? null;
   const visibility = env.visibility ?? null;
+  if (network === null && visibility === null) return noop; // Node: nothing to follow, nothing kept
   const online = (): void => h.online();
   const offline = (): void => h.offline();
   const change = (): void => {

@@ -53,7 +53,8 @@ export interface Identity {
 export class Inbox {
   /** The last seq handed to the app; null = not known yet (resume from the device's read position on the server). */
   lastSeq: number | null = null;
-  private readonly groupSeqs = new Map<number, number>();
+  /** Made on the first read fan-out group message (most devices never get one). */
+  private groupSeqs: Map<number, number> | null = null;
   private identity: Identity | null = null;
   private loaded = false;
   private readonly store: SeqStore | null;
@@ -76,7 +77,7 @@ export class Inbox {
   async prepare(id: Identity): Promise<void> {
     if (this.identity !== null && (this.identity.mid !== id.mid || this.identity.key !== id.key)) {
       this.lastSeq = null;
-      this.groupSeqs.clear();
+      this.groupSeqs = null;
     }
     this.identity = id;
     if (this.loaded || this.store === null) return;
@@ -99,14 +100,14 @@ export class Inbox {
 
   /** Whether `m` is new to the app (false: a duplicate, or older than what was handed). */
   isNew(m: Message, viaRoom: boolean): boolean {
-    if (viaRoom && m.group !== undefined) return m.seq > (this.groupSeqs.get(m.group) ?? 0);
+    if (viaRoom && m.group !== undefined) return m.seq > (this.groupSeqs?.get(m.group) ?? 0);
     return this.lastSeq === null || m.seq > this.lastSeq;
   }
 
   /** The handler of `m` returned: move the cursor, save it, ack in a batch. */
   handed(m: Message, viaRoom: boolean): void {
     if (viaRoom && m.group !== undefined) {
-      this.groupSeqs.set(m.group, m.seq);
+      (this.groupSeqs ??= new Map()).set(m.group, m.seq);
       return;
     }
     this.lastSeq = m.seq;
