@@ -5,10 +5,11 @@
  * 2. Layers: a module imports from its own layer or a lower one, never from a higher one.
  *
  *    core       src/*.ts (ring, actor-system, layout, messages, codec, codec-mars, ops, errors,
- *               timer-wheel, limits, config, supervisor, router-records, thread-status, ...),
+ *               timer-wheel, token-bucket, limits, config, supervisor, router-records, thread-status, ...),
  *               src/ring/, src/config/
  *      < protocols  src/protocols/ (framings, the Transport contract, push frames, backlog)
- *      < services   src/session.ts (the session and its extensions), src/auth.ts, src/upstream.ts,
+ *      < services   src/session.ts (the session and its extensions), src/auth/ (auth body, modes),
+ *                   src/upstream/ (envelope codec, request limiter, HTTP client),
  *                   src/push/ (records, policies, the PushService contract),
  *                   src/im/ (records, store, messaging service, the IM session extension)
  *      < actors     actors/ (every state owner that takes ring records: connection, registry,
@@ -24,9 +25,9 @@
  *    src/im/requests.ts) the im-requests actor implements. The supervisor is core: it starts threads and writes ring records, and the
  *    control port reads its statuses.
  */
-const CORE = '^src/(ring/|config/|(?!worker-runtime|worker-admin|main|session|auth|upstream)[^/]+\\.ts$)';
+const CORE = '^src/(ring/|config/|(?!worker-runtime|worker-admin|main|session)[^/]+\\.ts$)';
 const PROTOCOLS = '^src/protocols/';
-const SERVICES = '^src/(push/|im/|session\\.ts$|auth\\.ts$|upstream\\.ts$)';
+const SERVICES = '^src/(push/|im/|auth/|upstream/|session\\.ts$)';
 const ACTORS = '^actors/';
 const CONTROL = '^src/control/';
 const ASSEMBLY = '^(src/(worker-runtime|worker-admin|main)\\.ts$|workers/)';

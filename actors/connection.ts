@@ -16,7 +16,7 @@
  * Its collaborators come in the worker's context (actors/context.ts); its registry entry is its own.
  */
 import { randomUUID } from 'node:crypto';
-import { parseAuthBody, type AuthResult } from '../src/auth.js';
+import { parseAuthBody, type AuthResult } from '../src/auth/index.js';
 import { CodecError } from '../src/codec.js';
 import { Disconnect, disconnectBody } from '../src/errors.js';
 import { Limit } from '../src/limits.js';
@@ -26,7 +26,7 @@ import type { Transport, TransportSink } from '../src/protocols/transport.js';
 import { decodeKick } from '../src/router-records.js';
 import { ST_SLOW_CLOSED } from '../src/layout.js';
 import { TimerEntry, type Expiring } from '../src/timer-wheel.js';
-import { decodeRequest, encodeReply, RequestLimiter, UpstreamStatus } from '../src/upstream.js';
+import { decodeRequest, encodeReply, RequestLimiter, UpstreamStatus } from '../src/upstream/index.js';
 import type { WorkerContext } from './context.js';
 import type { RegistryMember } from './registry.js';
 
@@ -254,7 +254,10 @@ export class ConnectionActor implements TransportSink, RegistryMember, Expiring 
     this.mid = result.mid;
     this.state = ConnState.Open;
     const registry = this.ctx.registry;
-    if (roomId !== '') {
+    // The auth body's room is the client's choice, so it passes the same admission as op 12 (a read
+    // fan-out group's room is for members); rooms granted by the auth result are the backend's.
+    const refusedRoom = roomId !== '' && !this.mayJoin(roomId);
+    if (roomId !== '' && !refusedRoom) {
       this.room = roomId;
       this.rooms.add(roomId);
       registry.joinRoom(this, roomId);
@@ -267,6 +270,7 @@ export class ConnectionActor implements TransportSink, RegistryMember, Expiring 
     registry.opened(this);
     this.ctx.wheel.schedule(this.timer, this.ctx.settings.heartbeatTimeoutMs);
     this.transport.sendPacket(ver, Op.AuthReply, seq, null);
+    if (refusedRoom) this.errorReply(ver, Op.Auth, seq, 403, `not allowed to join ${roomId}`);
     const early = this.early;
     this.early = null;
     if (early !== null) for (const p of early) if (this.state === ConnState.Open) this.onOpenPacket(p.ver, p.op, p.seq, p.body, 0, p.body.length);

@@ -3,13 +3,13 @@
  * An actor reaches its collaborators through it (a property read), never through its worker.
  */
 import type { ActorSystem } from '../src/actor-system.js';
-import type { Authenticator } from '../src/auth.js';
+import type { Authenticator } from '../src/auth/index.js';
 import type { SharedLimits } from '../src/limits.js';
 import type { Logger } from '../src/logger.js';
 import type { SessionExtensions } from '../src/session.js';
 import type { ThreadStatus } from '../src/thread-status.js';
 import type { Expiring, TimerWheel } from '../src/timer-wheel.js';
-import type { UpstreamClient } from '../src/upstream.js';
+import type { UpstreamClient } from '../src/upstream/index.js';
 import type { Registry } from './registry.js';
 
 /** The session settings a connection reads (from the config, read once). */

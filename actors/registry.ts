@@ -6,7 +6,7 @@
  * Rooms are state of the registry, not actors: a room exists while it has members on this worker,
  * and nothing addresses a room by itself (a room push reaches every worker's deliverer, which finds
  * the members here). Counts are per worker; the acceptor sums them every `rooms.countIntervalMs`
- * (src/supervisor.ts), and heartbeat replies carry that sum, as goim's comet carries logic's AllOnline.
+ * (src/room-counts.ts), and heartbeat replies carry that sum, as goim's comet carries logic's AllOnline.
  *
  * Keys are spread over `bucketsPerWorker` buckets by a hash of the key, so that per-key work (lookup,
  * kick of a duplicate key) touches one smaller map.

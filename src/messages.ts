@@ -73,7 +73,7 @@ export const enum SystemActorId {
   Supervision = 0,
   /** A worker's deliverer (actors/deliverer.ts). */
   Deliverer = 1,
-  /** Pending reliable-messaging sends of this thread, worker or acceptor (src/im/requests.ts). */
+  /** Pending reliable-messaging sends of this thread, worker or acceptor (actors/im-requests.ts). */
   ImRequests = 2,
 }
 /** Ids of ActorKind.RouterShard actors: each worker owns one shard of the users (hash of mid). */

@@ -2,60 +2,34 @@
  * The acceptor's supervision of worker threads (after piscina): start each worker with its own
  * listening descriptors and wait for its ready handshake; replace a worker that dies, after its
  * router entries are purged everywhere, unless it keeps dying (crash-loop guard); notice a worker
- * whose mailbox stops moving; and at shutdown tell, drain and join every worker.
+ * whose mailbox stops moving; and at shutdown tell, drain and join every worker. It runs the room
+ * count round (src/room-counts.ts) and reports each worker's status (src/worker-status.ts).
  */
 import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { ActorKind, ActorSystem } from './actor-system.js';
 import { nodeEndpoint } from './comlink-node.js';
 import type { Config } from './config/index.js';
-import { ST_CONNECTIONS, ST_LOOP_LAG_MS, ST_PARKED, ST_ROOM_VERSION, ST_ROOMS, ST_ROUTER_ENTRIES, ST_SLOW_CLOSED, ST_SLOW_DROPPED, ST_SLOW_GAPS, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
+import { ST_CONNECTIONS, ST_LOOP_LAG_MS, ST_PARKED, ST_ROOM_VERSION, ST_ROOMS, ST_ROUTER_ENTRIES, ST_STATE, STATUS_WORDS, WorkerState } from './layout.js';
 import type { ListenFdPool } from './listen-fds.js';
 import { createLimitsBuffer, SharedLimits } from './limits.js';
 import type { Logger } from './logger.js';
 import { MessageKind, RouterActorId, SystemActorId, type WorkerAdmin, type WorkerEvent, type WorkerInit } from './messages.js';
 import { createRingBuffer, RingReader } from './ring/ring.js';
+import { RoomCountRound } from './room-counts.js';
 import { encodeWorker } from './router-records.js';
+import { readWorkerStatus, type ExtensionStatus, type SlotState, type SlotView, type WorkerStatus } from './worker-status.js';
+
+export type { SlotState, WorkerStatus } from './worker-status.js';
 
 const WORKER_ENTRY = new URL('../workers/worker.js', import.meta.url);
 
-export type SlotState = 'starting' | 'ready' | 'dead' | 'failed' | 'stopping' | 'stopped';
-
 /** One worker position: the Worker in it changes when it is replaced; its index and mailbox do not. */
-interface Slot {
-  index: number;
-  state: SlotState;
+interface Slot extends SlotView {
   worker: Worker | null;
   admin: Comlink.Remote<WorkerAdmin> | null;
-  threadId: number;
-  restarts: number;
   deaths: number[]; // times of recent deaths, for the crash-loop guard
-  lastExit: { code: number; error: string | null; at: number } | null;
-  // stall detection
-  probe: RingReader;
-  lastConsumed: number;
-  lastProgressAt: number;
-  stalled: boolean;
-}
-
-export interface WorkerStatus {
-  id: number;
-  state: SlotState;
-  stalled: boolean;
-  threadId: number;
-  restarts: number;
-  connections: number;
-  rooms: number;
-  accepted: number;
-  loopLagMs: number;
-  slowConsumersClosed: number;
-  /** Policy drop-oldest: gaps opened (a connection started dropping) and pushes dropped. */
-  slowConsumerGaps: number;
-  slowMessagesDropped: number;
-  routerEntries: number;
-  mailbox: { usedBytes: number; capacityBytes: number; consumed: number; fullEvents: number; parked: number; rejected: number; undeliverable: number };
-  lastProgressAgoMs: number;
-  lastExit: { code: number; error: string | null; agoMs: number } | null;
+  lastConsumed: number; // stall detection
 }
 
 export class Supervisor {
@@ -76,16 +50,14 @@ export class Supervisor {
   private readonly fds: ListenFdPool;
   private probeTimer: NodeJS.Timeout | null = null;
   private countTimer: NodeJS.Timeout | null = null;
-  private counting = false;
-  /** Sum of the workers' room versions at the last count round: no change, no round. */
-  private countedVersion = -1;
+  private readonly roomCounts: RoomCountRound;
   private stopping = false;
   /** Called when a worker has died (after its router entries are purged from the shards). */
   onWorkerDeath: (worker: number) => void = () => undefined;
   /** Called when no worker is left alive and none will be restarted. */
   onAllFailed: () => void = () => undefined;
   /** Figures of the session extensions, read from their status words (src/layout.ts, ST_EXT_FIRST), added to each WorkerStatus. */
-  extensionStatus: (word: (index: number) => number) => Record<string, number> = () => ({});
+  extensionStatus: ExtensionStatus = () => ({});
 
   constructor(config: Config, workers: number, fds: ListenFdPool, log: Logger) {
     this.config = config;
@@ -121,6 +93,17 @@ export class Supervisor {
       lastProgressAt: now,
       stalled: false,
     }));
+    this.roomCounts = new RoomCountRound(
+      {
+        version: () => {
+          let version = 0;
+          for (const s of this.slots) version += Atomics.load(this.statusWords, s.index * STATUS_WORDS + ST_ROOM_VERSION) + s.restarts;
+          return version;
+        },
+        admins: () => this.slots.filter((s) => s.state === 'ready' && s.admin !== null).map((s) => s.admin!),
+      },
+      log,
+    );
   }
 
   /** Starts every worker and resolves when all are ready. */
@@ -131,7 +114,9 @@ export class Supervisor {
     await Promise.all(this.slots.map((slot) => this.spawn(slot)));
     this.probeTimer = setInterval(() => this.probe(), this.config.supervisor.probeIntervalMs);
     this.probeTimer.unref();
-    this.countTimer = setInterval(() => void this.sumRoomCounts(), this.config.rooms.countIntervalMs);
+    this.countTimer = setInterval(() => {
+      if (!this.stopping) void this.roomCounts.run();
+    }, this.config.rooms.countIntervalMs);
     this.countTimer.unref();
   }
 
@@ -271,30 +256,6 @@ export class Supervisor {
     }
   }
 
-  /**
-   * Sums every worker's room member counts and hands the totals back to all of them (goim's comet
-   * reports room counts to logic every 10 s and heartbeats carry the sum). Control plane: comlink.
-   */
-  private async sumRoomCounts(): Promise<void> {
-    if (this.counting || this.stopping) return;
-    let version = 0;
-    for (const s of this.slots) version += Atomics.load(this.statusWords, s.index * STATUS_WORDS + ST_ROOM_VERSION) + s.restarts;
-    if (version === this.countedVersion) return; // an idle server sends nothing
-    this.counting = true;
-    try {
-      const admins = this.slots.filter((s) => s.state === 'ready' && s.admin !== null).map((s) => s.admin!);
-      const counts = await Promise.all(admins.map((a) => a.roomCounts()));
-      const totals: Record<string, number> = {};
-      for (const c of counts) for (const [room, n] of Object.entries(c)) totals[room] = (totals[room] ?? 0) + n;
-      await Promise.all(admins.map((a) => a.setRoomTotals(totals)));
-      this.countedVersion = version;
-    } catch (err) {
-      this.log.debug({ err }, 'room count round failed (a worker went away); the next round retries');
-    } finally {
-      this.counting = false;
-    }
-  }
-
   admin(index: number): Comlink.Remote<WorkerAdmin> | null {
     return this.slots[index]?.admin ?? null;
   }
@@ -309,37 +270,7 @@ export class Supervisor {
 
   statuses(): WorkerStatus[] {
     const now = Date.now();
-    return this.slots.map((slot) => {
-      const b = slot.index * STATUS_WORDS;
-      const w = (i: number): number => Atomics.load(this.statusWords, b + i);
-      return {
-        id: slot.index,
-        state: slot.state,
-        stalled: slot.stalled,
-        threadId: slot.threadId,
-        restarts: slot.restarts,
-        connections: w(1),
-        rooms: w(2),
-        accepted: w(4),
-        loopLagMs: w(8),
-        slowConsumersClosed: w(ST_SLOW_CLOSED),
-        slowConsumerGaps: w(ST_SLOW_GAPS),
-        slowMessagesDropped: w(ST_SLOW_DROPPED) >>> 0,
-        ...this.extensionStatus(w),
-        routerEntries: w(3),
-        mailbox: {
-          usedBytes: slot.probe.used(),
-          capacityBytes: slot.probe.capacity,
-          consumed: slot.probe.consumed(),
-          fullEvents: slot.probe.fullEvents(),
-          parked: w(5),
-          rejected: w(6),
-          undeliverable: w(7),
-        },
-        lastProgressAgoMs: now - slot.lastProgressAt,
-        lastExit: slot.lastExit === null ? null : { code: slot.lastExit.code, error: slot.lastExit.error, agoMs: now - slot.lastExit.at },
-      };
-    });
+    return this.slots.map((slot) => readWorkerStatus(slot, this.statusWords, this.extensionStatus, now));
   }
 
   /**

@@ -9,7 +9,7 @@
 import type http from 'node:http';
 import type net from 'node:net';
 import { ActorKind, ActorSystem } from './actor-system.js';
-import { createAuthenticator } from './auth.js';
+import { createAuthenticator } from './auth/index.js';
 import { servePagesEnabled } from './config/index.js';
 import { ST_ROUTER_ENTRIES, ST_STATE, WorkerState } from './layout.js';
 import { SharedLimits } from './limits.js';
@@ -26,7 +26,7 @@ import { encodeKick } from './router-records.js';
 import { SessionExtensions } from './session.js';
 import { ThreadStatus } from './thread-status.js';
 import { TimerWheel, type Expiring } from './timer-wheel.js';
-import { UpstreamClient } from './upstream.js';
+import { UpstreamClient } from './upstream/index.js';
 import { ImGateway } from './im/gateway.js';
 import { ImService } from './im/service.js';
 import { ImStore } from './im/store.js';

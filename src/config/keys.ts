@@ -187,6 +187,11 @@ export const KEYS = {
       [1, 1000000],
       "Groups up to this many members get write fan-out (a copy in each member's inbox); larger groups get read fan-out (one group inbox, room broadcast).",
     ),
+    maxMessageBytes: int(
+      4096,
+      [1, 16777216],
+      'Largest reliable message body in bytes, the one limit on every path: `POST /im/send` and `/im/group/send` answer 413 past it, a client send (op 110) gets op 111 code 413. A client packet must also fit `protocol.maxBodyBytes`, which holds the op-110 envelope (15 bytes and the client_msg_id) besides the body.',
+    ),
     sendRatePerSec: int(100, [1, 1000000], 'Sustained client sends (op 110) per second per connection (then error 429).'),
     sendBurst: int(200, [1, 1000000], 'Token bucket size for client sends per connection.'),
   },

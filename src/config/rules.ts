@@ -40,7 +40,7 @@ function rsaKeyProblem(pem: string): string | undefined {
   if (!pem.includes('-----BEGIN')) return base;
   let key: KeyObject;
   try {
-    // Accepts SPKI public keys, PKCS#1 and certificates (src/auth.ts imports the key the same way).
+    // Accepts SPKI public keys, PKCS#1 and certificates (src/auth/jwt.ts imports the key the same way).
     key = createPublicKey({ key: pem, format: 'pem' });
   } catch (err) {
     return `${base} (${(err as Error).message})`;

@@ -8,6 +8,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import os from 'node:os';
+import { CONFIG_DEFAULTS } from '../config/index.js';
 import { errorCodeOf, ServiceError } from '../errors.js';
 import type { LimitName } from '../limits.js';
 import type { Logger } from '../logger.js';
@@ -50,15 +51,19 @@ export interface NodesOptions {
   addrs: string[];
 }
 
-/** goim's defaults (logic: heartbeat 4m, heartbeatMax 2, backoff 300/3/1.8/0.3; comet ports). */
+/**
+ * What /goim/nodes/* report when the server is built without `nodes` (tests of the control port
+ * alone): the config defaults (goim's values), with no wss port since TLS is off by default.
+ */
+const n = CONFIG_DEFAULTS.nodes;
 export const DEFAULT_NODES: NodesOptions = {
-  domain: '',
-  tcpPort: 3101,
-  wsPort: 3102,
+  domain: n.domain,
+  tcpPort: CONFIG_DEFAULTS.tcp.port,
+  wsPort: CONFIG_DEFAULTS.ws.port,
   wssPort: 0,
-  heartbeatSec: 240,
-  heartbeatMax: 2,
-  backoff: { maxDelay: 300, baseDelay: 3, factor: 1.8, jitter: 0.3 },
+  heartbeatSec: n.heartbeatSec,
+  heartbeatMax: n.heartbeatMax,
+  backoff: { maxDelay: n.backoffMaxDelay, baseDelay: n.backoffBaseDelay, factor: n.backoffFactor, jitter: n.backoffJitter },
   addrs: [],
 };
 

@@ -21,7 +21,7 @@ import type { CrashMode } from '../messages.js';
 import { ServiceError } from '../errors.js';
 import type { PushService } from '../push/types.js';
 import type { Supervisor } from '../supervisor.js';
-import { TokenBucket } from '../upstream.js';
+import { TokenBucket } from '../token-bucket.js';
 import type { ImService } from '../im/service.js';
 import { BATCH_ROUTES } from './batch.js';
 import { IM_ROUTES } from './im-api.js';

@@ -12,9 +12,9 @@
  * Unknown fields are refused (400 naming them): a typo such as "clientMsgId" must not silently
  * turn off duplicate protection.
  *
- * Size: a message sent here is bounded by the request, at most control.maxBodyBytes (413 past it);
- * a message a client sends (op 110) is bounded by its packet, at most protocol.maxBodyBytes (op 6
- * 4003 past it). Both are delivered the same way, as op 112 (src/im/message.ts).
+ * Size: a message body is at most im.maxMessageBytes on every path (413 here, op 111 code 413 for a
+ * client's op 110; checked by src/im/service.ts). The request itself is bounded by control.maxBodyBytes
+ * and a client packet by protocol.maxBodyBytes, as every request and packet is.
  */
 import { checkMid, MAX_PAGE, type ImService } from '../im/service.js';
 import { HttpError, intParam, type ApiContext, type ApiRequest, type ApiRoute } from './goim-api.js';

@@ -22,7 +22,7 @@ import { shardOfMid } from '../hash.js';
 import { MessageKind, RouterActorId } from '../messages.js';
 import { ExtOp, ImOp } from '../ops.js';
 import type { Session, SessionExtension } from '../session.js';
-import { RequestLimiter, UpstreamStatus } from '../upstream.js';
+import { RequestLimiter, UpstreamStatus } from '../upstream/index.js';
 import { getU64, setU64 } from './message.js';
 import { encodeAck, encodeSync, ImCode } from './records.js';
 import { ImError } from './requests.js';

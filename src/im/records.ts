@@ -14,6 +14,8 @@ export const enum ImCode {
   BadRequest = 400,
   NotMember = 403,
   UnknownTarget = 404,
+  /** The message body is over im.maxMessageBytes. */
+  TooLarge = 413,
   RateLimited = 429,
   Unavailable = 503,
   Timeout = 504,

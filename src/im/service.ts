@@ -59,7 +59,13 @@ export class ImService {
   }
 
   /** Stores a message in each recipient's inbox; resolves with "mid" → seq once durable. */
+  /** One limit on a message's body for every path (HTTP and op 110), checked before anything is stored. */
+  private checkSize(body: Uint8Array): void {
+    if (body.length > this.cfg.maxMessageBytes) throw new ImError(ImCode.TooLarge, `message body is ${body.length} bytes, over im.maxMessageBytes (${this.cfg.maxMessageBytes})`);
+  }
+
   async sendToUsers(from: number, to: number[], op: number, body: Uint8Array, clientMsgId: string): Promise<Record<string, number>> {
+    this.checkSize(body);
     if (to.length === 0) throw new ImError(ImCode.BadRequest, '"to" must name at least one recipient');
     if (to.length > MAX_RECIPIENTS) throw new ImError(ImCode.BadRequest, `"to" names more than ${MAX_RECIPIENTS} recipients`);
     const seqs = await this.requests.send({ from, op, group: 0, clientMsgId: utf8(clientMsgId), body, mids: to });
@@ -67,6 +73,7 @@ export class ImService {
   }
 
   async sendToGroup(from: number, gid: number, op: number, body: Uint8Array, clientMsgId: string): Promise<GroupSendResult> {
+    this.checkSize(body);
     const g = this.store.group(gid);
     if (g === undefined) throw new ImError(ImCode.UnknownTarget, `unknown group ${gid}`);
     if (!this.store.isMember(gid, from)) throw new ImError(ImCode.NotMember, `${from} is not a member of group ${gid}`);

@@ -3,7 +3,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import { SignJWT } from 'jose';
 import { encodePacket, Op } from '../../src/codec.js';
-import { decodeReply, encodeRequest } from '../../src/upstream.js';
+import { decodeReply, encodeRequest } from '../../src/upstream/index.js';
 import { GoimClient, type Kind } from '../helpers/goim-client.js';
 import { startServer, until, type RunningServer } from '../helpers/server.js';
 

@@ -239,7 +239,7 @@ describe('reliable messaging: redelivery, retention, read fan-out groups', funct
   before(async () => {
     s = await startServer({
       workers: 2,
-      im: { redeliverMs: 300, retainCount: 5, retainMs: 1500, groupFanoutMax: 2, idempotencyMs: 1000, sendRatePerSec: 1, sendBurst: 3 },
+      im: { redeliverMs: 300, retainCount: 5, retainMs: 1500, groupFanoutMax: 2, idempotencyMs: 1000, sendRatePerSec: 1, sendBurst: 3, maxMessageBytes: 1 << 20 },
       protocol: { timerTickMs: 50 },
       push: { writeQueueBytes: 1 << 20 },
     });

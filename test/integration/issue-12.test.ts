@@ -1,19 +1,19 @@
 /**
  * Issue 12's small fixes, on a real server: a TCP/Mars client whose first packet is not auth is told
  * why (op 6 400); /goim/nodes/weighted advertises only the listeners that exist; POST /im/send
- * refuses unknown fields and states its size limit (control.maxBodyBytes), as op 110 does its own
- * (protocol.maxBodyBytes).
+ * refuses unknown fields; a message body has one limit, im.maxMessageBytes, over HTTP and op 110 alike
+ * (the request and the packet keep their own bounds, control.maxBodyBytes and protocol.maxBodyBytes).
  */
 import assert from 'node:assert/strict';
 import { Op } from '../../src/ops.js';
 import { GoimClient } from '../helpers/goim-client.js';
-import { postJson } from '../helpers/im-client.js';
+import { ImClient, postJson } from '../helpers/im-client.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
 
 describe('issue 12 fixes', () => {
   let s: RunningServer;
   before(async () => {
-    s = await startServer({ workers: 2, mars: {}, control: { maxBodyBytes: 8192 } });
+    s = await startServer({ workers: 2, mars: {}, control: { maxBodyBytes: 8192 }, im: { maxMessageBytes: 1000 } });
   });
   after(async () => {
     await s.stop('SIGKILL');
@@ -67,5 +67,23 @@ describe('issue 12 fixes', () => {
     const body = JSON.parse(p!.body.toString()) as { code: number; reason: string };
     assert.equal(body.code, 4003);
     assert.match(body.reason, /protocol\.maxBodyBytes/);
+  });
+
+  it('a message body has one limit on both paths: im.maxMessageBytes (413 over HTTP, op 111 code 413 over op 110), and nothing is stored', async () => {
+    const http = await postJson(s.controlPort, '/im/send', { from: 1, to: [1204], body: 'x'.repeat(1001) });
+    assert.equal(http.status, 413);
+    assert.match(http.json.message, /im\.maxMessageBytes \(1000\)/);
+    const c = await ImClient.connect(s.tcpPort, 1205, 'sized-sender');
+    try {
+      const over = await c.send(0, 1204, 'x'.repeat(1001));
+      assert.equal(over.code, 413);
+      assert.match(over.message, /im\.maxMessageBytes/);
+      assert.deepEqual((await s.get('/im/inbox?mid=1204')).body.data.messages, [], 'nothing stored');
+      assert.equal((await postJson(s.controlPort, '/im/send', { from: 1, to: [1204], body: 'x'.repeat(1000) })).status, 200, 'at the limit: stored');
+      assert.equal((await c.send(0, 1204, 'y'.repeat(1000))).code, 0, 'at the limit over op 110: stored');
+      assert.equal((await s.get('/im/inbox?mid=1204')).body.data.messages.length, 2);
+    } finally {
+      c.close();
+    }
   });
 });

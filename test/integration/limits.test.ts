@@ -9,7 +9,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { encodePacket, Op } from '../../src/codec.js';
-import { encodeRequest, decodeReply } from '../../src/upstream.js';
+import { encodeRequest, decodeReply } from '../../src/upstream/index.js';
 import { GoimClient, type ConnectOptions, type Kind } from '../helpers/goim-client.js';
 import { connectTcp, limitRefusals, startServer, until, type RunningServer } from '../helpers/server.js';
 

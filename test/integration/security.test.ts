@@ -9,7 +9,7 @@ import { encodePacket, Op } from '../../src/codec.js';
 import { BATCH_ROUTES } from '../../src/control/batch.js';
 import { GOIM_ROUTES } from '../../src/control/goim-api.js';
 import { CONFIG_DEFAULTS, DEFAULT_CONFIG_FILE, loadConfig } from '../../src/config/index.js';
-import { encodeRequest } from '../../src/upstream.js';
+import { encodeRequest } from '../../src/upstream/index.js';
 import { GoimClient } from '../helpers/goim-client.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
 

@@ -9,7 +9,7 @@ import {
   type AuthFailure,
   type AuthRequest,
   type AuthResult,
-} from '../../src/auth.js';
+} from '../../src/auth/index.js';
 import type { AuthConfig } from '../../src/config/index.js';
 
 const enc = new TextEncoder();

@@ -352,7 +352,7 @@ describe('config: rules', () => {
   });
 
   // These were checked by createAuthenticator in each worker (test/auth.test.ts "names the config
-  // key"); src/auth.ts now takes the validated config, so they are checked here, at load.
+  // key"); src/auth/ now takes the validated config, so they are checked here, at load.
   it('auth: each mode requires its keys, named in the problem', () => {
     const jwt = (j: object) => (): unknown => resolveConfig({ auth: { mode: 'jwt', jwt: j } }, {});
     expectConfigError(jwt({ algorithm: 'HS256', secret: '' }), 'auth.jwt.secret');

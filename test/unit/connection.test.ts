@@ -4,7 +4,7 @@
  * and the session-extension hooks.
  */
 import assert from 'node:assert/strict';
-import type { AuthRequest, AuthResult } from '../../src/auth.js';
+import type { AuthRequest, AuthResult } from '../../src/auth/index.js';
 import { ST_SLOW_CLOSED } from '../../src/layout.js';
 import { MessageKind } from '../../src/messages.js';
 import { ExtOp, Op } from '../../src/ops.js';
@@ -185,6 +185,33 @@ describe('unit: connection actor', () => {
     assert.equal(c.ext[0], 1, 'state beside the connection, in its slot');
     assert.deepEqual(t.packets.filter((p) => p.op === 151).map((p) => p.seq), [3]);
     assert.equal(JSON.parse(t.packets.find((p) => p.op === ExtOp.ErrorReply)!.body.toString()).reason, 'not allowed to join secret://1');
+  });
+
+  it('the auth body\'s room_id passes the extensions\' room admission: refused, the session opens without it and op 199 403 says why', async () => {
+    const ext: SessionExtension = {
+      name: 'rooms-gate',
+      slot: 0,
+      ops: [],
+      records: [],
+      onPacket: () => undefined,
+      onRecord: () => undefined,
+      mayJoin: (_s, room) => room !== 'secret://1',
+      resync: () => undefined,
+      onClose: () => undefined,
+    };
+    const { c, t } = open({ extensions: [ext] });
+    auth(c, { mid: 9, key: 'sneaky', room_id: 'secret://1' }, 5);
+    await settle();
+    assert.equal(c.state, ConnState.Open);
+    assert.equal(c.room, '');
+    assert.equal(c.rooms.size, 0, 'not in the refused room');
+    const err = t.packets.find((p) => p.op === ExtOp.ErrorReply)!;
+    assert.equal(err.seq, 5);
+    assert.deepEqual(JSON.parse(err.body.toString()), { op: 7, code: 403, reason: 'not allowed to join secret://1' });
+    const { c: c2 } = open({ extensions: [ext] });
+    auth(c2, { mid: 9, key: 'fine', room_id: 'live://1' });
+    await settle();
+    assert.equal(c2.room, 'live://1', 'an admitted room is joined as before');
   });
 
   it('dropSlow (policy close): counted in the status words, queue discarded, op 6 4005, then close', async () => {

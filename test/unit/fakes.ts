@@ -4,7 +4,7 @@
  * context built around a real Registry, TimerWheel and SharedLimits (no thread, no socket).
  */
 import type { ActorSystem } from '../../src/actor-system.js';
-import type { AuthRequest, AuthResult } from '../../src/auth.js';
+import type { AuthRequest, AuthResult } from '../../src/auth/index.js';
 import { STATUS_WORDS } from '../../src/layout.js';
 import { createLimitsBuffer, SharedLimits, type ConnectionLimits } from '../../src/limits.js';
 import { createLogger } from '../../src/logger.js';
@@ -14,7 +14,7 @@ import { SendResult } from '../../src/ring/outbox.js';
 import { SessionExtensions, type SessionExtension } from '../../src/session.js';
 import { ThreadStatus } from '../../src/thread-status.js';
 import { TimerWheel, type Expiring } from '../../src/timer-wheel.js';
-import { UpstreamClient } from '../../src/upstream.js';
+import { UpstreamClient } from '../../src/upstream/index.js';
 import type { SessionSettings, WorkerContext } from '../../actors/context.js';
 import { Registry } from '../../actors/registry.js';
 

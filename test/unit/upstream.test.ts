@@ -6,14 +6,14 @@ import type { AddressInfo } from 'node:net';
 import {
   MAX_REPLY_BODY,
   RequestLimiter,
-  TokenBucket,
   UpstreamClient,
   UpstreamStatus,
   decodeReply,
   decodeRequest,
   encodeReply,
   encodeRequest,
-} from '../../src/upstream.js';
+} from '../../src/upstream/index.js';
+import { TokenBucket } from '../../src/token-bucket.js';
 
 const text = new TextDecoder();
 const who = { mid: 123, key: 'k-1', platform: 'web' };
