@@ -49,6 +49,10 @@ const scenarios: Record<string, Scenario> = {
     description: 'reliable messaging: persisted (fsync\'d) messages/s through POST /im/send, send-to-deliver latency p99 for an online user',
     load: () => import('./im.js'),
   },
+  sdk: {
+    description: 'the client SDK: 5,000 @ringcast/client connections in one process receiving room pushes: CPU per push, memory per connection vs bare ws clients',
+    load: () => import('./sdk.js'),
+  },
   codec: {
     description: 'goim codec CPU: encode/decode ns per packet; fan-out framing per-client vs frame-once (PushFrames), no sockets',
     load: () => import('./codec.js'),

@@ -66,7 +66,7 @@ export const Disconnect = Object.freeze({
   /** The outbound queue passed push.writeQueueBytes under the close policy. */
   SlowConsumer: d(4005, 'slow_consumer', 'slow consumer: outbound queue over push.writeQueueBytes', 'backoff'),
   /** An operator closed the connection (POST /admin/kick, the dashboard's Actions page). */
-  Kicked: d(4006, 'kicked', 'kicked by the operator', 'backoff'),
+  Kicked: d(4006, 'kicked', 'kicked by the operator', 'no'),
 });
 
 /** Every disconnect code, for docs and clients. */

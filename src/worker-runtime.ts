@@ -10,6 +10,7 @@ import type http from 'node:http';
 import type net from 'node:net';
 import { ActorKind, ActorSystem } from './actor-system.js';
 import { createAuthenticator } from './auth/index.js';
+import { servePagesEnabled } from './config/index.js';
 import { ST_ROUTER_ENTRIES, ST_STATE, WorkerState } from './layout.js';
 import { SharedLimits } from './limits.js';
 import type { Logger } from './logger.js';
@@ -142,7 +143,7 @@ export class WorkerRuntime {
     const ctx = this.ctx;
     const accept = (t: Transport): TransportSink => ConnectionActor.accept(ctx, t);
     const maxBody = config.protocol.maxBodyBytes;
-    const wsOpts = { path: config.ws.path, perMessageDeflate: config.ws.perMessageDeflate, maxBody, upgradeTimeoutMs: config.protocol.handshakeTimeoutMs };
+    const wsOpts = { path: config.ws.path, perMessageDeflate: config.ws.perMessageDeflate, maxBody, upgradeTimeoutMs: config.protocol.handshakeTimeoutMs, servePages: servePagesEnabled(config) };
     const secure = this.init.tls ?? undefined;
     if (fds.tcp !== undefined) this.servers.push(await listenTcp(fds.tcp, maxBody, accept));
     if (fds.ws !== undefined) this.servers.push(await listenWs(fds.ws, wsOpts, accept));

@@ -7,6 +7,11 @@ export function tlsEnabled(cfg: Config): boolean {
   return cfg.tls.cert !== '' && cfg.tls.key !== '';
 }
 
+/** Whether the WebSocket port serves GET /ringcast-client.js (ws.servePages; auto: only without real auth). */
+export function servePagesEnabled(cfg: Config): boolean {
+  return cfg.ws.servePages === 'on' || (cfg.ws.servePages === 'auto' && cfg.auth.mode === 'none');
+}
+
 /** Number of worker threads to start: `cfg.workers`, or os.availableParallelism() when it is 0. */
 export function resolvedWorkers(cfg: Config): number {
   return cfg.workers === 0 ? os.availableParallelism() : cfg.workers;

@@ -10,7 +10,7 @@ export { ENV_PREFIX, envName } from './env.js';
 export { resolveConfig } from './resolve.js';
 export { loadConfig } from './load.js';
 export { DEFAULT_CONFIG_FILE, PACKAGE_ROOT } from './paths.js';
-export { kickPlatforms, resolvedWorkers, tlsEnabled } from './derived.js';
+export { kickPlatforms, resolvedWorkers, servePagesEnabled, tlsEnabled } from './derived.js';
 export type { RoomPolicyRule, UpstreamService } from './lists.js';
 export {
   AUTH_MODES,

@@ -7,7 +7,7 @@
  */
 import { parseCommaList, parseRoomPolicies, parseServices } from './lists.js';
 import { absolutePath, bool, int, list, nonEmpty, num, oneOf, port, powerOfTwo, text, type Section } from './spec.js';
-import { AUTH_MODES, JWT_ALGORITHMS, LOG_LEVELS, MULTI_LOGIN_POLICIES, SLOW_CONSUMER_POLICIES } from './values.js';
+import { AUTH_MODES, JWT_ALGORITHMS, LOG_LEVELS, MULTI_LOGIN_POLICIES, SERVE_PAGES_MODES, SLOW_CONSUMER_POLICIES } from './values.js';
 
 export const KEYS = {
   workers: int(0, [0, 256], 'Worker threads; 0 = `os.availableParallelism()`.'),
@@ -23,6 +23,11 @@ export const KEYS = {
     port: port(3102, 'WebSocket listener port; 0 = any free port.'),
     path: absolutePath('/sub', 'HTTP path at which WebSocket upgrades are accepted.'),
     perMessageDeflate: bool(false, 'Negotiate permessage-deflate with clients that offer it (off: pushes are written pre-framed).'),
+    servePages: oneOf(
+      SERVE_PAGES_MODES,
+      'auto',
+      'Serve the browser build of `@ringcast/client` as an ES module at `GET /ringcast-client.js` on the WebSocket port(s). `auto`: on when `auth.mode` is `none`, off with real auth.',
+    ),
   },
   mars: {
     host: nonEmpty('0.0.0.0', 'Address the Tencent Mars long-link listener binds to.'),

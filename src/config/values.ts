@@ -17,3 +17,7 @@ export type MultiLoginPolicy = (typeof MULTI_LOGIN_POLICIES)[number];
 
 export const SLOW_CONSUMER_POLICIES = ['close', 'drop-oldest'] as const;
 export type SlowConsumerPolicy = (typeof SLOW_CONSUMER_POLICIES)[number];
+
+/** ws.servePages: auto = on exactly when auth.mode is none (the embedded default), off with real auth. */
+export const SERVE_PAGES_MODES = ['auto', 'on', 'off'] as const;
+export type ServePagesMode = (typeof SERVE_PAGES_MODES)[number];
