@@ -18,6 +18,7 @@
  * count deliveries; then drain, collect delivered / missing / duplicates / latency from the clients
  * and stop everything.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatNumber, UsageError, writeResult } from '../report.js';
@@ -100,7 +101,7 @@ export const SPECS: Record<string, ScenarioSpec> = {
   },
 };
 
-/** The generator's clients heartbeat every this many ms (bench/load/client.ts spreads them over it). */
+/** The generator's clients heartbeat every this many ms by default (bench/load/client.ts spreads them over it). */
 const HEARTBEAT_MS = 30_000;
 
 interface RunOptions extends Params {
@@ -108,6 +109,8 @@ interface RunOptions extends Params {
   servers: ServerName[];
   /** ringcast worker counts: one run each. */
   workers: number[];
+  /** Each client connection heartbeats this often (ms). */
+  heartbeatMs: number;
   cpuProf: string | null;
 }
 
@@ -141,6 +144,7 @@ ${spec.description}
   --batch-window MS ringcast push.batchWindowMs (default: ringcast's own default)
   --workers N[,M]   ringcast worker threads (default 2); a list runs ringcast once per count
                     and adds the ratio of the last to the first (e.g. unicast --workers 1,2)
+  --heartbeat-ms MS each connection heartbeats this often (default ${HEARTBEAT_MS}; goim clients: 4 min)
   --only NAME       run only ringcast or only baseline
   --cpu-prof DIR    run the servers with node --cpu-prof, profiles in DIR
   --quick           smoke run (${Object.entries(spec.quick).map(([k, v]) => `${k} ${v}`).join(', ')}); explicit options still win
@@ -162,6 +166,7 @@ function parseOptions(name: string, spec: ScenarioSpec, args: string[]): RunOpti
         settle: { type: 'string' },
         'batch-window': { type: 'string' },
         workers: { type: 'string' },
+        'heartbeat-ms': { type: 'string' },
         only: { type: 'string' },
         'cpu-prof': { type: 'string' },
         quick: { type: 'boolean', default: false },
@@ -194,6 +199,7 @@ function parseOptions(name: string, spec: ScenarioSpec, args: string[]): RunOpti
     settleSeconds: num('settle', v.settle, base.settleSeconds, 0),
     batchWindowMs: v['batch-window'] === undefined ? base.batchWindowMs : Math.floor(num('batch-window', v['batch-window'], 0, 0)),
     workers,
+    heartbeatMs: Math.floor(num('heartbeat-ms', v['heartbeat-ms'], HEARTBEAT_MS, 1000)),
     quick: v.quick,
     servers: v.only !== undefined ? [v.only as ServerName] : ['ringcast', 'baseline'],
     cpuProf: v['cpu-prof'] ?? null,
@@ -236,7 +242,7 @@ interface IdleMeasure {
   rssAfterBytes: number;
   perConnBytes: number;
   cpuPercent: number;
-  /** Heartbeats the clients sent over the measured interval (each connection one per HEARTBEAT_MS). */
+  /** Heartbeats the clients sent over the measured interval (each connection one per --heartbeat-ms). */
   heartbeats: number;
   cpuUsPerHeartbeat: number;
   /** % of a core per 10,000 idle connections. */
@@ -252,14 +258,31 @@ interface StormMeasure {
   rate: number;
   cpuSeconds: number;
   cpuUsPerConn: number;
+  /** CPU of the load side (the client processes) over the same time. */
+  loadCpuSeconds: number;
   threads: ThreadRow[];
   errorSamples: string[];
 }
 
-async function startServer(run: RunSpec, o: RunOptions): Promise<ServerHandle> {
+function profileDir(run: RunSpec, o: RunOptions): string {
+  return path.join(o.cpuProf ?? '', run.label.replace(/ /g, '-'));
+}
+
+/**
+ * With --cpu-prof: the measured interval on the profiles' clock, next to them, so that
+ * `profile-summary DIR` counts only that interval (not the connect phase before it).
+ */
+function saveWindow(run: RunSpec, o: RunOptions, meter: ThreadMeter, suffix = ''): void {
+  if (o.cpuProf === null) return;
+  const dir = profileDir(run, o) + suffix;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'window.json'), JSON.stringify({ fromUs: meter.fromUs, toUs: meter.toUs }) + '\n');
+}
+
+async function startServer(run: RunSpec, o: RunOptions, suffix = ''): Promise<ServerHandle> {
   // One directory per server run: node names each thread's profile CPU.<date>.<pid>.<tid>.<seq>.cpuprofile
   // (--cpu-prof-name does not expand placeholders, so a fixed name would let the threads overwrite each other).
-  const nodeArgs = o.cpuProf !== null ? ['--cpu-prof', '--cpu-prof-dir', path.join(o.cpuProf, run.label.replace(/ /g, '-'))] : [];
+  const nodeArgs = o.cpuProf !== null ? ['--cpu-prof', '--cpu-prof-dir', profileDir(run, o) + suffix] : [];
   return run.server === 'ringcast' ? startRingcast({ workers: run.workers, batchWindowMs: o.batchWindowMs, nodeArgs }) : startBaseline(nodeArgs);
 }
 
@@ -272,8 +295,8 @@ function mainRole(run: RunSpec): string {
   return run.server === 'ringcast' ? 'acceptor' : 'main';
 }
 
-async function withServer<T>(run: RunSpec, o: RunOptions, fn: (s: ServerHandle) => Promise<T>): Promise<T> {
-  const s = await startServer(run, o);
+async function withServer<T>(run: RunSpec, o: RunOptions, fn: (s: ServerHandle) => Promise<T>, suffix = ''): Promise<T> {
+  const s = await startServer(run, o, suffix);
   try {
     return await fn(s);
   } finally {
@@ -294,7 +317,7 @@ function startGenerator(server: ServerHandle, kind: Transport, o: RunOptions, co
     connections: o.connections,
     rooms: o.rooms,
     keyPrefix: 'k',
-    heartbeatMs: HEARTBEAT_MS,
+    heartbeatMs: o.heartbeatMs,
     connectConcurrency,
     minChildren: 2,
   });
@@ -383,6 +406,7 @@ async function runPush(run: RunSpec, kind: Transport, spec: ScenarioSpec, o: Run
       const roomExpected: Record<string, number> | null = spec.mode === 'room' ? { '0': pusher.roomPushes } : null;
       const final = await gen.finish(roomExpected, spec.mode === 'keys' ? pusher.perKey : null);
       const [a, b] = ends as [Snapshot, Snapshot];
+      saveWindow(run, o, meter);
       const measuredSeconds = (b.t - a.t) / 1000;
       const measuredPushes = b.pushes - a.pushes;
       const measuredDeliveries = b.delivered - a.delivered;
@@ -436,10 +460,11 @@ async function runIdle(run: RunSpec, kind: Transport, o: RunOptions): Promise<Id
       }
       const cpu = procCpuSeconds(server.pid) - cpu0;
       meter.stop();
+      saveWindow(run, o, meter, `-${kind}`);
       const seconds = (nowMs() - t0) / 1000;
       const cpuPercent = (cpu / seconds) * 100;
       const open = gen.progress().open;
-      const heartbeats = (open * seconds * 1000) / HEARTBEAT_MS;
+      const heartbeats = (open * seconds * 1000) / o.heartbeatMs;
       samples.sort((a, b) => a - b);
       const rssAfter = samples[samples.length >> 1]!;
       return {
@@ -457,7 +482,7 @@ async function runIdle(run: RunSpec, kind: Transport, o: RunOptions): Promise<Id
     } finally {
       await gen.stop();
     }
-  });
+  }, `-${kind}`);
 }
 
 async function runStorm(run: RunSpec, o: RunOptions): Promise<StormMeasure> {
@@ -468,11 +493,14 @@ async function runStorm(run: RunSpec, o: RunOptions): Promise<StormMeasure> {
     const meter = new ThreadMeter(server.pid, mainRole(run));
     try {
       const cpu0 = procCpuSeconds(server.pid);
+      const load0 = loadCpuSeconds(gen);
       meter.start();
       const t0 = nowMs();
       const c = await gen.connect();
       const cpu = procCpuSeconds(server.pid) - cpu0;
+      const loadCpu = loadCpuSeconds(gen) - load0;
       meter.stop();
+      saveWindow(run, o, meter);
       const seconds = (nowMs() - t0) / 1000;
       const rate = (c.ok * 1000) / Math.max(1, c.ms);
       log(run.label, `${c.ok} authenticated in ${(c.ms / 1000).toFixed(2)} s (${formatNumber(rate)}/s), ${c.errors} errors${c.errorSamples.length ? ` (${c.errorSamples.join('; ')})` : ''}`);
@@ -483,6 +511,7 @@ async function runStorm(run: RunSpec, o: RunOptions): Promise<StormMeasure> {
         rate,
         cpuSeconds: cpu,
         cpuUsPerConn: (cpu * 1e6) / Math.max(1, c.ok),
+        loadCpuSeconds: loadCpu,
         threads: meter.rows(seconds, [{ label: 'connection', count: c.ok }]),
         errorSamples: c.errorSamples,
       };
@@ -622,6 +651,9 @@ export async function runScenario(name: string, args: string[]): Promise<void> {
         ['time until all authenticated', 's', (x) => x.ms / 1000],
         ['connection rate', 'conn/s', (x) => x.rate],
         ['server CPU per connection', 'µs', (x) => x.cpuUsPerConn],
+        ['server CPU', '% of a core', (x) => (x.cpuSeconds / (x.ms / 1000)) * 100],
+        ['load generator CPU per connection', 'µs', (x) => (x.loadCpuSeconds * 1e6) / Math.max(1, x.ok)],
+        ['load generator CPU', '% of a core', (x) => (x.loadCpuSeconds / (x.ms / 1000)) * 100],
       ]);
       printPerThread = () => printThreads('server CPU per thread while connecting', m, [{ label: 'connection', count: 0 }]);
       extra.details = m;

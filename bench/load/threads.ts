@@ -114,18 +114,28 @@ export function printThreadRows(title: string, rows: ThreadRow[], units: PerUnit
   );
 }
 
+/** Monotonic µs, the clock V8's CPU profiles use (so profile-summary.ts can cut a profile to an interval). */
+export function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
 /** A measured interval's two ends, for one server. */
 export class ThreadMeter {
   private first: ThreadSample | null = null;
   private last: ThreadSample | null = null;
+  /** The interval on the monotonic clock (µs). */
+  fromUs = 0;
+  toUs = 0;
   constructor(
     private readonly pid: number,
     private readonly mainRole: string,
   ) {}
   start(): void {
+    this.fromUs = monotonicUs();
     this.first = sampleThreads(this.pid, this.mainRole);
   }
   stop(): void {
+    this.toUs = monotonicUs();
     this.last = sampleThreads(this.pid, this.mainRole);
   }
   rows(seconds: number, units: PerUnit[]): ThreadRow[] {
