@@ -71,6 +71,10 @@ function internAccepts(ops: readonly number[]): ReadonlySet<number> {
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: false });
 
+/** The heartbeat reply's body (the room's online count, int32 BE): one for the worker, since sendPacket copies it. */
+const heartbeatBody = new Uint8Array(4);
+const heartbeatView = new DataView(heartbeatBody.buffer);
+
 export class ConnectionActor implements TransportSink, RegistryMember, Expiring {
   readonly id: number;
   readonly transport: Transport;
@@ -280,9 +284,8 @@ export class ConnectionActor implements TransportSink, RegistryMember, Expiring 
     switch (op) {
       case Op.Heartbeat: {
         this.ctx.wheel.schedule(this.timer, this.ctx.settings.heartbeatTimeoutMs);
-        const body = new Uint8Array(4);
-        new DataView(body.buffer).setInt32(0, this.room === '' ? 0 : this.ctx.registry.rooms.onlineCount(this.room));
-        this.transport.sendPacket(ver, Op.HeartbeatReply, seq, body);
+        heartbeatView.setInt32(0, this.room === '' ? 0 : this.ctx.registry.rooms.onlineCount(this.room));
+        this.transport.sendPacket(ver, Op.HeartbeatReply, seq, heartbeatBody);
         return;
       }
       case Op.ChangeRoom: {

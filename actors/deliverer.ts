@@ -2,10 +2,22 @@
  * The deliverer actor of a worker: turns push records into writes on this worker's sockets.
  *
  * Room and broadcast pushes are merged: the pushes for one room (or, for broadcasts, one op) that
- * arrive within `push.batchWindowMs`, or until `push.batchMaxBytes`, go out as one write per
- * connection (one op-9 frame on WebSocket, packets back to back on TCP), framed once for all
- * recipients. One timer per worker covers every pending batch: none per message. With a window of
- * 0 the batch holds what arrived in the same mailbox drain and goes out on the next turn.
+ * are pending together go out as one write per connection (one op-9 frame on WebSocket, packets
+ * back to back on TCP), framed once for all recipients. When they are written depends on
+ * `push.batchWindowMs`:
+ *
+ *   0 (the default), merging that adapts to load: a push that finds the worker idle is written at
+ *     the end of the mailbox drain that brought it (a microtask: no timer, no event-loop turn), with
+ *     whatever else that drain brought. After a flush that took F ms, pushes keep merging for
+ *     HOLD_FACTOR × F more (at most MAX_HOLD_MS): a socket write's cost goes on after our loop
+ *     returns (the kernel, the receivers on the same cores), and it bounds the share of the thread
+ *     spent flushing to 1 / (1 + HOLD_FACTOR) however fast pushes come. So at light load a push costs
+ *     one write and no wait; under load the batches grow by themselves.
+ *   > 0, fixed merging: every push waits until the window that its batch opened closes.
+ *
+ * `push.batchMaxBytes` writes a batch at once whichever the mode. One timer per worker covers every
+ * pending batch: none per message. While a flush is due by that timer, the worker dozes: room and
+ * broadcast records need no wake (src/ring/ring.ts, lazy kinds), the flush drains the mailbox first.
  * Pushes to keys and mids are not delayed: they are framed once per Deliver record and written.
  *
  * Slow consumers: a connection whose outbound queue passes `push.writeQueueBytes` gets the push's
@@ -26,11 +38,21 @@ import type { SlowConsumerPolicies } from '../src/push/slow-policy.js';
 import type { WorkerContext } from './context.js';
 import type { RegistryMember, Rooms } from './registry.js';
 
+/** After a flush that took F ms, pushes merge for this many times F more (adaptive merging). */
+export const HOLD_FACTOR = 4;
+/** The longest adaptive merging holds a push back, however long the last flush took. */
+export const MAX_HOLD_MS = 50;
+/** Shorter holds are none: a timer cannot fire sooner than 1 ms, and such a flush is cheap anyway. */
+const MIN_HOLD_MS = 1;
+
 /** How the merge window and the write bound are set (push.batchWindowMs, push.batchMaxBytes, push.writeQueueBytes). */
 export interface DeliveryOptions {
+  /** 0: adaptive merging; > 0: fixed merging within this window. */
   readonly windowMs: number;
   readonly maxBytes: number;
   readonly writeQueueBytes: number;
+  /** Monotonic ms (performance.now); the unit tests give a clock of their own. */
+  readonly clock?: () => number;
 }
 
 interface Batch {
@@ -50,9 +72,15 @@ export class Deliverer implements Actor {
   private readonly maxBytes: number;
   private readonly writeQueueBytes: number;
   private readonly policies: SlowConsumerPolicies;
+  private readonly clock: () => number;
   private readonly pending = new Map<string, Batch>();
+  /** A flush of the pending batches is due (a microtask or the timer). */
   private scheduled = false;
+  private timer: NodeJS.Timeout | null = null;
   private dozing = false;
+  /** When the last flush ended (performance.now()) and how long merging holds pushes after it (adaptive). */
+  private lastFlushEnd = -Infinity;
+  private holdMs = 0;
   private readonly flushAllBound = (): void => this.flushAll();
 
   constructor(ctx: WorkerContext, opts: DeliveryOptions, policies: SlowConsumerPolicies) {
@@ -63,6 +91,7 @@ export class Deliverer implements Actor {
     this.windowMs = opts.windowMs;
     this.maxBytes = opts.maxBytes;
     this.writeQueueBytes = opts.writeQueueBytes;
+    this.clock = opts.clock ?? performance.now.bind(performance);
   }
 
   /**
@@ -145,24 +174,32 @@ export class Deliverer implements Actor {
     batch.bytes += 16 + body.length;
     if (batch.bytes >= this.maxBytes) {
       this.pending.delete(key);
+      const t0 = this.clock();
       this.flush(batch);
+      this.flushed(t0);
       return;
     }
-    if (!this.scheduled) {
-      this.scheduled = true;
-      if (this.windowMs === 0) setImmediate(this.flushAllBound);
-      else {
-        setTimeout(this.flushAllBound, this.windowMs);
-        // While the window is open this worker drains its mailbox when the window closes anyway, so
-        // room and broadcast pushes need not wake it (doze); the flush first drains (catchUp).
-        this.dozing = true;
-        this.ctx.system.setDozing(true);
-      }
+    if (this.scheduled) return;
+    this.scheduled = true;
+    const waitMs = this.windowMs > 0 ? this.windowMs : this.lastFlushEnd + this.holdMs - this.clock();
+    if (waitMs <= 0) {
+      // Idle: written once the drain that brought this push has handed out its other records.
+      queueMicrotask(this.flushAllBound);
+      return;
     }
+    this.timer = setTimeout(this.flushAllBound, Math.ceil(waitMs));
+    // Until the timer the worker drains its mailbox by itself anyway, so room and broadcast pushes
+    // need not wake it (doze); the flush first drains (catchUp).
+    this.dozing = true;
+    this.ctx.system.setDozing(true);
   }
 
   /** Writes every pending batch now (also used at shutdown). */
   flushAll(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
     if (this.dozing) {
       // Pushes whose producers skipped the wake are in the mailbox: take them into this flush.
       this.dozing = false;
@@ -170,9 +207,21 @@ export class Deliverer implements Actor {
       this.ctx.system.catchUp();
     }
     this.scheduled = false;
+    if (this.pending.size === 0) return;
+    const t0 = this.clock();
+    // Taken out first: a batch begun while these are written is the next flush's.
     const batches = [...this.pending.values()];
     this.pending.clear();
     for (const b of batches) this.flush(b);
+    this.flushed(t0);
+  }
+
+  /** A flush that began at t0 ended now: adaptive merging holds the next pushes for HOLD_FACTOR times its length. */
+  private flushed(t0: number): void {
+    const end = this.clock();
+    const hold = HOLD_FACTOR * (end - t0);
+    this.lastFlushEnd = end;
+    this.holdMs = hold < MIN_HOLD_MS ? 0 : Math.min(MAX_HOLD_MS, hold);
   }
 
   private flush(batch: Batch): void {

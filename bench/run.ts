@@ -15,10 +15,11 @@ interface Scenario {
 
 function loadScenario(name: string): Scenario {
   const descriptions: Record<string, string> = {
-    broadcast: '1,000 WS in one room, 300 room pushes/s, batch window 50 ms: delivery, CPU/delivery, latency vs baseline',
-    'broadcast-wide': '10,000 WS in one room, 10 room pushes/s, batch window 0: delivery, latency, CPU/delivery vs baseline',
-    unicast: '10,000 WS, 15,000 pushes/s to random keys (/goim/push/keys): delivery, latency vs baseline',
-    idle: '18,000 connections in 100 rooms, heartbeating: RSS per connection (WS vs baseline, TCP)',
+    broadcast: '1,000 WS in one room, 300 room pushes/s (heavy: --rate 1000): delivery, CPU/delivery, latency vs baseline',
+    'broadcast-light': '1,000 WS in one room, 10 room pushes/s: latency at light load vs baseline',
+    'broadcast-wide': '10,000 WS in one room, 10 room pushes/s: delivery, latency, CPU/delivery vs baseline',
+    unicast: '10,000 WS, 15,000 pushes/s to random keys (/goim/push/keys): delivery, latency vs baseline (--workers 1,2: the ratio)',
+    idle: '18,000 connections in 100 rooms, heartbeating: RSS and CPU per connection and heartbeat (WS vs baseline, TCP)',
     'connect-storm': '10,000 WS clients connect + authenticate at once: time, errors, rate vs baseline',
   };
   return {
@@ -37,6 +38,7 @@ const scenarios: Record<string, Scenario> = {
   },
   // Load scenarios (bench/load/runner.ts): ringcast vs the bench/baseline server under the same load.
   broadcast: loadScenario('broadcast'),
+  'broadcast-light': loadScenario('broadcast-light'),
   'broadcast-wide': loadScenario('broadcast-wide'),
   unicast: loadScenario('unicast'),
   idle: loadScenario('idle'),

@@ -60,6 +60,9 @@ function readTls(config: Config): { cert: string; key: string } | null {
   return { cert, key };
 }
 
+/** A signal this soon (ms) after the first one that started the drain counts as the same one. */
+const SAME_SIGNAL_MS = 1000;
+
 /** Runs a start-up step; a failure stops start-up with `ringcast: <describe(err)>` (exit 1). */
 async function step<T>(run: () => T | Promise<T>, describe: (err: NodeJS.ErrnoException) => string = (err) => err.message): Promise<T> {
   try {
@@ -189,12 +192,22 @@ async function main(): Promise<void> {
   );
 
   // Signal handlers before the ready lines: whoever waits for those lines may signal at once.
+  // Ctrl-C under `npm start` delivers SIGINT twice: the terminal signals the whole process group and
+  // npm forwards its own copy a moment later. A signal within SAME_SIGNAL_MS of the first is that
+  // same request to drain; only a later one means "exit now".
+  let firstSignalAt = 0;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) {
+      const sinceMs = performance.now() - firstSignalAt;
+      if (sinceMs < SAME_SIGNAL_MS) {
+        log.info({ signal, sinceMs: Math.round(sinceMs) }, 'signal again within a second of the first: the same request, still draining');
+        return;
+      }
       log.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
     stopping = true;
+    firstSignalAt = performance.now();
     const t0 = Date.now();
     log.info({ signal, graceMs: config.shutdown.graceMs }, 'draining');
     // Listeners close, clients are told to reconnect elsewhere, queues flush; the control port

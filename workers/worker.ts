@@ -6,10 +6,12 @@ import { parentPort, threadId, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { nodeEndpoint } from '../src/comlink-node.js';
 import { createLogger } from '../src/logger.js';
+import { nameThisThread, WORKER_THREAD_PREFIX } from '../src/thread-name.js';
 import type { WorkerEvent, WorkerInit } from '../src/messages.js';
 import { WorkerRuntime } from '../src/worker-runtime.js';
 
 const init = workerData as WorkerInit;
+nameThisThread(`${WORKER_THREAD_PREFIX}${init.index}`);
 const log = createLogger(init.config.log.level, `worker-${init.index}`);
 const runtime = new WorkerRuntime(init, log);
 const port = parentPort!;

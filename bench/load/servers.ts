@@ -41,7 +41,8 @@ export function track(p: ChildProcess): void {
 
 export interface RingcastOptions {
   workers: number;
-  batchWindowMs: number;
+  /** push.batchWindowMs; null: ringcast's default. */
+  batchWindowMs: number | null;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeArgs?: string[];
   extraConfig?: Record<string, unknown>;
@@ -60,7 +61,7 @@ export async function startRingcast(o: RingcastOptions): Promise<ServerHandle> {
       ws: { enabled: true, host: '127.0.0.1', port: 0 },
       control: { host: '127.0.0.1', port: 0 },
       log: { level: 'warn' },
-      push: { batchWindowMs: o.batchWindowMs },
+      ...(o.batchWindowMs !== null ? { push: { batchWindowMs: o.batchWindowMs } } : {}),
       ...o.extraConfig,
       im: { dataDir, ...(o.extraConfig?.im as object | undefined) },
     }),

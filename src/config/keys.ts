@@ -141,9 +141,9 @@ export const KEYS = {
   },
   push: {
     batchWindowMs: int(
-      5,
+      0,
       [0, 10000],
-      'Room and broadcast pushes arriving within this window (ms) go out as one write per connection (op 9 on WebSocket); 0 = merge only what is already queued.',
+      'How room and broadcast pushes are merged into one write per connection (op 9 on WebSocket). 0: merging adapts to load: a push that finds the worker idle is written at once, and pushes that arrive while it writes, or within 4× the time its last write of pushes took (at most 50 ms), are merged. More than 0: fixed merging, every push waits up to this window (ms) and those arriving within it are merged.',
     ),
     batchMaxBytes: int(32768, [64, 16777216], 'A merged batch is written at once when it reaches this many bytes.'),
     maxInFlight: int(

@@ -19,13 +19,43 @@ export interface PushItem {
 
 /** A server-to-client WebSocket frame header (FIN, binary, no mask) for a payload of `len` bytes. */
 export function wsFrameHeader(len: number): Uint8Array {
-  if (len < 126) return Uint8Array.of(0x82, len);
-  if (len < 0x10000) return Uint8Array.of(0x82, 126, len >>> 8, len & 0xff);
-  const h = new Uint8Array(10);
-  h[0] = 0x82;
-  h[1] = 127;
-  new DataView(h.buffer).setBigUint64(2, BigInt(len));
+  const h = new Uint8Array(wsHeaderBytes(len));
+  writeWsFrameHeader(h, len);
   return h;
+}
+
+/** Bytes of the WebSocket frame header for a payload of `len` bytes (RFC 6455 5.2). */
+export function wsHeaderBytes(len: number): number {
+  return len < 126 ? 2 : len < 0x10000 ? 4 : 10;
+}
+
+/** Writes that header at the start of `target` (as ws's Sender frames it: the same bytes). */
+export function writeWsFrameHeader(target: Uint8Array, len: number): void {
+  target[0] = 0x82;
+  if (len < 126) {
+    target[1] = len;
+  } else if (len < 0x10000) {
+    target[1] = 126;
+    target[2] = len >>> 8;
+    target[3] = len & 0xff;
+  } else {
+    target[1] = 127;
+    new DataView(target.buffer, target.byteOffset, 10).setBigUint64(2, BigInt(len));
+  }
+}
+
+/**
+ * One goim packet inside a complete WebSocket frame, in one allocation: what `ws.send` of the
+ * packet would put on the wire, ready for a single socket write (a reply: heartbeat, auth, ...).
+ */
+export function encodeWsPacket(op: number, seq: number, body: Uint8Array | null, ver = 1): Buffer {
+  const packLen = HEADER_BYTES + (body === null ? 0 : body.length);
+  const h = wsHeaderBytes(packLen);
+  const out = Buffer.allocUnsafe(h + packLen);
+  writeWsFrameHeader(out, packLen);
+  writeHeader(out, h, packLen, ver, op, seq);
+  if (body !== null) out.set(body, h + HEADER_BYTES);
+  return out;
 }
 
 export class PushFrames {

@@ -9,7 +9,7 @@ import type { PushFrames } from './frames.js';
 export interface Transport {
   readonly protocol: 'tcp' | 'ws' | 'mars';
   readonly remoteAddress: string;
-  /** Sends one packet, framed for this transport. False when the socket's buffer is full. */
+  /** Sends one packet, framed for this transport; `body` is copied before it returns. False when the socket's buffer is full. */
   sendPacket(ver: number, op: number, seq: number, body: Uint8Array | null): boolean;
   /** Writes bytes already framed for this transport. */
   write(bytes: Uint8Array): boolean;

@@ -10,7 +10,7 @@ import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { codecErrorReason, CodecError, decodeFrame, encodePacket, type PacketHandler } from '../codec.js';
-import type { PushFrames } from './frames.js';
+import { encodeWsPacket, type PushFrames } from './frames.js';
 import { Disconnect } from '../errors.js';
 import { TLS_HANDSHAKE_TIMEOUT_MS } from './stream.js';
 import { PushQueue } from './backlog.js';
@@ -21,11 +21,15 @@ const CONN = Symbol('conn');
 
 type WsInternals = WebSocket & { _socket?: net.Socket; _sender?: { _queue?: unknown[] } };
 
+const BINARY = { binary: true } as const;
+
 class WsTransport extends PushQueue implements Transport {
   readonly protocol = 'ws' as const;
   readonly remoteAddress: string;
   readonly ws: WebSocket;
   readonly maxBody: number;
+  /** No extension (permessage-deflate) was negotiated: whole frames we build may go straight to the socket. */
+  private readonly plain: boolean;
   sink!: TransportSink;
   onPacket!: PacketHandler;
 
@@ -34,31 +38,46 @@ class WsTransport extends PushQueue implements Transport {
     this.ws = ws;
     this.remoteAddress = remoteAddress;
     this.maxBody = maxBody;
+    // Extensions are settled by the upgrade; read once (the getter builds a string every call).
+    this.plain = ws.extensions === '';
   }
+  /**
+   * The socket to write a frame we built ourselves to, or null when ws must frame it: the connection
+   * is not open, or it compresses (permessage-deflate), or ws's sender holds queued frames (which
+   * only happens while it compresses) that must go first.
+   */
+  private directSocket(): net.Socket | null {
+    const ws = this.ws as WsInternals;
+    if (!this.plain || ws.readyState !== WebSocket.OPEN || ws._socket === undefined) return null;
+    return (ws._sender?._queue?.length ?? 0) === 0 ? ws._socket : null;
+  }
+  /**
+   * A reply (heartbeat, auth, room changes...): one frame in one buffer and one socket write, the
+   * same bytes ws.send would write (as two buffers: header and payload, through cork and writev).
+   */
   sendPacket(ver: number, op: number, seq: number, body: Uint8Array | null): boolean {
-    this.ws.send(encodePacket(op, seq, body, ver), { binary: true });
+    const socket = this.directSocket();
+    if (socket !== null) return socket.write(encodeWsPacket(op, seq, body, ver));
+    this.ws.send(encodePacket(op, seq, body, ver), BINARY);
     return this.ws.bufferedAmount === 0;
   }
   write(bytes: Uint8Array): boolean {
-    this.ws.send(bytes, { binary: true });
+    this.ws.send(bytes, BINARY);
     return this.ws.bufferedAmount === 0;
   }
   protected socketOf(): net.Socket | null {
     return (this.ws as WsInternals)._socket ?? null;
   }
   /**
-   * The pre-built frame goes straight to the socket when that is safe: no permessage-deflate on
-   * this connection (nothing to compress, so ws's sender never queues) and the socket open.
-   * Otherwise ws frames (and compresses) the op-9 payload itself.
+   * The pre-built frame goes straight to the socket when that is safe (directSocket); otherwise ws
+   * frames (and compresses) the op-9 payload itself.
    */
   protected writeNow(frames: PushFrames): void {
     const ws = this.ws as WsInternals;
     if (ws.readyState !== WebSocket.OPEN) return;
-    if (ws.extensions === '' && ws._socket !== undefined && (ws._sender?._queue?.length ?? 0) === 0) {
-      ws._socket.write(frames.ws());
-    } else {
-      ws.send(frames.wsPayload(), { binary: true });
-    }
+    const socket = this.directSocket();
+    if (socket !== null) socket.write(frames.ws());
+    else ws.send(frames.wsPayload(), BINARY);
   }
   protected frameBytes(frames: PushFrames): number {
     return frames.ws().length;

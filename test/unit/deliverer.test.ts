@@ -1,7 +1,8 @@
 /**
  * actors/deliverer.ts with fake members in a real registry: a push is framed once for every
- * recipient, room pushes merge within the window, accepts filtering, the slow-consumer policies,
- * and the replies that complete a push at the acceptor.
+ * recipient, room pushes merge (adaptively, or within a fixed window), accepts filtering, the
+ * slow-consumer policies, and the replies that complete a push at the acceptor. The deliverer's
+ * clock is the test's: it moves only when a test moves it (a slow socket write, time passing).
  */
 import assert from 'node:assert/strict';
 import { ST_SLOW_DROPPED, ST_SLOW_GAPS } from '../../src/layout.js';
@@ -10,7 +11,7 @@ import type { PushFrames } from '../../src/protocols/frames.js';
 import { encodeAllPush, encodeDeliver, encodeRoomPush } from '../../src/push/records.js';
 import { SlowConsumerPolicies } from '../../src/push/slow-policy.js';
 import { parseRoomPolicies } from '../../src/config/lists.js';
-import { Deliverer } from '../../actors/deliverer.js';
+import { Deliverer, HOLD_FACTOR, MAX_HOLD_MS } from '../../actors/deliverer.js';
 import type { RegistryMember } from '../../actors/registry.js';
 import { FakeTransport, testWorker, type TestWorker } from './fakes.js';
 
@@ -45,11 +46,28 @@ function member(w: TestWorker, id: number, rooms: string[] = [], accepts: number
   return m;
 }
 
-function deliverer(w: TestWorker, windowMs = 0, roomPolicies = '', maxBytes = 1 << 20): Deliverer {
+/** The deliverer's clock (ms): frozen unless a test moves it. */
+class Clock {
+  t = 1000;
+  readonly now = (): number => this.t;
+}
+
+function deliverer(w: TestWorker, windowMs = 0, roomPolicies = '', maxBytes = 1 << 20, clock = new Clock()): Deliverer {
   const rules = parseRoomPolicies(roomPolicies);
   if (typeof rules === 'string') throw new Error(rules);
-  return new Deliverer(w.ctx, { windowMs, maxBytes, writeQueueBytes: 1000 }, new SlowConsumerPolicies('close', rules));
+  return new Deliverer(w.ctx, { windowMs, maxBytes, writeQueueBytes: 1000, clock: clock.now }, new SlowConsumerPolicies('close', rules));
 }
+
+/** Makes each write to this member take `ms` on the deliverer's clock (a socket that is slow to write). */
+function slowWrites(m: Member, clock: Clock, ms: number): void {
+  const write = m.transport.writeFrames.bind(m.transport);
+  m.transport.writeFrames = (frames: PushFrames): void => {
+    clock.t += ms;
+    write(frames);
+  };
+}
+
+const bodies = (f: PushFrames): string[] => f.items.map((i) => Buffer.from(i.body).toString());
 
 function rec(d: Deliverer, kind: number, body: Uint8Array, source = 2): void {
   d.receive(kind, source, body, 0, body.length);
@@ -65,7 +83,7 @@ function replies(w: TestWorker, kind: number): number[][] {
   });
 }
 
-/** Past the deliverer's flush: with a window of 0 it flushes on setImmediate (run in order, so ours comes after); else on its timer. */
+/** Past the deliverer's flush: with a window of 0 and an idle worker it flushes in a microtask (before any immediate); else on its timer. */
 const tick = (ms = 0): Promise<void> => new Promise((r) => (ms === 0 ? setImmediate(r) : setTimeout(r, ms)));
 
 describe('unit: deliverer', () => {
@@ -75,7 +93,7 @@ describe('unit: deliverer', () => {
     const ms = [member(w, 1, ['r://1']), member(w, 2, ['r://1']), member(w, 3, ['r://1']), member(w, 4, ['r://2'])];
     ms[2]!.open = false;
     rec(d, MessageKind.PushRoom, encodeRoomPush(7, 1000, 'r://1', Buffer.from('hello')));
-    assert.equal(ms[0]!.transport.frames.length, 0, 'held for the merge window (0: the next turn)');
+    assert.equal(ms[0]!.transport.frames.length, 0, 'held until the drain that brought it is over (window 0, idle worker)');
     await tick();
     const f = ms[0]!.transport.frames[0]!;
     assert.ok(f !== undefined);
@@ -156,5 +174,89 @@ describe('unit: deliverer', () => {
     assert.deepEqual(replies(w, MessageKind.PushReply), [[1, 1, 0, 0], [2, 1, 0, 0]]);
     const frames: PushFrames[] = m.transport.frames;
     assert.equal(frames.length, 2);
+  });
+  describe('adaptive merging (push.batchWindowMs 0)', () => {
+    it('a lone push that finds the worker idle is written at the end of the drain that brought it: no timer, no doze', async () => {
+      const w = testWorker();
+      const d = deliverer(w);
+      const m = member(w, 1, ['r://1']);
+      rec(d, MessageKind.PushRoom, encodeRoomPush(1, 1000, 'r://1', Buffer.from('a')));
+      assert.equal(m.transport.frames.length, 0, 'not inside the drain');
+      assert.equal(w.system.dozing, false);
+      // The deliverer's microtask was queued before this await's: it has run when we resume.
+      await Promise.resolve();
+      assert.equal(m.transport.frames.length, 1);
+      assert.deepEqual(replies(w, MessageKind.PushReply), [[1, 1, 0, 0]]);
+    });
+
+    it('pushes that arrive in the same drain are merged into one write', async () => {
+      const w = testWorker();
+      const d = deliverer(w);
+      const m = member(w, 1, ['r://1']);
+      rec(d, MessageKind.PushRoom, encodeRoomPush(1, 1000, 'r://1', Buffer.from('a')));
+      rec(d, MessageKind.PushRoom, encodeRoomPush(2, 1000, 'r://1', Buffer.from('b')));
+      rec(d, MessageKind.PushAll, encodeAllPush(3, 1000, 0, Buffer.from('c')));
+      await Promise.resolve();
+      assert.equal(m.transport.frames.length, 2, 'one write for the room, one for the broadcast');
+      assert.deepEqual(bodies(m.transport.frames[0]!), ['a', 'b']);
+      assert.deepEqual(bodies(m.transport.frames[1]!), ['c']);
+      assert.deepEqual(replies(w, MessageKind.PushReply), [[1, 1, 0, 0], [2, 1, 0, 0], [3, 1, 0, 0]]);
+    });
+
+    it(`after a flush that took F ms, pushes merge for ${HOLD_FACTOR} × F (dozing), then go out as one write; once the hold is over a push goes at once again`, async () => {
+      const w = testWorker();
+      const clock = new Clock();
+      const d = deliverer(w, 0, '', 1 << 20, clock);
+      const ms = [member(w, 1, ['r://1']), member(w, 2, ['r://1']), member(w, 3, ['r://1'])];
+      for (const m of ms) slowWrites(m, clock, 2); // F = 6 ms: hold 24 ms
+      rec(d, MessageKind.PushRoom, encodeRoomPush(1, 1000, 'r://1', Buffer.from('a')));
+      await Promise.resolve();
+      assert.equal(ms[0]!.transport.frames.length, 1, 'the first push found the worker idle');
+      // Arriving while the sockets are still being written (within the hold): merged.
+      rec(d, MessageKind.PushRoom, encodeRoomPush(2, 1000, 'r://1', Buffer.from('b')));
+      await tick();
+      assert.equal(ms[0]!.transport.frames.length, 1, 'held');
+      assert.equal(w.system.dozing, true, 'the worker dozes while a flush is due by the timer');
+      rec(d, MessageKind.PushRoom, encodeRoomPush(3, 1000, 'r://1', Buffer.from('c')));
+      await tick(6 * HOLD_FACTOR + 20);
+      assert.equal(w.system.dozing, false);
+      assert.ok(w.system.catchUps >= 1, 'the flush first takes what the mailbox holds');
+      for (const m of ms) {
+        assert.equal(m.transport.frames.length, 2);
+        assert.deepEqual(bodies(m.transport.frames[1]!), ['b', 'c']);
+      }
+      assert.deepEqual(replies(w, MessageKind.PushReply), [[1, 3, 0, 0], [2, 3, 0, 0], [3, 3, 0, 0]]);
+      // Quiet for longer than the hold: the next push is written at once.
+      clock.t += 100;
+      rec(d, MessageKind.PushRoom, encodeRoomPush(4, 1000, 'r://1', Buffer.from('d')));
+      await Promise.resolve();
+      assert.equal(ms[0]!.transport.frames.length, 3);
+    });
+
+    it(`the hold is at most ${MAX_HOLD_MS} ms however long the last flush took`, async () => {
+      const w = testWorker();
+      const clock = new Clock();
+      const d = deliverer(w, 0, '', 1 << 20, clock);
+      const m = member(w, 1, ['r://1']);
+      slowWrites(m, clock, 100);
+      rec(d, MessageKind.PushRoom, encodeRoomPush(1, 1000, 'r://1', Buffer.from('a')));
+      await Promise.resolve();
+      rec(d, MessageKind.PushRoom, encodeRoomPush(2, 1000, 'r://1', Buffer.from('b')));
+      await tick(MAX_HOLD_MS / 2);
+      assert.equal(m.transport.frames.length, 1, 'still held');
+      await tick(MAX_HOLD_MS / 2 + 15);
+      assert.equal(m.transport.frames.length, 2, `written within ${MAX_HOLD_MS} ms`);
+    });
+  });
+
+  it('fixed merging (push.batchWindowMs > 0): a lone push waits for the window, and not past it', async () => {
+    const w = testWorker();
+    const d = deliverer(w, 30);
+    const m = member(w, 1, ['r://1']);
+    rec(d, MessageKind.PushRoom, encodeRoomPush(1, 1000, 'r://1', Buffer.from('a')));
+    await tick(10);
+    assert.equal(m.transport.frames.length, 0, 'inside the window');
+    await tick(30);
+    assert.equal(m.transport.frames.length, 1, 'written when the window closed');
   });
 });
