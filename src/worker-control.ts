@@ -93,6 +93,7 @@ export class WorkerControl {
       forward: (req) => acceptor.handle(req),
       worker: index,
       crashSelf: (mode) => admin.debugCrash(mode),
+      streamWindow: c.streamWindow,
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -37,9 +37,14 @@ export const KEYS = {
     ratePerSec: int(
       0,
       [0, 10000000],
-      'Control requests per second over the whole port (token bucket; `GET /health` exempt); past it 429 with a message. 0 = no limit.',
+      'Control requests per second over the whole port, one limit for the process whichever worker takes them (token bucket; `GET /health` exempt; each push on `/push/stream` counts as one request); past it 429 with a message. 0 = no limit.',
     ),
     burst: int(100, [1, 10000000], 'Token bucket size of the control rate limit (requests allowed at once).'),
+    streamWindow: int(
+      1024,
+      [1, 1000000],
+      'Pushes one `/push/stream` connection may have unanswered at once; a push past it is answered with an error (429 naming this key) and the connection stays open.',
+    ),
   },
   limits: {
     maxConnections: int(

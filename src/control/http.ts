@@ -4,7 +4,8 @@
  *   - POST /push/batch and GET /sessions (src/control/batch.ts),
  *   - reliable messaging under /im (src/control/im-api.ts),
  *   - GET /metrics (Prometheus, src/control/metrics.ts), GET /health,
- *   - the test-only /debug routes when `debug.testCommands` is on.
+ *   - the test-only /debug routes when `debug.testCommands` is on,
+ *   - the streaming push API, a WebSocket at /push/stream (src/control/stream.ts).
  * With a token, every request but GET /health needs `Authorization: Bearer <token>`. Errors answer with an HTTP
  * 4xx/5xx status and goim's envelope {code: -status, message}.
  *
@@ -18,7 +19,6 @@
  * Requests are instances of `ControlRequest` (http.createServer's IncomingMessage option), which
  * carries the per-request state, so that body reading needs no per-request closures.
  */
-import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import querystring from 'node:querystring';
@@ -32,6 +32,8 @@ import type { Supervisor } from '../supervisor.js';
 import { TokenBucket } from '../upstream.js';
 import type { ImService } from '../im/service.js';
 import { acceptorRoutes } from './acceptor-routes.js';
+import { authorized, bearer } from './bearer.js';
+import { attachPushStream } from './stream.js';
 import { BATCH_ROUTES } from './batch.js';
 import { IM_ROUTES } from './im-api.js';
 import {
@@ -88,6 +90,8 @@ export interface ControlOptions {
   worker?: number;
   /** Test command: this worker crashes itself the given way (after its answer is out). */
   crashSelf?: (mode: CrashMode) => void;
+  /** Pushes a /push/stream connection may have unanswered. Default: control.streamWindow's. */
+  streamWindow?: number;
 }
 
 // The config's defaults (src/config/keys.ts), for a server made without a config (tests).
@@ -165,12 +169,6 @@ function hasBody(req: http.IncomingMessage): boolean {
 
 // ---------------------------------------------------------------------------------------------
 // Request flow: start → (body: onData… onEnd) → run → reply
-
-function authorized(expected: Buffer, header: string | undefined): boolean {
-  if (header === undefined) return false;
-  const given = Buffer.from(header.length > 7 && header.slice(0, 7).toLowerCase() === 'bearer ' ? `Bearer ${header.slice(7)}` : header);
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
 
 function start(st: ServerState, req: ControlRequest, res: http.ServerResponse): void {
   req.rcState = st;
@@ -352,7 +350,7 @@ export function createControlServer(opts: ControlOptions): http.Server {
     api,
     routes,
     debugRoute: debug,
-    token: token === '' ? null : Buffer.from(`Bearer ${token}`),
+    token: bearer(token),
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     metrics: counters,
     takeRate: ratePerSec > 0 ? takeRate : null,
@@ -365,6 +363,18 @@ export function createControlServer(opts: ControlOptions): http.Server {
   };
 
   const server = http.createServer<typeof ControlRequest>({ IncomingMessage: ControlRequest }, (req, res) => start(st, req, res));
+  attachPushStream(server, {
+    push: api.push,
+    token: st.token,
+    takeRate: st.takeRate,
+    rateText: st.rateText,
+    maxBodyBytes: st.maxBodyBytes,
+    batchMaxTargets: api.batchMaxTargets,
+    window: opts.streamWindow ?? CONFIG_DEFAULTS.control.streamWindow,
+    counters,
+    log: opts.log,
+    workerHeader: st.workerHeader,
+  });
   // A client that half-closes after its request (shutdown(SHUT_WR), as some HTTP/1.0 clients do) is
   // still answered: node:http otherwise aborts a request still being answered when the FIN comes,
   // and every answer a worker gets from the acceptor or another worker comes a turn later.
