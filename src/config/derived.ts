@@ -24,3 +24,13 @@ export function kickPlatforms(cfg: MultiLoginConfig, platform: string): boolean 
   if (cfg.allow.includes(platform)) return false;
   return cfg.default === 'kick';
 }
+
+/** This box's cluster id: `cluster.nodeId`, or `<hostname>:<control.port>` when it is empty. */
+export function clusterNodeId(cfg: Config): string {
+  return cfg.cluster.nodeId !== '' ? cfg.cluster.nodeId : `${os.hostname()}:${cfg.control.port}`;
+}
+
+/** Whether this box runs in cluster mode (cluster.redisUrl set). */
+export function clusterEnabled(cfg: Config): boolean {
+  return cfg.cluster.redisUrl !== '';
+}

@@ -6,7 +6,7 @@
  * Builders take the default first, then the range, then the description (Markdown).
  */
 import { parseCommaList, parseRoomPolicies, parseServices } from './lists.js';
-import { absolutePath, bool, int, list, nonEmpty, num, oneOf, port, powerOfTwo, text, type Section } from './spec.js';
+import { absolutePath, bool, int, list, nonEmpty, num, oneOf, port, powerOfTwo, text, urlOrEmpty, type Section } from './spec.js';
 import { AUTH_MODES, JWT_ALGORITHMS, LOG_LEVELS, MULTI_LOGIN_POLICIES, SERVE_PAGES_MODES, SLOW_CONSUMER_POLICIES } from './values.js';
 
 export const KEYS = {
@@ -210,6 +210,23 @@ export const KEYS = {
     backoffBaseDelay: int(3, [0, 86400], 'Reconnect backoff advertised: base delay (s).'),
     backoffFactor: num(1.8, [1, 100], 'Reconnect backoff advertised: factor.'),
     backoffJitter: num(0.3, [0, 1], 'Reconnect backoff advertised: jitter.'),
+  },
+  cluster: {
+    redisUrl: urlOrEmpty(
+      '',
+      ['redis:', 'rediss:'],
+      'Cluster mode (docs/cluster.md): the Redis server every box shares, e.g. `redis://10.0.0.5:6379`. Empty = one box, no external service.',
+    ),
+    nodeId: text(
+      '',
+      'This box\'s id in the cluster, unique among the live boxes (a box started with the id of a live one refuses to start). Empty = `<hostname>:<control.port>`.',
+    ),
+    leaseMs: int(
+      5000,
+      [1000, 600000],
+      "How long (ms) a box's lease in Redis lasts without renewal: a box dead this long is dropped from the directory and the counts by the others (renewed every third of it).",
+    ),
+    keyPrefix: nonEmpty('ringcast', 'Prefix of every Redis key and channel ringcast uses, so that several clusters can share one Redis.'),
   },
   ring: {
     mailboxBytes: powerOfTwo(4194304, [64, 1073741824], "Size of each thread's mailbox ring, in bytes."),

@@ -102,6 +102,20 @@ export function nonEmpty(dflt: string, doc: string, type = 'non-empty string'): 
   return new KeySpec({ default: dflt, doc, type, env: 'string', schema: z.string({ error }).min(1, { error }) });
 }
 
+/** Empty, or a URL whose scheme is one of `schemes` ("redis:" …). */
+export function urlOrEmpty(dflt: string, schemes: readonly string[], doc: string): KeySpec<string, string> {
+  const error = `expected empty or a URL starting with ${schemes.map((s) => `${s}//`).join(' or ')}`;
+  const ok = (v: string): boolean => {
+    if (v === '') return true;
+    try {
+      return schemes.includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  };
+  return new KeySpec({ default: dflt, doc, type: `empty or ${schemes.map((s) => `\`${s}//…\``).join(' / ')} URL`, env: 'string', schema: z.string({ error }).refine(ok, { error }) });
+}
+
 export function absolutePath(dflt: string, doc: string): KeySpec<string, string> {
   const error = 'expected a string starting with "/"';
   return new KeySpec({ default: dflt, doc, type: 'string starting with `/`', env: 'string', schema: z.string({ error }).startsWith('/', { error }) });
