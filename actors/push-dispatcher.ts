@@ -12,14 +12,13 @@
  */
 import type { Actor, ActorSystem } from '../src/actor-system.js';
 import { ActorKind } from '../src/actor-system.js';
-import { shardOfMid } from '../src/hash.js';
+import { shardOfKey, shardOfMid } from '../src/hash.js';
 import type { Logger } from '../src/logger.js';
 import { MessageKind, RouterActorId, SystemActorId, type WorkerAdmin } from '../src/messages.js';
-import { encodeAllPush, encodeDeliver, encodeMidsPush, encodeRoomPush } from '../src/push/records.js';
+import { encodeAllPush, encodeKeysPush, encodeMidsPush, encodeRoomPush } from '../src/push/records.js';
 import { PushRefused, type OnlineTotal, type PushResult, type PushService, type SessionInfo } from '../src/push/types.js';
 import { SendResult } from '../src/ring/outbox.js';
 import { RequestTable } from '../src/request-table.js';
-import type { KeyDirectory } from './key-directory.js';
 
 interface Pending {
   /** First-hop receivers (workers for room/all, shards for keys/mids) whose part is not complete. */
@@ -57,11 +56,8 @@ export class PushDispatcher implements PushService, Actor {
   /** Pushes refused because too many were in flight (overload protection). */
   refused = 0;
 
-  private readonly keys: KeyDirectory;
-
-  constructor(dir: WorkerDirectory, keys: KeyDirectory, log: Logger, maxPending: number, timeoutMs = 5000) {
+  constructor(dir: WorkerDirectory, log: Logger, maxPending: number, timeoutMs = 5000) {
     this.dir = dir;
-    this.keys = keys;
     this.log = log;
     this.maxPending = maxPending;
     this.pending = new RequestTable<Pending>(timeoutMs, (req, p) => {
@@ -85,33 +81,15 @@ export class PushDispatcher implements PushService, Actor {
     return this.fanOut(MessageKind.PushAll, (req) => encodeAllPush(req, op, speed, body));
   }
 
-  /**
-   * The key directory lives here, so a push by key goes straight to the holding workers: the
-   * acceptor acts as the shard (fanout = the workers it sends to; see records.ts).
-   */
+  /** Keys go to the key-directory shard owning each (hash of key), which forwards to the holders. */
   pushKeys(op: number, keys: string[], body: Uint8Array): Promise<PushResult> {
-    // Key registrations committed before this request arrived are applied first: a client that has
-    // its auth reply is reachable by key, whether or not the wake-up for its registration came yet.
-    this.dir.system.catchUp();
-    const live = new Set(this.dir.liveWorkers());
-    const holders = [...this.keys.route(keys)].filter(([w]) => live.has(w));
-    const { req, done } = this.begin(holders.length > 0 ? 1 : 0);
-    const p = this.pending.get(req);
-    if (p !== undefined && holders.length > 0) {
-      p.direct = holders.map(([w]) => w);
-      p.directKind = MessageKind.DeliverReply;
-      // The acceptor is the shard of this push: its part is complete when every holder has answered.
-      p.shards = new Map([[this.dir.system.self, { fanout: holders.length, done: 0 }]]);
-    }
-    for (const [worker, connIds] of holders) {
-      this.send(req, worker, ActorKind.System, SystemActorId.Deliverer, MessageKind.Deliver, encodeDeliver(req, op, holders.length, connIds, body));
-    }
-    return done;
+    const byShard = groupBy(keys, (k) => shardOfKey(k, this.dir.workers));
+    return this.toShards(MessageKind.PushKeys, RouterActorId.Keys, byShard, (req, group) => encodeKeysPush(req, op, group, body));
   }
 
   pushMids(op: number, mids: number[], body: Uint8Array): Promise<PushResult> {
     const byShard = groupBy(mids, (m) => shardOfMid(m, this.dir.workers));
-    return this.toShards(MessageKind.PushMids, byShard, (req, group) => encodeMidsPush(req, op, group, body));
+    return this.toShards(MessageKind.PushMids, RouterActorId.Shard, byShard, (req, group) => encodeMidsPush(req, op, group, body));
   }
 
   async onlineTop(type: string, limit: number): Promise<Array<{ room_id: string; count: number }>> {
@@ -233,11 +211,11 @@ export class PushDispatcher implements PushService, Actor {
     return done;
   }
 
-  private toShards<T>(kind: MessageKind, byShard: Map<number, T[]>, encode: (req: number, group: T[]) => Uint8Array): Promise<PushResult> {
+  private toShards<T>(kind: MessageKind, actorId: RouterActorId, byShard: Map<number, T[]>, encode: (req: number, group: T[]) => Uint8Array): Promise<PushResult> {
     const live = new Set(this.dir.liveWorkers());
     const shards = [...byShard.keys()].filter((s) => live.has(s));
     const { req, done } = this.begin(shards.length);
-    for (const s of shards) this.send(req, s, ActorKind.RouterShard, RouterActorId.Shard, kind, encode(req, byShard.get(s)!));
+    for (const s of shards) this.send(req, s, ActorKind.RouterShard, actorId, kind, encode(req, byShard.get(s)!));
     return done;
   }
 

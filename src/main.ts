@@ -14,11 +14,9 @@ import { ListenFdPool, type ListenerSpec } from './listen-fds.js';
 import { createLogger } from './logger.js';
 import { Supervisor } from './supervisor.js';
 import { ActorKind } from './actor-system.js';
-import { AcceptorActorId, MessageKind, SystemActorId } from './messages.js';
-import { encodeKick } from './router-records.js';
+import { AcceptorActorId, SystemActorId } from './messages.js';
 import { imStatus } from './im/status.js';
 import { ImRequests } from '../actors/im-requests.js';
-import { KeyDirectory } from '../actors/key-directory.js';
 import { PushDispatcher } from '../actors/push-dispatcher.js';
 import { ImOp } from './ops.js';
 import { ImService } from './im/service.js';
@@ -118,19 +116,11 @@ async function main(): Promise<void> {
   const supervisor = new Supervisor(config, workers, fds, log);
   supervisor.tls = tlsPem;
   supervisor.extensionStatus = imStatus;
-  // The acceptor's actors, registered before the workers start: the key directory (workers register
-  // keys with it as soon as a client authenticates) and the push dispatcher (the push API).
-  const keys = new KeyDirectory((worker, connId, code, reason) =>
-    supervisor.system.send(worker, ActorKind.Connection, connId, MessageKind.Kick, encodeKick(code, reason)),
-  );
-  supervisor.system.register(ActorKind.Acceptor, AcceptorActorId.KeyDirectory, keys);
-  const push = new PushDispatcher(supervisor, keys, log, config.push.maxInFlight);
+  // The acceptor's push dispatcher (the push API), registered before the workers start.
+  const push = new PushDispatcher(supervisor, log, config.push.maxInFlight);
   supervisor.system.register(ActorKind.Acceptor, AcceptorActorId.PushDispatcher, push);
-  // A dead worker's keys go, and the pushes that wait for its answer complete.
-  supervisor.onWorkerDeath = (worker) => {
-    keys.purgeWorker(worker);
-    push.workerDied(worker);
-  };
+  // The pushes that wait for a dead worker's answer complete.
+  supervisor.onWorkerDeath = (worker) => push.workerDied(worker);
   supervisor.onAllFailed = () => {
     log.fatal('every worker keeps dying: stopping');
     process.exit(1);

@@ -36,20 +36,22 @@ export const enum MessageKind {
   RouterPurgeWorker = 12,
   /** Supervisor → worker system actor: [u16 shard]: re-register connections owned by that (new) shard. */
   RouterResync = 13,
-  /** Connection actor → the acceptor's key directory: [u16 worker][u32 connId][key]. */
+  /** Connection actor (or a resync) → the key-directory shard of its key: [u16 worker][u32 connId][u8 flags][key]. */
   KeyRegister = 14,
-  /** Connection actor → the acceptor's key directory: [u16 worker][u32 connId][key]. */
+  /** Connection actor → the key-directory shard of its key: [u16 worker][u32 connId][u8 flags][key]. */
   KeyUnregister = 15,
   /** Router shard → connection actor: [u16 code][reason UTF-8]: send op 6 and close. */
   Kick = 20,
   /** Push path; bodies in src/push/records.ts. Acceptor → every worker's deliverer. */
   PushRoom = 30,
   PushAll = 31,
+  /** Acceptor → the key-directory shard owning the keys. */
+  PushKeys = 32,
   /** Acceptor → the router shard owning the mids. */
   PushMids = 33,
-  /** Router shard (or, for keys, the acceptor) → the deliverer of the worker holding the connections. */
+  /** Router shard or key-directory shard → the deliverer of the worker holding the connections. */
   Deliver = 34,
-  /** First-hop receiver (deliverer for room/all, shard for keys/mids) → acceptor. */
+  /** First-hop receiver (deliverer for room/all, shard for keys/mids) → acceptor: [u32 req][u32 connections][u32 0][u32 0]. */
   PushReply = 35,
   /** Second-hop receiver (the deliverer of a Deliver) → acceptor. */
   DeliverReply = 36,
@@ -82,11 +84,11 @@ export const enum RouterActorId {
   Shard = 0,
   /** The reliable-messaging shard (actors/im-shard.ts): owns its users' seqs, inboxes and device cursors. */
   Im = 1,
+  /** The key-directory shard (actors/key-directory.ts): connection key → holder for the keys it owns (hash of key). */
+  Keys = 2,
 }
 /** Ids of ActorKind.Acceptor actors: they live on the acceptor thread only (index = workers). */
 export const enum AcceptorActorId {
-  /** Connection key → holder, for the whole process (actors/key-directory.ts). */
-  KeyDirectory = 0,
   /** The push API's side of the push path (actors/push-dispatcher.ts): takes PushReply and DeliverReply. */
   PushDispatcher = 1,
 }

@@ -182,10 +182,12 @@ export class Supervisor {
     // so /health, /metrics and online counts would go on counting the dead worker's connections.
     const base = slot.index * STATUS_WORDS;
     for (const word of [ST_CONNECTIONS, ST_ROOMS, ST_ROUTER_ENTRIES, ST_PARKED, ST_LOOP_LAG_MS, ST_HEAP_KB]) Atomics.store(this.statusWords, base + word, 0);
-    // Its sockets died with it: every router shard forgets the connections it held.
+    // Its sockets died with it: every router shard and key-directory shard forgets the connections it held.
     const body = encodeWorker(slot.index);
     for (const other of this.slots) {
-      if (other !== slot && other.state !== 'failed') this.system.send(other.index, ActorKind.RouterShard, RouterActorId.Shard, MessageKind.RouterPurgeWorker, body);
+      if (other === slot || other.state === 'failed') continue;
+      this.system.send(other.index, ActorKind.RouterShard, RouterActorId.Shard, MessageKind.RouterPurgeWorker, body);
+      this.system.send(other.index, ActorKind.RouterShard, RouterActorId.Keys, MessageKind.RouterPurgeWorker, body);
     }
     this.onWorkerDeath(slot.index);
     const now = Date.now();
@@ -218,7 +220,7 @@ export class Supervisor {
       return;
     }
     this.log.info({ worker: slot.index, restarts: slot.restarts }, 'worker replaced');
-    // The new worker's router shard is empty: the others register again the users it owns.
+    // The new worker's router and key-directory shards are empty: the others register again the users and keys it owns.
     const body = encodeWorker(slot.index);
     for (const other of this.slots) {
       if (other !== slot && other.state === 'ready') this.system.send(other.index, ActorKind.System, SystemActorId.Supervision, MessageKind.RouterResync, body);

@@ -162,8 +162,8 @@ export class WorkerAdminSurface implements WorkerAdmin {
 /**
  * The worker's supervision endpoint (ActorKind.System, SystemActorId.Supervision): a probe proves
  * the mailbox is drained (how late it came is the loop lag); a resync means a replaced worker's
- * router shard starts empty, so this worker registers again the users it owns, and each session
- * extension tells the new shard what it must know.
+ * router and key-directory shards start empty, so this worker registers again the users and keys
+ * it owns, and each session extension tells the new shard what it must know.
  */
 export class SupervisionActor implements Actor {
   private readonly ctx: WorkerContext;
@@ -187,9 +187,8 @@ export class SupervisionActor implements Actor {
 
   private resync(shard: number): void {
     const { registry, extensions } = this.ctx;
-    for (const conn of registry.ownedBy(shard)) {
-      registry.registerRoute(conn, 0);
+    registry.resync(shard, (conn) => {
       for (const ext of extensions.list) ext.resync(conn);
-    }
+    });
   }
 }

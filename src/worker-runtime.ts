@@ -1,6 +1,6 @@
 /**
  * Assembles one worker thread: its actor system (mailbox drain loop), its registry of connections
- * and rooms, its actors (connections, router shard, deliverer, reliable-messaging shard), its
+ * and rooms, its actors (connections, router shard, key-directory shard, deliverer, reliable-messaging shard), its
  * session extensions, its timer wheel, its admin surface, and its own listeners on its own
  * descriptors of the shared listening sockets. Nothing here handles a record or a packet: each actor
  * is handed the worker's frozen context (actors/context.ts). workers/worker.ts builds this from
@@ -36,6 +36,7 @@ import type { WorkerContext } from '../actors/context.js';
 import { Deliverer } from '../actors/deliverer.js';
 import { ImRequests } from '../actors/im-requests.js';
 import { ImShard } from '../actors/im-shard.js';
+import { KeyDirectory } from '../actors/key-directory.js';
 import { Registry } from '../actors/registry.js';
 import { RouterShard } from '../actors/router-shard.js';
 
@@ -112,6 +113,11 @@ export class WorkerRuntime {
       deliver: (worker, body) => system.send(worker, ActorKind.System, SystemActorId.Deliverer, MessageKind.Deliver, body),
       replyEmpty: (req) => system.send(acceptor, ActorKind.Acceptor, AcceptorActorId.PushDispatcher, MessageKind.PushReply, encodeReply(req, 0)),
     });
+    const keys = new KeyDirectory({
+      kick: (worker, connId, code, reason) => system.send(worker, ActorKind.Connection, connId, MessageKind.Kick, encodeKick(code, reason)),
+      deliver: (worker, body) => system.send(worker, ActorKind.System, SystemActorId.Deliverer, MessageKind.Deliver, body),
+      replyEmpty: (req) => system.send(acceptor, ActorKind.Acceptor, AcceptorActorId.PushDispatcher, MessageKind.PushReply, encodeReply(req, 0)),
+    });
     const push = config.push;
     const deliverer = new Deliverer(ctx, { windowMs: push.batchWindowMs, maxBytes: push.batchMaxBytes, writeQueueBytes: push.writeQueueBytes }, new SlowConsumerPolicies(push.slowConsumerPolicy, push.roomPolicies));
     const imShard = new ImShard(ctx, imStore, router, config.im);
@@ -122,6 +128,7 @@ export class WorkerRuntime {
     system.register(ActorKind.System, SystemActorId.ImRequests, imRequests);
     system.register(ActorKind.RouterShard, RouterActorId.Shard, router);
     system.register(ActorKind.RouterShard, RouterActorId.Im, imShard);
+    system.register(ActorKind.RouterShard, RouterActorId.Keys, keys);
     // Records for connections go through one handler per worker: no per-connection registration.
     // The connection decodes what is addressed to it.
     system.registerKind(ActorKind.Connection, (id, kind, _source, buf, off, len) => {

@@ -5,12 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { ActorKind } from '../../src/actor-system.js';
-import { shardOfMid } from '../../src/hash.js';
+import { shardOfKey, shardOfMid } from '../../src/hash.js';
 import { MessageKind, RouterActorId, SystemActorId } from '../../src/messages.js';
 import { encodeReply } from '../../src/push/records.js';
 import { PushRefused, type PushResult } from '../../src/push/types.js';
 import { silentLog, FakeSystem } from './fakes.js';
-import { KeyDirectory } from '../../actors/key-directory.js';
 import { PushDispatcher, type WorkerDirectory } from '../../actors/push-dispatcher.js';
 
 const WORKERS = 2;
@@ -19,14 +18,13 @@ function setup(maxPending = 100) {
   const system = new FakeSystem(WORKERS);
   const live = new Set([0, 1]);
   const dir: WorkerDirectory = { workers: WORKERS, system: system.asSystem(), liveWorkers: () => [...live], admin: () => null };
-  const keys = new KeyDirectory(() => undefined);
-  const push = new PushDispatcher(dir, keys, silentLog, maxPending, 60_000);
+  const push = new PushDispatcher(dir, silentLog, maxPending, 60_000);
   const reply = (kind: number, source: number, req: number, connections: number, fanout = 0, shard = 0): void => {
     const b = encodeReply(req, connections, fanout, shard);
     push.receive(kind, source, b, 0, b.length);
   };
   const reqOf = (r: { body: Uint8Array }): number => new DataView(r.body.buffer, r.body.byteOffset, 4).getUint32(0);
-  return { system, live, keys, push, reply, reqOf };
+  return { system, live, push, reply, reqOf };
 }
 
 /** Whether a promise has settled (after the microtasks queued so far). */
@@ -48,24 +46,20 @@ describe('unit: push dispatcher', () => {
     assert.equal(push.inFlight(), 0);
   });
 
-  it('a push by key goes straight to the holders (the acceptor is the shard): complete when every holder answered', async () => {
-    const { system, keys, push, reply, reqOf } = setup();
-    keys.register('a', { worker: 0, connId: 5 });
-    keys.register('b', { worker: 1, connId: 6 });
-    const done = push.pushKeys(1000, ['a', 'b', 'nobody'], Buffer.from('x'));
-    assert.ok(system.catchUps >= 1, 'key registrations already committed are applied first');
-    const sent = system.take(MessageKind.Deliver);
-    assert.deepEqual(sent.map((r) => r.thread).sort(), [0, 1]);
+  it('a push by key goes to the key-directory shard owning each key; complete when every shard part is', async () => {
+    const { system, push, reply, reqOf } = setup();
+    // Keys on both shards.
+    const keys = Array.from({ length: 8 }, (_, i) => `k${i}`);
+    const shards = new Set(keys.map((k) => shardOfKey(k, WORKERS)));
+    assert.equal(shards.size, 2);
+    const done = push.pushKeys(1000, keys, Buffer.from('x'));
+    const sent = system.take(MessageKind.PushKeys);
+    assert.deepEqual(sent.map((r) => [r.thread, r.actorKind, r.actorId]).sort(), [[0, ActorKind.RouterShard, RouterActorId.Keys], [1, ActorKind.RouterShard, RouterActorId.Keys]]);
     const req = reqOf(sent[0]!);
-    reply(MessageKind.DeliverReply, 0, req, 1, 2, WORKERS);
-    assert.equal(await settled(done), 'pending');
-    reply(MessageKind.DeliverReply, 1, req, 1, 2, WORKERS);
+    reply(MessageKind.PushReply, 0, req, 0);
+    assert.equal(await settled(done), 'pending', 'one shard found nobody; the other still to answer');
+    reply(MessageKind.DeliverReply, 1, req, 2, 1, 1);
     assert.deepEqual(await done, { connections: 2 });
-  });
-
-  it('a push by key nobody holds completes at once with 0', async () => {
-    const { push } = setup();
-    assert.deepEqual(await push.pushKeys(1000, ['nobody'], Buffer.from('x')), { connections: 0 });
   });
 
   it('a push by mid goes to the owning shard; the shard part completes after its fanout of holder replies (or its own empty reply)', async () => {
@@ -85,20 +79,14 @@ describe('unit: push dispatcher', () => {
     assert.deepEqual(await empty, { connections: 0 });
   });
 
-  it("a worker's death completes the room pushes and key pushes that wait for its answer, with what the others counted", async () => {
-    const { system, keys, push, reply, reqOf } = setup();
-    keys.register('a', { worker: 0, connId: 5 });
-    keys.register('b', { worker: 1, connId: 6 });
+  it("a worker's death completes the room pushes that wait for its answer, with what the others counted", async () => {
+    const { system, push, reply, reqOf } = setup();
     const room = push.pushRoom(1000, 'live://1', Buffer.from('x'));
-    const byKey = push.pushKeys(1000, ['a', 'b'], Buffer.from('x'));
     const roomReq = reqOf(system.take(MessageKind.PushRoom)[0]!);
-    const keyReq = reqOf(system.take(MessageKind.Deliver)[0]!);
     reply(MessageKind.PushReply, 0, roomReq, 5);
-    reply(MessageKind.DeliverReply, 0, keyReq, 1, 2, WORKERS);
     assert.equal(await settled(room), 'pending');
     push.workerDied(1);
     assert.deepEqual(await room, { connections: 5 });
-    assert.deepEqual(await byKey, { connections: 1 });
     assert.equal(push.inFlight(), 0);
   });
 
