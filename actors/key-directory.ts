@@ -85,6 +85,14 @@ export class KeyDirectory implements Actor {
     if (e !== undefined && e.worker === entry.worker && e.connId === entry.connId) this.keys.delete(key);
   }
 
+  /** Closes the connection holding `key`, if this shard knows one (POST /admin/kick). */
+  kickKey(key: string, code: number, reason: string): boolean {
+    const e = this.keys.get(key);
+    if (e === undefined) return false;
+    this.links.kick(e.worker, e.connId, code, reason);
+    return true;
+  }
+
   /** Forgets the keys of a worker that died (its connections died with it). */
   purgeWorker(worker: number): void {
     for (const [key, e] of this.keys) if (e.worker === worker) this.keys.delete(key);

@@ -1,16 +1,23 @@
 /**
- * Issue 13 on a real server with 3 workers: the key directory is sharded over the workers (hash of
- * the key), so a key's registration goes to its shard, never through the acceptor. Same-key
- * replacement (op 6 4001) holds when the two connections are on different workers and the key's
- * shard is on a third, and a push by key then reaches the newer connection exactly once; a dead
- * worker's keys are purged from the other shards, and a replaced shard is filled again by the others
- * (resync).
+ * Issue 13 on a real server with 3 workers.
+ *
+ * The key directory is sharded over the workers (hash of the key), so a key's registration goes to
+ * its shard, never through the acceptor. Same-key replacement (op 6 4001) holds when the two
+ * connections are on different workers and the key's shard is on a third, and a push by key then
+ * reaches the newer connection exactly once; a dead worker's keys are purged from the other shards,
+ * and a replaced shard is filled again by the others (resync).
+ *
+ * Every worker serves the control port: pushes by key and by mid taken by any worker reach their
+ * holders exactly once (each answer names the worker that took it, x-ringcast-worker); online counts
+ * and sessions are the same whichever worker answers; control.ratePerSec and push.maxInFlight are
+ * one limit for the whole process.
  */
 import assert from 'node:assert/strict';
 import { shardOfKey } from '../../src/hash.js';
 import { Op } from '../../src/ops.js';
+import { ControlConnection } from '../helpers/control.js';
 import { GoimClient } from '../helpers/goim-client.js';
-import { startServer, until, type RunningServer } from '../helpers/server.js';
+import { controlRequest, limitRefusals, startServer, until, type RunningServer } from '../helpers/server.js';
 
 const WORKERS = 3;
 
@@ -76,10 +83,9 @@ describe('issue 13: key directory sharded over the workers', function () {
   }
 
   async function pushKey(key: string, body: string): Promise<number> {
-    const res = await fetch(`http://127.0.0.1:${s.controlPort}/goim/push/keys?operation=1000&keys=${encodeURIComponent(key)}`, { method: 'POST', body });
-    const json = (await res.json()) as { data: { connections: number } };
-    assert.equal(res.status, 200);
-    return json.data.connections;
+    const res = await controlRequest(s.controlPort, 'POST', `/goim/push/keys?operation=1000&keys=${encodeURIComponent(key)}`, body);
+    assert.equal(res.status, 200, res.text);
+    return (JSON.parse(res.text) as { data: { connections: number } }).data.connections;
   }
 
   it('same-key replacement across workers with the key shard on a third: the older gets op 6 4001, a push by key reaches the newer exactly once', async () => {
@@ -154,15 +160,98 @@ describe('issue 13: key directory sharded over the workers', function () {
       // at 1 again; the slot's accepted count goes on from the dead worker's).
       const fresh: GoimClient[] = [];
       for (let i = 0; (await health())[victim.worker]!.accepted < 2 * accepted; i++) fresh.push((await open(`fresh-${i}`)).c);
-      const res = await fetch(`http://127.0.0.1:${srv.controlPort}/goim/push/keys?operation=1000&keys=${victim.key}`, { method: 'POST', body: 'stale' });
-      assert.deepEqual(((await res.json()) as { data: unknown }).data, { connections: 0 });
+      const res = await controlRequest(srv.controlPort, 'POST', `/goim/push/keys?operation=1000&keys=${victim.key}`, 'stale');
+      assert.deepEqual((JSON.parse(res.text) as { data: unknown }).data, { connections: 0 });
       // The shard answered 0, so nothing was sent; a marker to every fresh connection shows none got 'stale'.
       for (let i = 0; i < fresh.length; i++) {
-        await fetch(`http://127.0.0.1:${srv.controlPort}/goim/push/keys?operation=1000&keys=fresh-${i}`, { method: 'POST', body: 'end' });
+        await controlRequest(srv.controlPort, 'POST', `/goim/push/keys?operation=1000&keys=fresh-${i}`, 'end');
         assert.deepEqual((await fresh[i]!.collectUntil(1000, 'end')).filter((p) => p.op === 1000).map((p) => p.body.toString()), []);
       }
     } finally {
       for (const c of mine) c.close();
+      await srv.stop('SIGKILL');
+    }
+  });
+
+  it('pushes by key and by mid taken by any worker reach their holders exactly once; online counts and sessions agree on every worker', async () => {
+    const conns = await ControlConnection.onEveryWorker(s.controlPort, WORKERS);
+    try {
+      const held: Array<{ c: GoimClient; key: string; mid: number; worker: number }> = [];
+      for (let i = 0; i < 9; i++) {
+        const key = `any-${i}`;
+        const x = await connect(key, i % 2 === 0 ? 'tcp' : 'ws');
+        held.push({ ...x, key });
+      }
+      assert.equal(new Set(held.map((h) => h.worker)).size > 1, true, 'holders on more than one worker');
+      for (const conn of conns) {
+        for (const h of held) {
+          const byKey = await conn.post(`/goim/push/keys?operation=1000&keys=${h.key}`, `key-via-${conn.worker}`);
+          assert.equal(byKey.worker, conn.worker);
+          assert.deepEqual(byKey.json, { code: 0, message: '', data: { connections: 1 } }, `key ${h.key} via worker ${conn.worker}`);
+          const byMid = await conn.post(`/goim/push/mids?operation=1000&mids=${h.mid}`, `mid-via-${conn.worker}`);
+          assert.deepEqual(byMid.json.data, { connections: 1 }, `mid ${h.mid} via worker ${conn.worker}`);
+        }
+      }
+      for (const conn of conns) for (const h of held) await conn.post(`/goim/push/keys?operation=1000&keys=${h.key}`, 'end');
+      const expected = conns.flatMap((c) => [`key-via-${c.worker}`, `mid-via-${c.worker}`]).sort();
+      for (const h of held) {
+        const got = (await h.c.collectUntil(1000, 'end')).filter((p) => p.op === 1000).map((p) => p.body.toString());
+        assert.deepEqual(got.sort(), expected, `${h.key} (on worker ${h.worker}): one of each, from every worker`);
+      }
+      // The read routes ask every worker (online counts) or the user's shard and holders (sessions).
+      const answers = await Promise.all(conns.map(async (c) => [(await c.get('/goim/online/total')).json.data, (await c.get(`/sessions?mid=${held[0]!.mid}`)).json.data.sessions.map((x: { key: string; worker: number }) => [x.key, x.worker])]));
+      for (const a of answers) assert.deepEqual(a, answers[0], 'the same answer from every worker');
+      assert.ok((answers[0]![0] as { conn_count: number }).conn_count >= held.length);
+      assert.deepEqual(answers[0]![1], [[held[0]!.key, held[0]!.worker]]);
+    } finally {
+      for (const c of conns) c.close();
+    }
+  });
+
+  it('control.ratePerSec is one limit for the process: a burst spread over every worker is refused past control.burst once, counted once', async () => {
+    const srv = await startServer({ workers: WORKERS, control: { ratePerSec: 1, burst: 4 } });
+    try {
+      const conns = await ControlConnection.onEveryWorker(srv.controlPort, WORKERS);
+      const statuses: Array<[number, number]> = [];
+      for (let i = 0; i < 12; i++) {
+        const c = conns[i % WORKERS]!;
+        const a = await c.get('/goim/online/total');
+        statuses.push([c.worker, a.status]);
+        if (a.status === 429) assert.match(a.json.message, /control\.ratePerSec/);
+      }
+      for (const c of conns) c.close();
+      const ok = statuses.filter(([, st]) => st === 200).length;
+      // The burst of 4, plus one more token if a second passed meanwhile; every worker alone would have let 4 through.
+      assert.ok(ok >= 4 && ok <= 6, `${ok} of 12 requests let through: ${JSON.stringify(statuses)}`);
+      assert.ok(new Set(statuses.filter(([, st]) => st === 429).map(([w]) => w)).size >= 2, 'refused on more than one worker');
+      // /metrics is rate limited too: every refused scrape is one more refusal.
+      let refusedScrapes = 0;
+      let counted = -1;
+      await until(async () => {
+        const r = await limitRefusals(srv.controlPort).catch(() => null);
+        if (r === null) refusedScrapes++;
+        else counted = r['control.ratePerSec']!;
+        return r !== null;
+      }, 5000, 'a scrape of /metrics let through');
+      assert.equal(counted, 12 - ok + refusedScrapes, 'each refusal counted once, whichever worker refused it');
+    } finally {
+      await srv.stop('SIGKILL');
+    }
+  });
+
+  it('push.maxInFlight is one limit for the process: with one push in flight on one worker, another worker refuses the next (503)', async () => {
+    const srv = await startServer({ workers: 2, push: { maxInFlight: 1, batchWindowMs: 800 } });
+    try {
+      const conns = await ControlConnection.onEveryWorker(srv.controlPort, 2);
+      const open = conns[0]!.post('/goim/push/room?operation=1000&type=live&room=busy', 'x');
+      await until(async () => (await controlRequest(srv.controlPort, 'GET', '/metrics')).text.includes('ringcast_pushes_in_flight 1'), 1000, 'the push in flight');
+      const refused = await conns[1]!.post('/goim/push/room?operation=1000&type=live&room=busy', 'y');
+      assert.equal(refused.status, 503);
+      assert.match(refused.json.message, /overloaded: 1 pushes in flight \(push\.maxInFlight\)/);
+      assert.equal((await open).status, 200);
+      assert.equal((await conns[1]!.post('/goim/push/room?operation=1000&type=live&room=busy', 'z')).status, 200, 'room again once it is answered');
+      for (const c of conns) c.close();
+    } finally {
       await srv.stop('SIGKILL');
     }
   });

@@ -12,10 +12,11 @@
  */
 import type http from 'node:http';
 import { PAGE_PATH, staticFiles, type StaticFile } from './static-files.js';
-import { StatsSampler, type DashboardSource } from './stats.js';
-import { StreamHub } from './stream.js';
+import type { Logger } from '../../logger.js';
+import { StreamHub, type SnapshotSource } from './stream.js';
 
 export type { DashboardSource } from './stats.js';
+export type { SnapshotSource } from './stream.js';
 
 export interface DashboardOptions {
   /** control.dashboard: off = every /dashboard path is 404. */
@@ -25,7 +26,8 @@ export interface DashboardOptions {
 }
 
 export interface DashboardParts extends DashboardOptions {
-  source: DashboardSource;
+  /** Where the stream's snapshots come from: read here (StatsSampler) or asked of the acceptor (remote.ts). */
+  snapshots: SnapshotSource;
   /** Sent once at the start of each stream: what does not change while the server runs. */
   hello: { workers: number; startedAt: number; listeners: ReadonlyArray<{ name: string; host: string; port: number }> };
   /** Whether a token is needed at all (control.token set). */
@@ -34,6 +36,8 @@ export interface DashboardParts extends DashboardOptions {
   count(label: string, status: number): void;
   /** Tick interval of the stream; 1000 but in tests. */
   intervalMs?: number;
+  /** Where a snapshot that did not come is logged. */
+  log?: Logger;
 }
 
 /** Only the page's own files, scripts, styles and fetches; nothing inline, nothing framed. */
@@ -62,7 +66,7 @@ export class Dashboard {
     this.parts = parts;
     // Read at start-up, so a broken install stops the server at once instead of failing a page later.
     this.files = parts.enabled ? staticFiles() : new Map();
-    this.hub = new StreamHub(new StatsSampler(parts.source), SECURITY_HEADERS, parts.intervalMs ?? 1000);
+    this.hub = new StreamHub(parts.snapshots, SECURITY_HEADERS, parts.intervalMs ?? 1000, parts.log ?? null);
   }
 
   /** Open streams (tests, and the ticking rule). */
