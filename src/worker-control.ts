@@ -101,6 +101,7 @@ export class WorkerControl {
       forward: (req) => acceptor.handle(req),
       worker: index,
       crashSelf: (mode) => admin.debugCrash(mode),
+      streamWindow: c.streamWindow,
       // The dashboard: its files from this worker, its snapshots from the acceptor (only while watched).
       dashboard: { enabled: control.dashboard.enabled, readOnly: control.dashboard.readOnly },
       snapshots: new RemoteSnapshots(acceptor, index),

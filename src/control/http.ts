@@ -6,7 +6,8 @@
  *   - GET /metrics (Prometheus, src/control/metrics.ts), GET /health,
  *   - POST /admin/kick and /admin/drain (src/control/admin-api.ts),
  *   - the dashboard under /dashboard (src/control/dashboard/), whose page and files need no token,
- *   - the test-only /debug routes when `debug.testCommands` is on.
+ *   - the test-only /debug routes when `debug.testCommands` is on,
+ *   - the streaming push API, a WebSocket at /push/stream (src/control/stream.ts).
  * With a token, every request but GET /health and the dashboard's page and files needs `Authorization: Bearer <token>`. Errors answer with an HTTP
  * 4xx/5xx status and goim's envelope {code: -status, message}.
  *
@@ -20,7 +21,6 @@
  * Requests are instances of `ControlRequest` (http.createServer's IncomingMessage option), which
  * carries the per-request state, so that body reading needs no per-request closures.
  */
-import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import querystring from 'node:querystring';
@@ -35,6 +35,8 @@ import { TokenBucket } from '../token-bucket.js';
 import type { ImService } from '../im/service.js';
 import { acceptorRoutes } from './acceptor-routes.js';
 import { kickRoute } from './admin-api.js';
+import { authorized, bearer } from './bearer.js';
+import { attachPushStream } from './stream.js';
 import { BATCH_ROUTES } from './batch.js';
 import { Dashboard, type DashboardOptions } from './dashboard/index.js';
 import { StatsSampler } from './dashboard/stats.js';
@@ -95,6 +97,8 @@ export interface ControlOptions {
   worker?: number;
   /** Test command: this worker crashes itself the given way (after its answer is out). */
   crashSelf?: (mode: CrashMode) => void;
+  /** Pushes a /push/stream connection may have unanswered. Default: control.streamWindow's. */
+  streamWindow?: number;
   /** Starts the graceful drain (POST /admin/drain, answered where the supervisor is); absent = that route answers 503. */
   drain?: () => void;
   /** Closes the connections with a key (POST /admin/kick, op 6 4006) and says how many; default: every worker of the supervisor is asked. */
@@ -183,12 +187,6 @@ function hasBody(req: http.IncomingMessage): boolean {
 
 // ---------------------------------------------------------------------------------------------
 // Request flow: start → (body: onData… onEnd) → run → reply
-
-function authorized(expected: Buffer, header: string | undefined): boolean {
-  if (header === undefined) return false;
-  const given = Buffer.from(header.length > 7 && header.slice(0, 7).toLowerCase() === 'bearer ' ? `Bearer ${header.slice(7)}` : header);
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
 
 function start(st: ServerState, req: ControlRequest, res: http.ServerResponse): void {
   req.rcState = st;
@@ -406,7 +404,7 @@ export function createControlServer(opts: ControlOptions): http.Server {
     api,
     routes,
     debugRoute: debug,
-    token: token === '' ? null : Buffer.from(`Bearer ${token}`),
+    token: bearer(token),
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     metrics: counters,
     takeRate: ratePerSec > 0 ? takeRate : null,
@@ -427,6 +425,18 @@ export function createControlServer(opts: ControlOptions): http.Server {
   };
 
   const server = http.createServer<typeof ControlRequest>({ IncomingMessage: ControlRequest }, (req, res) => start(st, req, res));
+  attachPushStream(server, {
+    push: api.push,
+    token: st.token,
+    takeRate: st.takeRate,
+    rateText: st.rateText,
+    maxBodyBytes: st.maxBodyBytes,
+    batchMaxTargets: api.batchMaxTargets,
+    window: opts.streamWindow ?? CONFIG_DEFAULTS.control.streamWindow,
+    counters,
+    log: opts.log,
+    workerHeader: st.workerHeader,
+  });
   // A client that half-closes after its request (shutdown(SHUT_WR), as some HTTP/1.0 clients do) is
   // still answered: node:http otherwise aborts a request still being answered when the FIN comes,
   // and every answer a worker gets from the acceptor or another worker comes a turn later.
