@@ -55,6 +55,8 @@ export interface DispatcherLinks {
   readonly system: ActorSystem;
   /** Indexes of the workers whose mailbox is being drained now (ready or draining). */
   liveWorkers(): number[];
+  /** Whether that worker's mailbox is being drained now (liveWorkers without the array, for the unicast path). */
+  isLive(worker: number): boolean;
   /** This worker's key-directory shard (keys it owns are looked up without a hop); null: always a record. */
   readonly keys: KeyDirectory | null;
   /** Questions to the workers (online counts, sessions); null: those answer as if no worker held anything. */
@@ -133,6 +135,7 @@ export class PushDispatcher implements PushService, Actor {
   }
 
   pushMids(op: number, mids: number[], body: Uint8Array): Promise<PushResult> {
+    if (mids.length === 1) return this.pushOneMid(op, mids, body);
     const byShard = groupBy(mids, (m) => shardOfMid(m, this.links.workers));
     // This worker's own shard takes its part by a direct call: registrations already committed to
     // this mailbox must be applied first (see pushKeys).
@@ -141,6 +144,16 @@ export class PushDispatcher implements PushService, Actor {
     const shards = [...byShard.keys()].filter((s) => live.has(s));
     const { req, done } = this.begin(shards.length);
     for (const s of shards) this.send(req, s, ActorKind.RouterShard, RouterActorId.Shard, MessageKind.PushMids, encodeMidsPush(req, op, byShard.get(s)!, body));
+    return done;
+  }
+
+  /** One user (the common unicast push): no grouping, no arrays. */
+  private pushOneMid(op: number, mids: number[], body: Uint8Array): Promise<PushResult> {
+    const shard = shardOfMid(mids[0]!, this.links.workers);
+    if (shard === this.self) this.links.system.catchUp();
+    const live = this.links.isLive(shard);
+    const { req, done } = this.begin(live ? 1 : 0);
+    if (live) this.send(req, shard, ActorKind.RouterShard, RouterActorId.Shard, MessageKind.PushMids, encodeMidsPush(req, op, mids, body));
     return done;
   }
 
@@ -176,7 +189,7 @@ export class PushDispatcher implements PushService, Actor {
   async sessions(mid: number): Promise<SessionInfo[]> {
     const queries = this.links.queries;
     const shard = shardOfMid(mid, this.links.workers);
-    if (queries === null || !this.links.liveWorkers().includes(shard)) return [];
+    if (queries === null || !this.links.isLive(shard)) return [];
     const entries = ((await queries.ask(shard, QueryType.RouterLookup, { mid })) ?? []) as Array<[string, number, string]>;
     const byWorker = groupBy(entries, (e) => e[1]);
     const parts = await Promise.all(

@@ -70,7 +70,7 @@ export class WorkerControl {
       },
       log,
     );
-    this.dispatcher = new PushDispatcher({ workers, system, liveWorkers: () => status.runningWorkers(workers), keys: parts.keys, queries: this.queries, inFlight: this.process.pushes }, log, init.config.push.maxInFlight);
+    this.dispatcher = new PushDispatcher({ workers, system, liveWorkers: () => status.runningWorkers(workers), isLive: (w) => status.isRunning(w), keys: parts.keys, queries: this.queries, inFlight: this.process.pushes }, log, init.config.push.maxInFlight);
     system.register(ActorKind.System, SystemActorId.PushDispatcher, this.dispatcher);
     system.register(ActorKind.System, SystemActorId.Queries, this.queries);
     this.im = parts.im(this.process);

@@ -25,7 +25,7 @@ function setup(maxPending = 100, self = 0, process = createProcessWords(WORKERS)
   const live = new Set([0, 1]);
   const keys = new KeyDirectory({ kick: () => undefined, deliver: () => undefined, replyEmpty: () => undefined });
   const inFlight = new ProcessWords(process, WORKERS, self).pushes;
-  const push = new PushDispatcher({ workers: WORKERS, system: system.asSystem(), liveWorkers: () => [...live], keys, queries: null, inFlight }, silentLog, maxPending, 60_000);
+  const push = new PushDispatcher({ workers: WORKERS, system: system.asSystem(), liveWorkers: () => [...live], isLive: (w) => live.has(w), keys, queries: null, inFlight }, silentLog, maxPending, 60_000);
   const reply = (kind: number, source: number, req: number, connections: number, fanout = 0, shard = 0): void => {
     const b = encodeReply(req, connections, fanout, shard);
     push.receive(kind, source, b, 0, b.length);
