@@ -302,9 +302,10 @@ export class Supervisor {
 
   /**
    * Graceful stop: every worker stops accepting and delivers what is already in its mailbox and
-   * push batches (twice: a push by mid crosses two workers), then tells its clients to reconnect
-   * and lets their queues flush for up to `graceMs`, then exits. A worker not gone
-   * supervisor.shutdownTimeoutMs after that is terminated.
+   * push batches (twice: a push by mid crosses more than one worker), then tells its clients to
+   * reconnect and lets their queues flush for up to `graceMs`; once every worker has drained, they
+   * exit. A worker not drained supervisor.shutdownTimeoutMs after the grace time, or not gone that
+   * long after its exit was asked, is terminated.
    */
   async stop(graceMs: number): Promise<{ forced: number }> {
     this.stopping = true;
@@ -321,24 +322,37 @@ export class Supervisor {
     await Promise.race([this.system.settled(), sleep(this.config.supervisor.shutdownTimeoutMs)]);
     await quiesce();
     let forced = 0;
-    await Promise.all(
+    const terminate = async (slot: Slot, worker: Worker, timeoutMs: number): Promise<void> => {
+      forced++;
+      this.log.warn({ worker: slot.index, timeoutMs }, 'worker did not stop in time: terminating it');
+      await worker.terminate();
+    };
+    // Every worker drains; none exits before all have, because every worker serves the control
+    // port, which must stay up (and say it is draining) until the drain is over.
+    const drained = await Promise.all(
       this.slots.map(async (slot) => {
         const worker = slot.worker;
-        if (worker === null) return;
+        if (worker === null) return null;
         slot.state = 'stopping';
         const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-        const clean = (async () => {
-          const drained = await slot.admin!.drain(graceMs);
-          this.log.info({ worker: slot.index, ...drained }, 'worker drained');
-          void slot.admin!.exit();
-          await exited;
-        })();
-        const timedOut = await Promise.race([clean.then(() => false, () => false), sleep(deadline).then(() => true)]);
-        if (timedOut) {
-          forced++;
-          this.log.warn({ worker: slot.index, timeoutMs: deadline }, 'worker did not stop in time: terminating it');
-          await worker.terminate();
-        }
+        const clean = slot.admin!.drain(graceMs).then(
+          (d) => {
+            this.log.info({ worker: slot.index, ...d }, 'worker drained');
+            return true;
+          },
+          () => false,
+        );
+        const ok = await Promise.race([clean, sleep(deadline).then(() => false)]);
+        return { slot, worker, exited, ok };
+      }),
+    );
+    await Promise.all(
+      drained.map(async (d) => {
+        if (d === null) return;
+        if (!d.ok) return terminate(d.slot, d.worker, deadline);
+        void d.slot.admin?.exit();
+        const gone = await Promise.race([d.exited.then(() => true), sleep(this.config.supervisor.shutdownTimeoutMs).then(() => false)]);
+        if (!gone) await terminate(d.slot, d.worker, this.config.supervisor.shutdownTimeoutMs);
       }),
     );
     this.system.stop();

@@ -74,12 +74,14 @@ export class WorkerAdminSurface implements WorkerAdmin {
     for (const c of this.parts.closeAtDrain) c.close();
     await system.settled();
     records += system.drainAll();
-    system.stop();
+    // The mailbox is still drained until exit: this worker's control port serves until every
+    // worker has drained (its pushes' replies come back here). Stopped: the others send it no more pushes.
     status.store(ST_STATE, WorkerState.Stopped);
     return { connections, records, forced };
   }
 
   exit(): void {
+    this.ctx.system.stop();
     flushWakes();
     setImmediate(() => process.exit(0));
   }
