@@ -85,10 +85,15 @@ export class KeyDirectory implements Actor {
     if (e !== undefined && e.worker === entry.worker && e.connId === entry.connId) this.keys.delete(key);
   }
 
-  /** Closes the connection holding `key`, if this shard knows one (POST /admin/kick). */
+  /**
+   * Closes the connection holding `key`, if this shard knows one (POST /admin/kick). The entry goes
+   * at once: the connection is closing, and a second kick must not count it again before its
+   * worker's unregister arrives (that one then finds nothing to remove).
+   */
   kickKey(key: string, code: number, reason: string): boolean {
     const e = this.keys.get(key);
     if (e === undefined) return false;
+    this.keys.delete(key);
     this.links.kick(e.worker, e.connId, code, reason);
     return true;
   }

@@ -1,7 +1,7 @@
 /**
  * actors/key-directory.ts, one shard, through its ring records: one holder per key; a new holder
  * replaces the old one (4001), across workers; a resent registration after a shard restart never
- * displaces a newer entry; a dead worker's purge; pushes by key routed to the holders with their fanout.
+ * displaces a newer entry; the operator's kick; a dead worker's purge; pushes by key routed to the holders with their fanout.
  */
 import assert from 'node:assert/strict';
 import { MessageKind } from '../../src/messages.js';
@@ -42,6 +42,17 @@ describe('unit: key directory', () => {
     rec(MessageKind.KeyRegister, 0, 5, 'k');
     rec(MessageKind.KeyRegister, 0, 5, 'k');
     assert.equal(kicks.length, 0);
+  });
+
+  it('kickKey (POST /admin/kick) kicks the holder with the code given, once: the entry goes at once, before its unregister', () => {
+    const { d, kicks, rec } = directory();
+    rec(MessageKind.KeyRegister, 1, 7, 'k');
+    assert.equal(d.kickKey('k', 4006, 'kicked by the operator'), true);
+    assert.deepEqual(kicks, [[1, 7, 4006, 'kicked by the operator']]);
+    assert.equal(d.kickKey('k', 4006, 'kicked by the operator'), false, 'a second kick finds nobody');
+    rec(MessageKind.KeyUnregister, 1, 7, 'k'); // the closed connection's unregister, late: harmless
+    assert.equal(d.kickKey('nobody', 4006, 'x'), false);
+    assert.equal(kicks.length, 1);
   });
 
   it('a late unregister of the replaced holder keeps its successor', () => {
