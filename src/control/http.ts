@@ -400,6 +400,7 @@ export function createControlServer(opts: ControlOptions): http.Server {
     const bucket = new TokenBucket(ratePerSec, burst);
     takeRate = () => bucket.take(Date.now());
   }
+  const workerHeader = opts.testCommands && opts.worker !== undefined ? String(opts.worker) : null;
   const st: ServerState = {
     api,
     routes,
@@ -416,10 +417,12 @@ export function createControlServer(opts: ControlOptions): http.Server {
       hello: { workers: opts.workers ?? opts.supervisor?.workers ?? 0, startedAt: opts.startedAt ?? Date.now(), listeners: opts.listeners ?? [] },
       tokenRequired: token !== '',
       count: (label, status) => counters.countRequest(label, status),
+      log: opts.log,
+      headers: workerHeader === null ? {} : { 'x-ringcast-worker': workerHeader },
     }),
     log: opts.log,
     forward: opts.supervisor !== undefined ? null : (opts.forward ?? null),
-    workerHeader: opts.testCommands && opts.worker !== undefined ? String(opts.worker) : null,
+    workerHeader,
     self: opts.worker ?? -1,
     crashSelf: opts.crashSelf ?? null,
   };

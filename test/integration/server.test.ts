@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import type net from 'node:net';
 import { WebSocket } from 'ws';
 import { Op } from '../../src/codec.js';
+import { ControlConnection } from '../helpers/control.js';
 import { GoimClient } from '../helpers/goim-client.js';
 import { procCpuSeconds } from '../helpers/proc.js';
 import { connectTcp, startServer, until, type RunningServer } from '../helpers/server.js';
@@ -141,12 +142,21 @@ describe('server (acceptor, workers, supervision)', function () {
   it('shows a worker that stops draining its mailbox as stalled in /health, and clears it after', async () => {
     server = await startServer({ workers: 2, supervisor: { probeIntervalMs: 100, stallTimeoutMs: 500 } });
     const s = server;
-    const t0 = Date.now();
-    await s.post('/debug/workers/0/block?ms=2500');
-    const ms = await until(async () => (await s.get('/health')).body.workers[0].stalled === true, 5000, 'worker 0 stalled');
-    assert.ok(Date.now() - t0 < 2500, `stall seen after ${ms} ms`);
-    assert.equal((await s.get('/health')).body.status, 'degraded');
-    await until(async () => (await s.get('/health')).body.workers[0].stalled === false, 10_000, 'worker 0 recovered');
+    // Every worker serves the control port: ask through worker 1, since a request that worker 0
+    // took would be answered only once its block is over.
+    const conns = await ControlConnection.onEveryWorker(s.controlPort, 2);
+    try {
+      const viaWorker1 = conns[1]!;
+      const health = async (): Promise<any> => (await viaWorker1.get('/health')).json;
+      const t0 = Date.now();
+      assert.equal((await viaWorker1.post('/debug/workers/0/block?ms=2500')).status, 200);
+      const ms = await until(async () => (await health()).workers[0].stalled === true, 5000, 'worker 0 stalled');
+      assert.ok(Date.now() - t0 < 2500, `stall seen after ${Date.now() - t0} ms (${ms} ms of waiting)`);
+      assert.equal((await health()).status, 'degraded');
+      await until(async () => (await health()).workers[0].stalled === false, 10_000, 'worker 0 recovered');
+    } finally {
+      for (const c of conns) c.close();
+    }
   });
 
   it('idles under 1 % CPU and stops on SIGTERM within 5 s with exit code 0, closing client connections', async function () {
