@@ -31,6 +31,12 @@ export interface RunningServer {
   dataDir: string;
   get(pathname: string): Promise<{ status: number; body: any }>;
   post(pathname: string): Promise<{ status: number; body: any }>;
+  /**
+   * GET /health's body (whatever its status). Every worker serves the control port, and a worker
+   * that dies takes the control connections it holds: a request cut that way (a test that kills a
+   * worker, then waits for its replacement) is asked again on a new connection, a few times.
+   */
+  health(): Promise<any>;
   /** SIGTERM and wait for the exit; resolves with the exit code and how long it took. */
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
 }
@@ -117,6 +123,16 @@ export async function startServer(config: Record<string, unknown> = {}): Promise
     dataDir,
     get: (p) => request('GET', p),
     post: (p) => request('POST', p),
+    async health() {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return (await request('GET', '/health')).body;
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (attempt >= 5 || (code !== 'ECONNRESET' && (err as Error).message !== 'socket hang up')) throw err;
+        }
+      }
+    },
     async stop(signal = 'SIGTERM') {
       if (proc.exitCode !== null || proc.signalCode !== null) return { code: proc.exitCode, ms: 0 };
       const t0 = Date.now();

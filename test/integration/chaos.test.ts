@@ -42,7 +42,7 @@ describe(`chaos: a worker killed ${KILLS} times under load (${CLIENTS} clients, 
         groups.push({ opts, clients: await connectSwarm(opts) });
       }
       const clients = (): SwarmClient[] => groups.flatMap((g) => g.clients);
-      const health = async (): Promise<any> => (await s.get('/health')).body;
+      const health = async (): Promise<any> => (await s.health());
       await until(async () => (await health()).connections === CLIENTS, 10_000, 'every client counted');
       const pid = s.proc.pid!;
       const fdsBefore = openFds(pid, [s.controlPort]);

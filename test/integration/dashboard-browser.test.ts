@@ -31,7 +31,7 @@ describe('dashboard in a browser', function () {
   };
   const closeClients = async (): Promise<void> => {
     for (const c of clients.splice(0)) c.close();
-    await until(async () => (await s.get('/health')).body.connections === 0, 5000, 'every client gone');
+    await until(async () => (await s.health()).connections === 0, 5000, 'every client gone');
   };
   /** Waits until the element's text is `text`, within `ms`; resolves with the ms it took. */
   const textIs = async (selector: string, text: string, ms: number): Promise<number> => {
@@ -173,7 +173,7 @@ describe('dashboard in a browser', function () {
     // The worker that dies is not the one serving the stream (that case is the next test's).
     const victim = 1 - (await served);
     await w.page.waitForSelector(`#worker-${victim}.state-ok`);
-    const restarts = Number((await s.get('/health')).body.workers[victim].restarts);
+    const restarts = Number((await s.health()).workers[victim].restarts);
     const crash = await fetch(`http://127.0.0.1:${s.controlPort}/debug/workers/${victim}/crash?mode=exit`, { method: 'POST' });
     assert.equal(crash.status, 200);
     await w.page.waitForSelector(`#worker-${victim}.state-bad`, { timeout: 3000 });
@@ -191,7 +191,7 @@ describe('dashboard in a browser', function () {
     await w.page.goto(url(s, '#workers'));
     const victim = await served;
     await w.page.waitForSelector(`#worker-${victim}.state-ok`);
-    const restarts = Number((await s.get('/health')).body.workers[victim].restarts);
+    const restarts = Number((await s.health()).workers[victim].restarts);
     const again = nextStreamWorker(w.page);
     const crash = await fetch(`http://127.0.0.1:${s.controlPort}/debug/workers/${victim}/crash?mode=exit`, { method: 'POST' });
     assert.equal(crash.status, 200);

@@ -101,10 +101,10 @@ describe('issue 13: key directory sharded over the workers', function () {
 
   it("a replaced key shard is filled again by the others (resync): pushes by key and same-key replacement still find the holder", async () => {
     const { key, newer, shard } = await sameKeyOnTwoWorkers('resync');
-    const before = (await s.get('/health')).body.workers[shard];
+    const before = (await s.health()).workers[shard];
     assert.equal((await s.post(`/debug/workers/${shard}/crash?mode=exit`)).status, 200);
     await until(async () => {
-      const w = (await s.get('/health')).body.workers[shard];
+      const w = (await s.health()).workers[shard];
       return w.restarts === before.restarts + 1 && w.state === 'ready';
     }, 10_000, `worker ${shard} replaced`);
     // The resync is a record from each live worker to the new shard: the push finds the holder once it is applied.
@@ -151,7 +151,7 @@ describe('issue 13: key directory sharded over the workers', function () {
         const x = await open(key);
         if (x.worker !== shardOfKey(key, WORKERS)) victim = { ...x, key };
       }
-      const health = async (): Promise<Array<{ accepted: number; restarts: number; state: string }>> => (await srv.get('/health')).body.workers;
+      const health = async (): Promise<Array<{ accepted: number; restarts: number; state: string }>> => (await srv.health()).workers;
       const accepted = (await health())[victim.worker]!.accepted;
       assert.equal((await srv.post(`/debug/workers/${victim.worker}/crash?mode=exit`)).status, 200);
       await victim.c.closed;

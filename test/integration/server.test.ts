@@ -66,8 +66,8 @@ describe('server (acceptor, workers, supervision)', function () {
       server = await startServer({ workers: 2, supervisor: { restartDelayMs: 50, workerHeapMb: 64 } });
       const s = server;
       const sockets = await openMany(s.tcpPort, 200);
-      await until(async () => (await s.get('/health')).body.connections === 200, 5000, 'all connections counted');
-      const before = (await s.get('/health')).body.workers.map((w: { connections: number }) => w.connections) as number[];
+      await until(async () => (await s.health()).connections === 200, 5000, 'all connections counted');
+      const before = (await s.health()).workers.map((w: { connections: number }) => w.connections) as number[];
       // Router entries in worker 0's shard: one held by worker 1 (dies with it), one by worker 0.
       let mid = 0;
       for (let m = 1; m < 1000 && mid === 0; m++) {
@@ -99,13 +99,13 @@ describe('server (acceptor, workers, supervision)', function () {
       // The replacement starts, and its router entries from the dead worker are gone.
       await until(
         async () => {
-          const w = (await s.get('/health')).body.workers[1];
+          const w = (await s.health()).workers[1];
           return w.restarts === 1 && w.state === 'ready';
         },
         5000,
         'worker 1 replaced',
       );
-      const health = (await s.get('/health')).body;
+      const health = (await s.health());
       assert.equal(health.workers[1].restarts, 1);
       assert.equal(health.workers[1].lastExit.code, mode === 'exit' ? 3 : 1);
       if (mode === 'oom') assert.match(health.workers[1].lastExit.error, /out of memory/i);
@@ -118,7 +118,7 @@ describe('server (acceptor, workers, supervision)', function () {
       await until(
         async () => {
           more.push(...(await openMany(s.tcpPort, 20)));
-          return (await s.get('/health')).body.workers[1].connections > 0;
+          return (await s.health()).workers[1].connections > 0;
         },
         10_000,
         'the replacement to hold connections',
@@ -131,7 +131,7 @@ describe('server (acceptor, workers, supervision)', function () {
     server = await startServer({ workers: 2, supervisor: { crashLoopLimit: 1, restartDelayMs: 10 } });
     const s = server;
     await s.post('/debug/workers/0/crash?mode=exit');
-    await until(async () => (await s.get('/health')).body.workers[0].state === 'failed', 5000, 'worker 0 marked failed');
+    await until(async () => (await s.health()).workers[0].state === 'failed', 5000, 'worker 0 marked failed');
     const { status, body } = await s.get('/health');
     assert.equal(status, 200);
     assert.equal(body.status, 'degraded');
@@ -168,7 +168,7 @@ describe('server (acceptor, workers, supervision)', function () {
     assert.equal((await goim.auth({ mid: 1 })).op, Op.AuthReply);
     const ws = new WebSocket(`ws://127.0.0.1:${s.wsPort}/sub`);
     await once(ws, 'open');
-    await until(async () => (await s.get('/health')).body.connections === 22, 5000, 'connections counted');
+    await until(async () => (await s.health()).connections === 22, 5000, 'connections counted');
     // For its first ~20 s a Node process runs V8's memory reducer (GCs in every isolate while the
     // heap settles), a few % of a core. Idle means after that: measure 2-second windows until two
     // in a row stay under 1 %, within 45 s.
