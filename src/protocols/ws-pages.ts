@@ -31,6 +31,7 @@ export const DEMO_FILES: ReadonlyArray<readonly [string, string]> = [
   [DEMO_PATH, 'index.html'],
   [`${DEMO_PATH}/demo.js`, 'demo.js'],
   [`${DEMO_PATH}/demo.css`, 'demo.css'],
+  [`${DEMO_PATH}/favicon.svg`, 'favicon.svg'],
 ];
 /** Written into demo/index.html at start-up: the page connects to ws.path. */
 const WS_PATH_PLACEHOLDER = '{{WS_PATH}}';
@@ -53,6 +54,7 @@ const TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
 };
 
 const TEXT_404 = { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' };
