@@ -97,6 +97,7 @@ function setState(entry, state) {
   if (entry.state === 'failed' || (state !== 'failed' && ORDER[state] <= ORDER[entry.state])) return;
   entry.state = state;
   entry.li.dataset.state = state;
+  entry.li.dataset.history = entry.li.dataset.history ? `${entry.li.dataset.history} ${state}` : state;
   entry.badge.textContent = state;
 }
 
