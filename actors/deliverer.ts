@@ -34,6 +34,7 @@
  */
 import { ActorKind, type Actor } from '../src/actor-system.js';
 import type { SlowConsumerPolicy } from '../src/config/index.js';
+import { DeepestQueues } from '../src/deepest-queues.js';
 import { LatencyRecorder } from '../src/latency-histogram.js';
 import { ST_SLOW_DROPPED, ST_SLOW_GAPS } from '../src/layout.js';
 import { AcceptorActorId, MessageKind } from '../src/messages.js';
@@ -81,6 +82,8 @@ export class Deliverer implements Actor {
   private readonly policies: SlowConsumerPolicies;
   private readonly clock: () => number;
   private readonly latency: LatencyRecorder;
+  /** The deepest outbound queues, for the dashboard (src/deepest-queues.ts). */
+  readonly queues: DeepestQueues;
   private readonly pending = new Map<string, Batch>();
   /** A flush of the pending batches is due (a microtask or the timer). */
   private scheduled = false;
@@ -101,6 +104,7 @@ export class Deliverer implements Actor {
     this.writeQueueBytes = opts.writeQueueBytes;
     this.clock = opts.clock ?? performance.now.bind(performance);
     this.latency = new LatencyRecorder(ctx.status.words, ctx.index);
+    this.queues = new DeepestQueues(ctx.status.words, ctx.index);
   }
 
   /**
@@ -111,7 +115,10 @@ export class Deliverer implements Actor {
   private write(conn: RegistryMember, frames: PushFrames, policy: SlowConsumerPolicy): boolean {
     const t = conn.transport;
     t.writeFrames(frames);
-    if (t.queuedBytes() <= this.writeQueueBytes) return true;
+    const queued = t.queuedBytes();
+    if (queued === 0) return true;
+    this.queues.queued(conn);
+    if (queued <= this.writeQueueBytes) return true;
     if (policy === 'close') {
       conn.dropSlow();
       return false;

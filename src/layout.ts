@@ -62,7 +62,7 @@ export function targetId(target: number): number {
  * Per-thread status words in one shared Int32Array (STATUS_WORDS per thread), written by the thread
  * itself and read by the supervisor and /health without any message round trip.
  */
-export const STATUS_WORDS = 64;
+export const STATUS_WORDS = 80;
 export const ST_STATE = 0; // WorkerState
 export const ST_CONNECTIONS = 1; // open connection actors
 export const ST_ROOMS = 2; // room actors
@@ -81,6 +81,8 @@ export const ST_HEAP_KB = 19; // V8 heap in use (KiB), written by the thread whe
 export const ST_EXT_FIRST = 22;
 /** Words ST_LATENCY_FIRST .. +23: the deliverer's push-to-write latency histogram (src/latency-histogram.ts). */
 export const ST_LATENCY_FIRST = 32;
+/** Words ST_QUEUES_FIRST .. +15: the few deepest outbound queues of the worker's connections (src/deepest-queues.ts). */
+export const ST_QUEUES_FIRST = 56;
 
 export const enum WorkerState {
   Starting = 0,

@@ -17,6 +17,7 @@ import {
   ST_UNDELIVERABLE,
   STATUS_WORDS,
 } from './layout.js';
+import { readDeepestQueues, type DeepQueue } from './deepest-queues.js';
 import { readLatency, type LatencyCounts } from './latency-histogram.js';
 import type { RingReader } from './ring/ring.js';
 
@@ -54,6 +55,8 @@ export interface WorkerStatus {
   routerEntries: number;
   /** Push-to-write latency so far (src/latency-histogram.ts): counts per log-2 bucket, and their sum in µs. */
   pushWriteLatency: LatencyCounts;
+  /** The few deepest outbound queues of its connections, deepest first, as of up to a second ago (src/deepest-queues.ts). */
+  deepestQueues: DeepQueue[];
   mailbox: { usedBytes: number; capacityBytes: number; consumed: number; fullEvents: number; parked: number; rejected: number; undeliverable: number };
   lastProgressAgoMs: number;
   lastExit: { code: number; error: string | null; agoMs: number } | null;
@@ -83,6 +86,7 @@ export function readWorkerStatus(slot: SlotView, words: Int32Array, extensionSta
     ...extensionStatus(w),
     routerEntries: w(ST_ROUTER_ENTRIES),
     pushWriteLatency: readLatency(words, slot.index),
+    deepestQueues: readDeepestQueues(words, slot.index),
     mailbox: {
       usedBytes: slot.probe.used(),
       capacityBytes: slot.probe.capacity,

@@ -159,6 +159,7 @@ describe('dashboard in a browser', function () {
     await screenshot(w.page, 'dashboard-users');
 
     await visit('slow', '#limits-table tr[data-limit="limits.maxConnections"]');
+    assert.ok(await w.page.isVisible('#deep-queues-none'), 'every client reads: no deep queue');
     await screenshot(w.page, 'dashboard-slow');
 
     await visit('actions', '#push-form');

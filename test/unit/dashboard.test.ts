@@ -34,6 +34,7 @@ function worker(id: number, over: Partial<WorkerStatus> = {}): WorkerStatus {
     slowMessagesDropped: 0,
     routerEntries: 0,
     pushWriteLatency: { buckets: new Array<number>(LATENCY_BUCKETS).fill(0), sumUs: 0 },
+    deepestQueues: [],
     mailbox: { usedBytes: 0, capacityBytes: 1024, consumed: 0, fullEvents: 0, parked: 0, rejected: 0, undeliverable: 0 },
     lastProgressAgoMs: 0,
     lastExit: null,

@@ -5,6 +5,7 @@
  * clock is the test's: it moves only when a test moves it (a slow socket write, time passing).
  */
 import assert from 'node:assert/strict';
+import { readDeepestQueues } from '../../src/deepest-queues.js';
 import { latencyBucket, readLatency } from '../../src/latency-histogram.js';
 import { ST_SLOW_DROPPED, ST_SLOW_GAPS } from '../../src/layout.js';
 import { AcceptorActorId, MessageKind } from '../../src/messages.js';
@@ -149,6 +150,35 @@ describe('unit: deliverer', () => {
     rec(d, MessageKind.PushRoom, encodeRoomPush(4, 1000, 'r://empty', Buffer.from('d')));
     await tick();
     assert.equal(hist().reduce((a, b) => a + b, 0), 3);
+  });
+
+  it('publishes the few deepest outbound queues of its connections in the status words, and forgets those that drained or closed', async () => {
+    const w = testWorker();
+    const d = deliverer(w);
+    const ms = [10, 500, 0, 300, 200, 100].map((queued, i) => {
+      const m = member(w, i + 1, ['r://q']);
+      m.mid = 9_007_199_254_740_000 + i; // mids need both words
+      m.transport.queued = queued; // what is left queued after a write
+      return m;
+    });
+    rec(d, MessageKind.PushRoom, encodeRoomPush(1, 1000, 'r://q', Buffer.from('x')));
+    await tick();
+    assert.deepEqual(readDeepestQueues(w.status.words, 0), [], 'published on the refresh, not per write');
+    d.queues.publish();
+    assert.deepEqual(readDeepestQueues(w.status.words, 0), [
+      { conn: 2, mid: 9_007_199_254_740_001, bytes: 500 },
+      { conn: 4, mid: 9_007_199_254_740_003, bytes: 300 },
+      { conn: 5, mid: 9_007_199_254_740_004, bytes: 200 },
+      { conn: 6, mid: 9_007_199_254_740_005, bytes: 100 },
+    ]);
+    ms[1]!.transport.queued = 0; // drained
+    ms[3]!.open = false; // closed
+    d.queues.publish();
+    assert.deepEqual(readDeepestQueues(w.status.words, 0).map((q) => [q.conn, q.bytes]), [[5, 200], [6, 100], [1, 10]]);
+    for (const m of ms) m.transport.queued = 0;
+    d.queues.publish();
+    assert.deepEqual(readDeepestQueues(w.status.words, 0), []);
+    d.queues.stop();
   });
 
   it('flushes a batch at once when it reaches push.batchMaxBytes', () => {
