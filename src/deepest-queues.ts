@@ -43,6 +43,8 @@ export class DeepestQueues {
   constructor(words: Int32Array, thread: number) {
     this.words = words;
     this.base = thread * STATUS_WORDS + ST_QUEUES_FIRST;
+    // A replacement worker starts from nothing: its predecessor's entries described sockets now gone.
+    this.publish();
   }
 
   /** A write left `conn` with a queue: watch it until it drains or closes. */

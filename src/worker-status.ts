@@ -86,7 +86,8 @@ export function readWorkerStatus(slot: SlotView, words: Int32Array, extensionSta
     ...extensionStatus(w),
     routerEntries: w(ST_ROUTER_ENTRIES),
     pushWriteLatency: readLatency(words, slot.index),
-    deepestQueues: readDeepestQueues(words, slot.index),
+    // A dead worker's entries described sockets that died with it.
+    deepestQueues: slot.state === 'ready' || slot.state === 'stopping' ? readDeepestQueues(words, slot.index) : [],
     mailbox: {
       usedBytes: slot.probe.used(),
       capacityBytes: slot.probe.capacity,
