@@ -8,15 +8,32 @@
  *      op 112 received, at `--rate` sends per second for `--seconds` (the first second not measured).
  * Server: ringcast with 2 workers on a temp data dir (bench/load/servers.ts removes it afterwards).
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { ImClient } from '../test/helpers/im-client.js';
+import { procCpuSeconds } from '../test/helpers/proc.js';
 import { parseBenchArgs, printTable, quantile, writeResult } from './report.js';
 import { PipeConn } from './load/pusher.js';
 import { startRingcast } from './load/servers.js';
 
-const HELP = `usage: npm run bench -- im [--seconds N] [--concurrency N] [--rate N] [--quick]
+const HELP = `usage: npm run bench -- im [--seconds N] [--concurrency N] [--rate N] [--against DIR] [--quick]
   --seconds      length of each throughput phase and of the latency phase (default 5; --quick 2)
   --concurrency  HTTP requests in flight in the throughput phases (default 256)
-  --rate         sends per second in the latency phase (default 500)`;
+  --rate         sends per second in the latency phase (default 500)
+  --against DIR  then the POST /im/send phases against the ringcast tree in DIR (its dist/src/main.js), same client`;
+
+/** Server CPU seconds, and its main thread's (the acceptor: thread id = process id). */
+function cpu(pid: number): { all: number; acceptor: number } {
+  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'latin1');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { all: procCpuSeconds(pid), acceptor: (Number(f[11]) + Number(f[12])) / 100 };
+}
+
+/** What a throughput phase cost the server: µs of CPU per message and the acceptor's share. */
+function costText(before: { all: number; acceptor: number }, after: { all: number; acceptor: number }, messages: number): string {
+  const all = after.all - before.all;
+  return `${((all * 1e6) / Math.max(1, messages)).toFixed(1)} µs server CPU/msg, acceptor ${all > 0 ? (((after.acceptor - before.acceptor) / all) * 100).toFixed(0) : 0} %`;
+}
 
 /**
  * Closed loop: `concurrency` keep-alive connections (bench/load's minimal HTTP client, no fetch: its
@@ -134,7 +151,7 @@ async function latency(s: { tcp: number; control: number }, seconds: number, rat
 }
 
 export async function run(args: string[]): Promise<void> {
-  const a = parseBenchArgs(args, ['seconds', 'concurrency', 'rate'], HELP);
+  const a = parseBenchArgs(args, ['seconds', 'concurrency', 'rate', 'against'], HELP);
   if (a === null) return;
   const seconds = a.num('seconds', a.quick ? 2 : 5, 1, 3600);
   const concurrency = a.num('concurrency', 256, 1, 10_000);
@@ -143,18 +160,41 @@ export async function run(args: string[]): Promise<void> {
   try {
     // Latency first, on a quiet server: the throughput phases leave flushes and caches behind them.
     const lat = await latency({ tcp: server.ports.tcp!, control: server.ports.control }, seconds, rate);
+    let c0 = cpu(server.pid);
     const single = await throughput(server.ports.control, seconds, concurrency, 1, 1_000_000);
+    const singleCost = costText(c0, (c0 = cpu(server.pid)), single.messages);
     const batched = await throughput(server.ports.control, seconds, concurrency, 100, 2_000_000);
+    const batchedCost = costText(c0, cpu(server.pid), batched.messages);
     const op110 = await clientSends(server.ports.tcp!, seconds, 16, 64);
     const rows = [
-      { case: 'persisted msgs/s, 1 recipient per POST /im/send', value: single.rate, unit: 'msg/s', detail: `${single.messages} msgs, ${single.errors} errors` },
-      { case: 'persisted msgs/s, 100 recipients per POST /im/send', value: batched.rate, unit: 'msg/s', detail: `${batched.messages} msgs, ${batched.errors} errors` },
+      { case: 'persisted msgs/s, 1 recipient per POST /im/send', value: single.rate, unit: 'msg/s', detail: `${single.messages} msgs, ${single.errors} errors; ${singleCost}` },
+      { case: 'persisted msgs/s, 100 recipients per POST /im/send', value: batched.rate, unit: 'msg/s', detail: `${batched.messages} msgs, ${batched.errors} errors; ${batchedCost}` },
       { case: 'persisted msgs/s, client op 110 (16 connections × 64 in flight)', value: op110.rate, unit: 'msg/s', detail: `${op110.messages} msgs, ${op110.errors} errors` },
       { case: `send→deliver latency p50, online user, ${rate}/s`, value: lat.p50, unit: 'ms', detail: `${lat.delivered}/${lat.sent} delivered` },
       { case: `send→deliver latency p99, online user, ${rate}/s`, value: lat.p99, unit: 'ms', detail: `max ${lat.max.toFixed(1)} ms` },
     ];
+    const against = a.values.against;
+    if (against !== undefined) rows.push(...(await baseline(against, seconds, concurrency)));
     printTable(['case', 'value', 'unit', 'detail'], rows.map((r) => [r.case, r.value, r.unit, r.detail]));
-    writeResult('im', { seconds, concurrency, rate, workers: 2 }, rows);
+    writeResult('im', { seconds, concurrency, rate, workers: 2, against: against ?? null }, rows);
+  } finally {
+    await server.stop();
+  }
+}
+
+/** The POST /im/send phases against another ringcast tree, with this tree's client, for the ratio. */
+async function baseline(dir: string, seconds: number, concurrency: number): Promise<Array<{ case: string; value: number; unit: string; detail: string }>> {
+  const name = path.basename(path.resolve(dir));
+  const server = await startRingcast({ workers: 2, batchWindowMs: 5, main: path.resolve(dir, 'dist/src/main.js'), extraConfig: { im: { sendRatePerSec: 1_000_000, sendBurst: 1_000_000 } } });
+  try {
+    let c0 = cpu(server.pid);
+    const single = await throughput(server.ports.control, seconds, concurrency, 1, 1_000_000);
+    const singleCost = costText(c0, (c0 = cpu(server.pid)), single.messages);
+    const batched = await throughput(server.ports.control, seconds, concurrency, 100, 2_000_000);
+    return [
+      { case: `${name}: persisted msgs/s, 1 recipient per POST /im/send`, value: single.rate, unit: 'msg/s', detail: `${single.messages} msgs, ${single.errors} errors; ${singleCost}` },
+      { case: `${name}: persisted msgs/s, 100 recipients per POST /im/send`, value: batched.rate, unit: 'msg/s', detail: `${batched.messages} msgs, ${batched.errors} errors; ${costText(c0, cpu(server.pid), batched.messages)}` },
+    ];
   } finally {
     await server.stop();
   }

@@ -59,10 +59,12 @@ describe('push-to-write latency histogram', function () {
     for (const c of clients) await c.collectUntil(1000, 'p9');
     await clients[0]!.collectUntil(1000, 'to one key');
     // Each worker that holds members counts each room push once (not once per member), the push by key once.
-    const workersWithMembers = 2;
+    // (The kernel spreads connections over the workers; under load it may give them all to one.)
+    const workersWithMembers = (await s.get('/health')).body.workers.filter((w: { connections: number }) => w.connections > 0).length;
     await until(async () => total(histogram(await metricsText(s.controlPort))) === pushes * workersWithMembers + 1, 5000, 'every push counted');
     const after = histogram(await metricsText(s.controlPort));
     for (const w of ['0', '1']) {
+      if (after.get(`count ${w}`) === 0) continue; // a worker that held no member wrote nothing
       const les = [...after.keys()].filter((k) => k.startsWith(`bucket ${w} `)).map((k) => k.split(' ')[2]!);
       assert.equal(les.at(-1), '+Inf');
       const counts = les.map((le) => after.get(`bucket ${w} ${le}`)!);
@@ -72,7 +74,7 @@ describe('push-to-write latency histogram', function () {
     }
   });
 
-  it('moves the dashboard stream\'s p50/p99 while pushes are written, and not without them', async () => {
+  it('moves the dashboard stream\'s p50/p99 while pushes are written', async () => {
     const ctl = new AbortController();
     const res = await fetch(`http://127.0.0.1:${s.controlPort}/dashboard/stream`, { signal: ctl.signal });
     const decoder = new TextDecoder();
