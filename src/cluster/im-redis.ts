@@ -1,0 +1,119 @@
+/**
+ * The Redis connection of reliable messaging in cluster mode: one node-redis client per thread,
+ * every command bounded by a deadline, and every failure (Redis down, a deadline passed, an error
+ * reply such as MISCONF when Redis cannot write its append-only file) turned into one typed error,
+ * ImEngineUnavailable: the control API answers it with 503 naming the engine, op 111 with code 503
+ * (retryable with the same client_msg_id). Nothing waits for Redis to come back: while it is down,
+ * commands fail at once (no offline queue) and the client reconnects in the background.
+ */
+import { createClient, RESP_TYPES } from 'redis';
+import { ImError } from '../im/requests.js';
+import type { Script } from './im-scripts.js';
+
+/** Redis did not answer (down, too slow, or refused the write): the outcome of a write is unknown. */
+export class ImEngineUnavailable extends ImError {
+  constructor(detail: string) {
+    super(503, `reliable messaging engine (redis) unavailable: ${detail}; retry with the same client_msg_id`);
+  }
+}
+
+export type Reply = null | number | Buffer | string | Reply[];
+
+const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
+
+export interface ImRedisOptions {
+  url: string;
+  /** Deadline of each command (ms), connecting included. */
+  timeoutMs: number;
+  /** Called with each connection error (logged by the caller, at most once per outage). */
+  onError?: (err: Error) => void;
+  /** Called when the connection is (again) ready: a box re-reads what it may have missed. */
+  onReady?: () => void;
+}
+
+export class ImRedis {
+  private readonly client: ReturnType<typeof createClient>;
+  private readonly where: string;
+  private closed = false;
+  private down = false;
+
+  constructor(opts: ImRedisOptions) {
+    this.where = redactedUrl(opts.url);
+    this.client = createClient({
+      url: opts.url,
+      RESP: 2,
+      disableOfflineQueue: true,
+      commandOptions: { timeout: opts.timeoutMs },
+      socket: { connectTimeout: opts.timeoutMs, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) },
+    });
+    this.client.on('error', (err: Error) => {
+      if (!this.down) opts.onError?.(err);
+      this.down = true;
+    });
+    this.client.on('ready', () => {
+      this.down = false;
+      opts.onReady?.();
+    });
+    // The first connect may fail (Redis not up yet): commands fail fast until it succeeds.
+    this.client.connect().catch(() => undefined);
+  }
+
+  get ready(): boolean {
+    return this.client.isReady;
+  }
+
+  /** One command; its reply with bulk strings as Buffers when `buffers`, else as strings. */
+  async call(args: Array<string | Buffer>, buffers = false): Promise<Reply> {
+    if (this.closed) throw new ImEngineUnavailable('the connection is closed');
+    try {
+      return (await this.client.sendCommand(args, buffers ? { typeMapping: BUFFERS } : undefined)) as Reply;
+    } catch (err) {
+      throw new ImEngineUnavailable(`${this.where}: ${(err as Error).message}`);
+    }
+  }
+
+  /** A script by its sha1, loaded again after a restart of Redis wiped its script cache. */
+  async eval(s: Script, keys: string[], args: Array<string | Buffer>, buffers = false): Promise<Reply> {
+    const tail = [String(keys.length), ...keys, ...args];
+    try {
+      return await this.call(['EVALSHA', s.sha1, ...tail], buffers);
+    } catch (err) {
+      if (!(err instanceof ImEngineUnavailable) || !err.message.includes('NOSCRIPT')) throw err;
+      return this.call(['EVAL', s.source, ...tail], buffers);
+    }
+  }
+
+  /** What Redis promises for an acknowledged write: `appendonly` and `appendfsync` (null if CONFIG is refused). */
+  async persistence(): Promise<{ appendonly: string; appendfsync: string } | null> {
+    try {
+      const r = (await this.call(['CONFIG', 'GET', 'append*'])) as string[];
+      const m = new Map<string, string>();
+      for (let i = 0; i + 1 < r.length; i += 2) m.set(String(r[i]), String(r[i + 1]));
+      return { appendonly: m.get('appendonly') ?? '?', appendfsync: m.get('appendfsync') ?? '?' };
+    } catch {
+      return null;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.client.close();
+    } catch {
+      this.client.destroy();
+    }
+  }
+}
+
+/** The URL without its password, for error messages. */
+function redactedUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.password = '';
+    u.username = '';
+    return `redis at ${u.host}`;
+  } catch {
+    return 'redis';
+  }
+}
