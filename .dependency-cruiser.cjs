@@ -11,7 +11,8 @@
  *      < services   src/session.ts (the session and its extensions), src/auth/ (auth body, modes),
  *                   src/upstream/ (envelope codec, request limiter, HTTP client),
  *                   src/push/ (records, policies, the PushService contract),
- *                   src/im/ (records, store, messaging service, the IM session extension)
+ *                   src/im/ (records, store, messaging service, the IM session extension),
+ *                   src/cluster/ (the cluster engine contract and its Redis implementation)
  *      < actors     actors/ (every state owner that takes ring records: connection, registry,
  *                   router shard, key directory, deliverer, push dispatcher, im shard, im requests)
  *      < control    src/control/ (the HTTP control port: knows the services' contracts, no actor)
@@ -22,12 +23,14 @@
  *    no service needs an actor: the session extension sees a connection only as a Session
  *    (src/session.ts), the push service is a contract (src/push/types.ts) the dispatcher
  *    implements, and the messaging service sends through a contract (InboxSender,
- *    src/im/requests.ts) the im-requests actor implements. The supervisor is core: it starts threads and writes ring records, and the
+ *    src/im/requests.ts) the im-requests actor implements. The cluster engine (src/cluster/) is a
+ *    service for the same reason: it moves bytes and directory entries to and from Redis and knows
+ *    no actor; the actors call it and decode what it hands them. The supervisor is core: it starts threads and writes ring records, and the
  *    control port reads its statuses.
  */
 const CORE = '^src/(ring/|config/|(?!worker-runtime|worker-admin|main|session)[^/]+\\.ts$)';
 const PROTOCOLS = '^src/protocols/';
-const SERVICES = '^src/(push/|im/|auth/|upstream/|session\\.ts$)';
+const SERVICES = '^src/(push/|im/|auth/|upstream/|cluster/|session\\.ts$)';
 const ACTORS = '^actors/';
 const CONTROL = '^src/control/';
 const ASSEMBLY = '^(src/(worker-runtime|worker-admin|main)\\.ts$|workers/)';

@@ -227,6 +227,11 @@ export const KEYS = {
       "How long (ms) a box's lease in Redis lasts without renewal: a box dead this long is dropped from the directory and the counts by the others (renewed every third of it).",
     ),
     keyPrefix: nonEmpty('ringcast', 'Prefix of every Redis key and channel ringcast uses, so that several clusters can share one Redis.'),
+    commandTimeoutMs: int(1000, [50, 60000], 'Deadline (ms) of every call to the cluster engine: past it the call fails (a cross-box push answers 503 naming the engine) instead of waiting.'),
+    probeIntervalMs: int(1000, [100, 60000], "How often (ms) each engine connection publishes a probe to itself, to detect a subscriber that looks connected but receives nothing."),
+    probeTimeoutMs: int(1000, [50, 60000], 'A probe not back within this (ms) marks the engine stale (shown in /health and /metrics) until one comes back.'),
+    roomGraceMs: int(2000, [0, 600000], "A worker whose last member left a room keeps the room's channel subscribed this long (ms), against join/leave churn."),
+    countIntervalMs: int(1000, [100, 1000], "How often (ms) each box publishes its exact counts (totals and rooms); /goim/online/* sums the live boxes' counts, so they are at most this old."),
   },
   ring: {
     mailboxBytes: powerOfTwo(4194304, [64, 1073741824], "Size of each thread's mailbox ring, in bytes."),
