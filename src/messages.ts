@@ -65,6 +65,8 @@ export const enum MessageKind {
   ImDeliver = 44,
   /** Shard → connection actor: write op 115 with this body (sync reply). */
   ImSyncReply = 45,
+  /** A box's worker → this box's shard of the user (cluster mode): the user's inbox holds seq n (src/im/records.ts). */
+  ImNotify = 46,
 }
 
 /** Well-known ids of ActorKind.System actors, on every thread. */

@@ -9,11 +9,16 @@
 import { createClient, RESP_TYPES } from 'redis';
 import { ImError } from '../im/requests.js';
 import type { Script } from './im-scripts.js';
+import { displayUrl } from './options.js';
 
-/** Redis did not answer (down, too slow, or refused the write): the outcome of a write is unknown. */
+/**
+ * Redis did not answer (down, too slow, or refused the write): the outcome of a write is unknown.
+ * Worded as the cluster engine's EngineUnavailable (src/cluster/engine.ts), and an ImError so that
+ * op 111 carries its code.
+ */
 export class ImEngineUnavailable extends ImError {
-  constructor(detail: string) {
-    super(503, `reliable messaging engine (redis) unavailable: ${detail}; retry with the same client_msg_id`);
+  constructor(url: string, reason: string) {
+    super(503, `cluster engine ${url} unavailable: ${reason}; retry with the same client_msg_id`);
   }
 }
 
@@ -38,7 +43,7 @@ export class ImRedis {
   private down = false;
 
   constructor(opts: ImRedisOptions) {
-    this.where = redactedUrl(opts.url);
+    this.where = displayUrl(opts.url);
     this.client = createClient({
       url: opts.url,
       RESP: 2,
@@ -64,11 +69,11 @@ export class ImRedis {
 
   /** One command; its reply with bulk strings as Buffers when `buffers`, else as strings. */
   async call(args: Array<string | Buffer>, buffers = false): Promise<Reply> {
-    if (this.closed) throw new ImEngineUnavailable('the connection is closed');
+    if (this.closed) throw new ImEngineUnavailable(this.where, 'the connection is closed');
     try {
       return (await this.client.sendCommand(args, buffers ? { typeMapping: BUFFERS } : undefined)) as Reply;
     } catch (err) {
-      throw new ImEngineUnavailable(`${this.where}: ${(err as Error).message}`);
+      throw new ImEngineUnavailable(this.where, (err as Error).message);
     }
   }
 
@@ -103,17 +108,5 @@ export class ImRedis {
     } catch {
       this.client.destroy();
     }
-  }
-}
-
-/** The URL without its password, for error messages. */
-function redactedUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.password = '';
-    u.username = '';
-    return `redis at ${u.host}`;
-  } catch {
-    return 'redis';
   }
 }

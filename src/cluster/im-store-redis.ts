@@ -14,6 +14,7 @@ import { ImKeys } from './im-keys.js';
 import { ImRedis, type Reply } from './im-redis.js';
 import { APPEND, APPEND_GROUP, CHANGE_MEMBERS, CREATE_GROUP, SET_READ } from './im-scripts.js';
 import { messageSeq, messageTs } from '../im/message.js';
+import type { GroupIdempotency } from '../im/store.js';
 
 export interface RetainPolicy {
   /** im.retainCount */
@@ -54,11 +55,17 @@ export class RedisImStore {
     return this.appendWith(APPEND, keys, msg);
   }
 
-  /** A read fan-out group's message under the next group seq ({seq: 0} when there is no such group). */
-  async appendGroup(gid: number, msg: Uint8Array, from: number, clientMsgId: string): Promise<Appended> {
+  /**
+   * A read fan-out group's message under the next group seq ({seq: 0} when there is no such group),
+   * as src/im/store.ts's: `make(seq)` builds the message; it is called with 0 for the bytes sent to
+   * the script, and again with the group seq once a fresh one is stored (so the caller's copy has it).
+   */
+  async appendGroup(gid: number, make: (seq: number) => Uint8Array, idem: GroupIdempotency | null): Promise<Appended> {
     const keys = [this.keys.group(gid), this.keys.groupInbox(gid)];
-    if (clientMsgId !== '' && this.retain.idempotencyMs > 0) keys.push(this.keys.groupIdem(gid, from, clientMsgId));
-    return this.appendWith(APPEND_GROUP, keys, msg);
+    if (idem !== null && this.retain.idempotencyMs > 0) keys.push(this.keys.groupIdem(gid, idem.from, idem.clientMsgId));
+    const r = await this.appendWith(APPEND_GROUP, keys, make(0));
+    if (r.fresh) make(r.seq);
+    return r;
   }
 
   private async appendWith(s: typeof APPEND, keys: string[], msg: Uint8Array): Promise<Appended> {

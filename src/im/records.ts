@@ -7,7 +7,13 @@
  *   ImSync       worker → shard   [f64 mid][u16 worker][u32 connId][f64 after (-1: the device's read position)][u32 limit][key]
  *   ImAck        worker → shard   [f64 mid][u16 worker][u32 connId][f64 seq][u8 single][key]
  *   ImDeliver / ImSyncReply       shard → connection actor: the packet body as is
+ *   ImNotify     worker → shard   [f64 mid][f64 seq][message (src/im/message.ts), or nothing]: in
+ *                                 cluster mode, the user's inbox holds everything up to seq (another
+ *                                 box wrote it; the same bytes follow a type byte on the engine's
+ *                                 worker channel, src/cluster/im-peers.ts)
  */
+import { MESSAGE_HEAD } from './message.js';
+
 /** Result codes of a send (ImSendReply's code, op 111's "code", ImError's status): HTTP statuses, 0 = ok. */
 export const enum ImCode {
   Ok = 0,
@@ -152,4 +158,26 @@ export function encodeAck(d: DeviceRef, seq: number, single: boolean): Uint8Arra
 export function decodeAck(buf: Uint8Array, off: number, len: number): { dev: DeviceRef; seq: number; single: boolean } | null {
   const r = decodeDeviceRecord(buf, off, len, 1);
   return r === null ? null : { dev: r.dev, seq: r.pos, single: r.tail !== 0 };
+}
+
+export const NOTIFY_HEAD = 16;
+
+/** ImNotify's body, with `head` bytes left free in front (the engine wire's type byte). */
+export function encodeNotify(mid: number, seq: number, msg: Uint8Array | null, head = 0): Uint8Array {
+  const out = new Uint8Array(head + NOTIFY_HEAD + (msg?.length ?? 0));
+  const dv = new DataView(out.buffer);
+  dv.setFloat64(head, mid);
+  dv.setFloat64(head + 8, seq);
+  if (msg !== null) out.set(msg, head + NOTIFY_HEAD);
+  return out;
+}
+
+export function decodeNotify(buf: Uint8Array, off: number, len: number): { mid: number; seq: number; msg: Uint8Array | null } | null {
+  if (len < NOTIFY_HEAD) return null;
+  const dv = new DataView(buf.buffer, buf.byteOffset + off, len);
+  const mid = dv.getFloat64(0);
+  const seq = dv.getFloat64(8);
+  if (!Number.isSafeInteger(mid) || !Number.isSafeInteger(seq)) return null;
+  // Copied: a ring body is valid only during the handler call, and the shard may keep it for a read.
+  return { mid, seq, msg: len >= NOTIFY_HEAD + MESSAGE_HEAD ? buf.slice(off + NOTIFY_HEAD, off + len) : null };
 }

@@ -17,6 +17,10 @@ function msg(from: number, body: string, cmid = '', ts = Date.now()): Uint8Array
   return encodeMessage(0, from, 1000, ts, 0, utf8(cmid), utf8(body));
 }
 
+function gidem(from: number, clientMsgId: string): { from: number; clientMsgId: string; ts: number; windowMs: number } {
+  return { from, clientMsgId, ts: Date.now(), windowMs: 60_000 };
+}
+
 function bodies(msgs: Uint8Array[]): string[] {
   return msgs.map((m) => Buffer.from(decodeMessage(m)!.body).toString());
 }
@@ -127,13 +131,13 @@ describe('cluster: the reliable-messaging store on Redis', function () {
     assert.equal((await a.group(gid))?.[1], 4);
     assert.equal(await a.isMember(gid, 1), false);
     assert.equal(await a.isMember(gid, 5), true);
-    const [g1, g2] = await Promise.all([a.appendGroup(gid, msg(2, 'g1', 'x'), 2, 'x'), b.appendGroup(gid, msg(2, 'g1', 'x'), 2, 'x')]);
+    const [g1, g2] = await Promise.all([a.appendGroup(gid, () => msg(2, 'g1', 'x'), gidem(2, 'x')), b.appendGroup(gid, () => msg(2, 'g1', 'x'), gidem(2, 'x'))]);
     assert.equal(g1.seq, 1);
     assert.equal(g2.seq, 1);
-    assert.equal((await b.appendGroup(gid, msg(3, 'g2'), 3, '')).seq, 2);
+    assert.equal((await b.appendGroup(gid, () => msg(3, 'g2'), null)).seq, 2);
     assert.deepEqual(bodies(await a.groupRange(gid, 0, 10, 0)), ['g1', 'g2']);
     assert.equal((await a.group(gid))?.[2], 2);
-    assert.deepEqual(await a.appendGroup(gid + 1, msg(2, 'none'), 2, ''), { seq: 0, fresh: false });
+    assert.deepEqual(await a.appendGroup(gid + 1, () => msg(2, 'none'), null), { seq: 0, fresh: false });
   });
 
   it('Redis SIGKILLed and restarted with appendfsync always: every acknowledged append is there, seqs go on', async () => {
