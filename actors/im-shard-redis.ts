@@ -22,6 +22,7 @@ import type { RedisImStore } from '../src/cluster/im-store-redis.js';
 import type { ImConfig } from '../src/config/index.js';
 import { encodeMessage, messageSeq, setU64, withSeq } from '../src/im/message.js';
 import { decodeAck, decodeNotify, decodeSend, decodeSync, encodeSendReply, ImCode, type DeviceRef } from '../src/im/records.js';
+import { ImError } from '../src/im/requests.js';
 import { ST_IM_REDELIVERED, ST_IM_SENT, ST_IM_STORED } from '../src/im/status.js';
 import { MessageKind, SystemActorId } from '../src/messages.js';
 import { TimerEntry, type Expiring } from '../src/timer-wheel.js';
@@ -169,7 +170,7 @@ export class RedisImShard implements Actor {
       (err: unknown) => {
         this.storeFailed('a send', err);
         // Some recipients may have it stored: a retry with the same client_msg_id answers their seqs.
-        this.ctx.system.send(origin, ActorKind.System, SystemActorId.ImRequests, MessageKind.ImSendReply, encodeSendReply(req, ImCode.Unavailable, []));
+        this.ctx.system.send(origin, ActorKind.System, SystemActorId.ImRequests, MessageKind.ImSendReply, encodeSendReply(req, ImCode.Unavailable, [], err instanceof ImError ? err.message : 'store unavailable; retry with the same client_msg_id'));
       },
     );
   }

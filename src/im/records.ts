@@ -3,7 +3,7 @@
  *
  *   ImSend       sender → shard   [u32 req][u16 origin thread][f64 from][i32 op][f64 group][f64 ts]
  *                                 [u16 cmidLen][cmid][u32 n]{[f64 mid]}*n[body]
- *   ImSendReply  shard → origin   [u32 req][u16 code][u32 n]{[f64 mid][f64 seq]}*n
+ *   ImSendReply  shard → origin   [u32 req][u16 code][u32 n]{[f64 mid][f64 seq]}*n[reason UTF-8, optional]
  *   ImSync       worker → shard   [f64 mid][u16 worker][u32 connId][f64 after (-1: the device's read position)][u32 limit][key]
  *   ImAck        worker → shard   [f64 mid][u16 worker][u32 connId][f64 seq][u8 single][key]
  *   ImDeliver / ImSyncReply       shard → connection actor: the packet body as is
@@ -84,8 +84,10 @@ export function decodeSend(buf: Uint8Array, off: number, len: number): SendRecor
   };
 }
 
-export function encodeSendReply(req: number, code: number, seqs: Array<[number, number]>): Uint8Array {
-  const out = new Uint8Array(10 + seqs.length * 16);
+export function encodeSendReply(req: number, code: number, seqs: Array<[number, number]>, reason = ''): Uint8Array {
+  const r = reason === '' ? null : enc.encode(reason);
+  const out = new Uint8Array(10 + seqs.length * 16 + (r?.length ?? 0));
+  if (r !== null) out.set(r, 10 + seqs.length * 16);
   const dv = new DataView(out.buffer);
   dv.setUint32(0, req);
   dv.setUint16(4, code);
@@ -97,14 +99,16 @@ export function encodeSendReply(req: number, code: number, seqs: Array<[number, 
   return out;
 }
 
-export function decodeSendReply(buf: Uint8Array, off: number, len: number): { req: number; code: number; seqs: Array<[number, number]> } | null {
+export function decodeSendReply(buf: Uint8Array, off: number, len: number): { req: number; code: number; seqs: Array<[number, number]>; reason: string } | null {
   if (len < 10) return null;
   const dv = new DataView(buf.buffer, buf.byteOffset + off, len);
   const n = dv.getUint32(6);
   if (10 + n * 16 > len) return null;
   const seqs: Array<[number, number]> = [];
   for (let i = 0; i < n; i++) seqs.push([dv.getFloat64(10 + i * 16), dv.getFloat64(18 + i * 16)]);
-  return { req: dv.getUint32(0), code: dv.getUint16(4), seqs };
+  // The reason of a refusal (the cluster engine's error names the engine); empty when none.
+  const reason = 10 + n * 16 < len ? dec.decode(buf.subarray(off + 10 + n * 16, off + len)) : '';
+  return { req: dv.getUint32(0), code: dv.getUint16(4), seqs, reason };
 }
 
 /** The device a sync or ack comes from. */
