@@ -124,7 +124,10 @@ export class RedisImShard implements Actor {
       }
       case MessageKind.ImNotify: {
         const r = decodeNotify(buf, off, len);
-        if (r !== null) this.onNotify(r.mid, r.seq, r.msg);
+        if (r === null) return;
+        // From another box: a notice for a user whose devices left this shard says the sender's list is stale.
+        if (!this.users.has(r.mid)) this.peers.release?.(r.mid);
+        else this.onNotify(r.mid, r.seq, r.msg);
         return;
       }
       default:
@@ -192,6 +195,7 @@ export class RedisImShard implements Actor {
   /** Redis is back: each device re-reads the newest seq (notifications may have been lost meanwhile). */
   engineUp(): void {
     for (const u of this.users.values()) {
+      this.peers.hold?.(u.mid);
       for (const dev of u.devices.values()) {
         if (dev.pendingSync !== null) this.startSync(dev);
       }
@@ -217,7 +221,10 @@ export class RedisImShard implements Actor {
     this.ctx.wheel.cancel(dev.timer);
     const u = dev.user;
     if (u.devices.get(dev.key) === dev) u.devices.delete(dev.key);
-    if (u.devices.size === 0 && this.users.get(u.mid) === u) this.users.delete(u.mid);
+    if (u.devices.size === 0 && this.users.get(u.mid) === u) {
+      this.users.delete(u.mid);
+      this.peers.release?.(u.mid);
+    }
   }
 
   private deliver(dev: ClusterDevice, msg: Uint8Array): void {
@@ -279,7 +286,10 @@ export class RedisImShard implements Actor {
 
   private onSync(ref: DeviceRef, after: number, limit: number): void {
     let u = this.users.get(ref.mid);
-    if (u === undefined) this.users.set(ref.mid, (u = { mid: ref.mid, durable: 0, devices: new Map() }));
+    if (u === undefined) {
+      this.users.set(ref.mid, (u = { mid: ref.mid, durable: 0, devices: new Map() }));
+      this.peers.hold?.(ref.mid);
+    }
     const window = limit > 0 ? Math.min(limit, this.cfg.ackWindow) : this.cfg.ackWindow;
     const old = u.devices.get(ref.key);
     if (old !== undefined) this.ctx.wheel.cancel(old.timer);

@@ -31,6 +31,11 @@ export class ImKeys {
     return `${this.p}{${mid}}:idem:${from}:${clientMsgId}`;
   }
 
+  /** Where the user's devices are synced: a set of `<nodeId>:<worker>` (src/cluster/im-peers-redis.ts). */
+  boxes(mid: number): string {
+    return `${this.p}{${mid}}:boxes`;
+  }
+
   /** A group: a hash {created, count, seq} (seq: the last group seq of its read fan-out inbox). */
   group(gid: number): string {
     return `${this.p}{g${gid}}:meta`;

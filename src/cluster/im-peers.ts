@@ -32,6 +32,9 @@ export interface ImNotice {
 export interface ImPeers {
   /** Fire and forget: failures are counted and logged, never thrown (the write is already durable). */
   notify(notices: readonly ImNotice[]): void;
+  /** This shard holds device cursors of `mid` now / no more (for a directory of its own; optional). */
+  hold?(mid: number): void;
+  release?(mid: number): void;
 }
 
 /** No other box (single box, or tests). */

@@ -39,10 +39,14 @@ export interface ImRedisOptions {
 export class ImRedis {
   private readonly client: ReturnType<typeof createClient>;
   private readonly where: string;
+  private readonly opts: ImRedisOptions;
+  /** The subscriber connection (pub/sub needs its own), made by the first subscribe. */
+  private sub: ReturnType<typeof createClient> | null = null;
   private closed = false;
   private down = false;
 
   constructor(opts: ImRedisOptions) {
+    this.opts = opts;
     this.where = displayUrl(opts.url);
     this.client = createClient({
       url: opts.url,
@@ -88,6 +92,22 @@ export class ImRedis {
     }
   }
 
+  /**
+   * Receives the messages of `channel` as bytes, from now until close. Its own connection: it
+   * connects (waiting for Redis if it is down), and after an outage node-redis subscribes again
+   * before it reports ready, when `onReady` runs (what was published meanwhile is lost).
+   */
+  async subscribe(channel: string, listener: (msg: Buffer) => void): Promise<void> {
+    if (this.sub === null) {
+      const sub = this.client.duplicate();
+      sub.on('error', () => undefined); // the command connection reports the outage
+      sub.on('ready', () => this.opts.onReady?.());
+      this.sub = sub;
+      await sub.connect();
+    }
+    await this.sub.subscribe(channel, listener, true);
+  }
+
   /** What Redis promises for an acknowledged write: `appendonly` and `appendfsync` (null if CONFIG is refused). */
   async persistence(): Promise<{ appendonly: string; appendfsync: string } | null> {
     try {
@@ -103,6 +123,7 @@ export class ImRedis {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.sub !== null) this.sub.destroy();
     try {
       await this.client.close();
     } catch {

@@ -1,0 +1,85 @@
+/**
+ * Notices between boxes (src/cluster/im-peers.ts) on the messaging connection alone, for when the
+ * cluster engine's directory is not wired: each user's Redis slot also lists where the user's
+ * devices are synced, `<prefix>:im:{<mid>}:boxes` = a set of `<nodeId>:<worker>` (the worker whose
+ * shard holds the cursors), written by that shard when a device of the user first syncs there and
+ * removed when its last one goes. After a commit the writer reads the set and publishes the notice on
+ * each member's channel `<prefix>:im:notify:<nodeId>:<worker>`, straight to the right shard.
+ *
+ * Stale members heal themselves: a publish that reaches no subscriber (a dead box, a worker that no
+ * longer exists, a subscriber reconnecting) removes that member in the same script, and a shard whose
+ * subscriber comes back adds every user it holds again (RedisImShard.engineUp); a notice for a user
+ * the shard no longer holds removes it too.
+ */
+import type { Logger } from '../logger.js';
+import type { ImNotice, ImPeers } from './im-peers.js';
+import type { ImRedis } from './im-redis.js';
+import { script } from './im-scripts.js';
+import type { RedisImStore } from './im-store-redis.js';
+import { encodeNotify } from '../im/records.js';
+
+/** KEYS: the user's boxes set. ARGV: the channel prefix, the notice. Publishes to every member but `ARGV[3]` (this shard); returns how many got it. */
+const PUBLISH_NOTICE = script(`
+local got = 0
+for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if m ~= ARGV[3] then
+    local n = redis.call('PUBLISH', ARGV[1] .. m, ARGV[2])
+    if n == 0 then redis.call('SREM', KEYS[1], m) else got = got + n end
+  end
+end
+return got
+`);
+
+export class RedisImPeers implements ImPeers {
+  private readonly redis: ImRedis;
+  private readonly store: RedisImStore;
+  private readonly self: string;
+  private readonly channelPrefix: string;
+  private readonly log: Logger;
+  private loggedAt = 0;
+  published = 0;
+  failures = 0;
+
+  constructor(store: RedisImStore, prefix: string, nodeId: string, worker: number, log: Logger) {
+    this.store = store;
+    this.redis = store.redis;
+    this.self = `${nodeId}:${worker}`;
+    this.channelPrefix = `${prefix}:im:notify:`;
+    this.log = log;
+  }
+
+  /** Subscribes this shard's channel; `onNotice` gets each notice as an ImNotify body. Waits for Redis. */
+  async start(onNotice: (body: Uint8Array) => void): Promise<void> {
+    await this.redis.subscribe(this.channelPrefix + this.self, onNotice);
+  }
+
+  private boxes(mid: number): string {
+    return this.store.keys.boxes(mid);
+  }
+
+  /** This shard holds cursors of `mid` now. */
+  hold(mid: number): void {
+    this.redis.call(['SADD', this.boxes(mid), this.self]).catch((err: unknown) => this.failed(err));
+  }
+
+  /** This shard holds no cursor of `mid` any more. */
+  release(mid: number): void {
+    this.redis.call(['SREM', this.boxes(mid), this.self]).catch((err: unknown) => this.failed(err));
+  }
+
+  notify(notices: readonly ImNotice[]): void {
+    for (const n of notices) {
+      this.published++;
+      const body = encodeNotify(n.mid, n.seq, n.msg);
+      this.redis.eval(PUBLISH_NOTICE, [this.boxes(n.mid)], [this.channelPrefix, Buffer.from(body.buffer, body.byteOffset, body.length), this.self]).catch((err: unknown) => this.failed(err));
+    }
+  }
+
+  private failed(err: unknown): void {
+    this.failures++;
+    const now = Date.now();
+    if (now - this.loggedAt < 1000) return;
+    this.loggedAt = now;
+    this.log.warn({ err: (err as Error).message }, 'im (cluster): notifying the other boxes failed; their devices get the message with the next one, their next sync, or when Redis is back');
+  }
+}
