@@ -19,6 +19,7 @@
 import { ActorKind, type Actor } from '../src/actor-system.js';
 import type { ImPeers } from '../src/cluster/im-peers.js';
 import type { RedisImStore } from '../src/cluster/im-store-redis.js';
+import { ThrottledWarning } from '../src/cluster/throttled-log.js';
 import type { ImConfig } from '../src/config/index.js';
 import { encodeMessage, messageSeq, setU64, withSeq } from '../src/im/message.js';
 import { decodeAck, decodeNotify, decodeSend, decodeSync, encodeSendReply, ImCode, type DeviceRef } from '../src/im/records.js';
@@ -93,8 +94,8 @@ export class RedisImShard implements Actor {
   private readonly router: RouterShard;
   private readonly cfg: ImConfig;
   private readonly ctx: ImShardContext;
-  /** When the last store error was logged (one line per second at most). */
-  private loggedAt = 0;
+  /** Store errors: one log line per second at most. */
+  private readonly storeWarning: ThrottledWarning;
   written = 0;
 
   constructor(ctx: ImShardContext, store: RedisImStore, peers: ImPeers, router: RouterShard, cfg: ImConfig) {
@@ -103,6 +104,7 @@ export class RedisImShard implements Actor {
     this.peers = peers;
     this.router = router;
     this.cfg = cfg;
+    this.storeWarning = new ThrottledWarning(ctx.log);
   }
 
   receive(kind: number, _source: number, buf: Uint8Array, off: number, len: number): void {
@@ -136,10 +138,7 @@ export class RedisImShard implements Actor {
   }
 
   private storeFailed(what: string, err: unknown): void {
-    const now = Date.now();
-    if (now - this.loggedAt < 1000) return;
-    this.loggedAt = now;
-    this.ctx.log.warn({ err: (err as Error).message }, `im (cluster): ${what} failed`);
+    this.storeWarning.warn(err, `im (cluster): ${what} failed`);
   }
 
   // ---- sending ----

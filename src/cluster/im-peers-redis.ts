@@ -16,6 +16,7 @@ import type { ImNotice, ImPeers } from './im-peers.js';
 import type { ImRedis } from './im-redis.js';
 import { script } from './im-scripts.js';
 import type { RedisImStore } from './im-store-redis.js';
+import { ThrottledWarning } from './throttled-log.js';
 import { encodeNotify } from '../im/records.js';
 
 /** KEYS: the user's boxes set. ARGV: the channel prefix, the notice. Publishes to every member but `ARGV[3]` (this shard); returns how many got it. */
@@ -35,17 +36,15 @@ export class RedisImPeers implements ImPeers {
   private readonly store: RedisImStore;
   private readonly self: string;
   private readonly channelPrefix: string;
-  private readonly log: Logger;
-  private loggedAt = 0;
+  private readonly warning: ThrottledWarning;
   published = 0;
-  failures = 0;
 
   constructor(store: RedisImStore, prefix: string, nodeId: string, worker: number, log: Logger) {
     this.store = store;
     this.redis = store.redis;
     this.self = `${nodeId}:${worker}`;
     this.channelPrefix = `${prefix}:im:notify:`;
-    this.log = log;
+    this.warning = new ThrottledWarning(log);
   }
 
   /** Subscribes this shard's channel; `onNotice` gets each notice as an ImNotify body. Waits for Redis. */
@@ -76,10 +75,7 @@ export class RedisImPeers implements ImPeers {
   }
 
   private failed(err: unknown): void {
-    this.failures++;
-    const now = Date.now();
-    if (now - this.loggedAt < 1000) return;
-    this.loggedAt = now;
-    this.log.warn({ err: (err as Error).message }, 'im (cluster): notifying the other boxes failed; their devices get the message with the next one, their next sync, or when Redis is back');
+    this.warning.warn(err, 'im (cluster): notifying the other boxes failed; their devices get the message with the next one, their next sync, or when Redis is back');
   }
+
 }

@@ -17,6 +17,7 @@
 import type { Logger } from '../logger.js';
 import { decodeNotify, encodeNotify } from '../im/records.js';
 import type { ClusterEngine } from './engine.js';
+import { ThrottledWarning } from './throttled-log.js';
 import { WireType } from './wire.js';
 
 export const IM_NOTIFY_WIRE = WireType.ImFirst;
@@ -42,15 +43,13 @@ export const NO_PEERS: ImPeers = { notify: () => undefined };
 
 export class EngineImPeers implements ImPeers {
   private readonly engine: Pick<ClusterEngine, 'nodeId' | 'lookupMids' | 'publishToWorker'>;
-  private readonly log: Logger;
-  private loggedAt = 0;
-  /** Notices published, and lookups or publishes that failed. */
+  private readonly warning: ThrottledWarning;
+  /** Notices published. */
   published = 0;
-  failures = 0;
 
   constructor(engine: Pick<ClusterEngine, 'nodeId' | 'lookupMids' | 'publishToWorker'>, log: Logger) {
     this.engine = engine;
-    this.log = log;
+    this.warning = new ThrottledWarning(log);
   }
 
   notify(notices: readonly ImNotice[]): void {
@@ -80,12 +79,9 @@ export class EngineImPeers implements ImPeers {
   }
 
   private failed(err: unknown): void {
-    this.failures++;
-    const now = Date.now();
-    if (now - this.loggedAt < 1000) return;
-    this.loggedAt = now;
-    this.log.warn({ err: (err as Error).message }, 'im (cluster): notifying the other boxes failed; their devices get the message with the next one or their next sync');
+    this.warning.warn(err, 'im (cluster): notifying the other boxes failed; their devices get the message with the next one or their next sync');
   }
+
 }
 
 /** A notice from the engine's worker channel, as the ImNotify ring record body; null if it is not one. */
