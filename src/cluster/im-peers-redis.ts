@@ -3,8 +3,9 @@
  * cluster engine's directory is not wired: each user's Redis slot also lists where the user's
  * devices are synced, `<prefix>:im:{<mid>}:boxes` = a set of `<nodeId>:<worker>` (the worker whose
  * shard holds the cursors), written by that shard when a device of the user first syncs there and
- * removed when its last one goes. After a commit the writer reads the set and publishes the notice on
- * each member's channel `<prefix>:im:notify:<nodeId>:<worker>`, straight to the right shard.
+ * removed when its last one goes. The append script (src/cluster/im-scripts.ts) reads the set and
+ * publishes the notice on each member's channel `<prefix>:im:notify:<nodeId>:<worker>` in the same
+ * atomic step as the commit, straight to the right shard.
  *
  * Stale members heal themselves: a publish that reaches no subscriber (a dead box, a worker that no
  * longer exists, a subscriber reconnecting) removes that member in the same script, and a shard whose
@@ -14,22 +15,8 @@
 import type { Logger } from '../logger.js';
 import type { ImNotice, ImPeers } from './im-peers.js';
 import type { ImRedis } from './im-redis.js';
-import { script } from './im-scripts.js';
 import type { RedisImStore } from './im-store-redis.js';
 import { ThrottledWarning } from './throttled-log.js';
-import { encodeNotify } from '../im/records.js';
-
-/** KEYS: the user's boxes set. ARGV: the channel prefix, the notice. Publishes to every member but `ARGV[3]` (this shard); returns how many got it. */
-const PUBLISH_NOTICE = script(`
-local got = 0
-for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  if m ~= ARGV[3] then
-    local n = redis.call('PUBLISH', ARGV[1] .. m, ARGV[2])
-    if n == 0 then redis.call('SREM', KEYS[1], m) else got = got + n end
-  end
-end
-return got
-`);
 
 export class RedisImPeers implements ImPeers {
   private readonly redis: ImRedis;
@@ -37,7 +24,6 @@ export class RedisImPeers implements ImPeers {
   private readonly self: string;
   private readonly channelPrefix: string;
   private readonly warning: ThrottledWarning;
-  published = 0;
 
   constructor(store: RedisImStore, prefix: string, nodeId: string, worker: number, log: Logger) {
     this.store = store;
@@ -45,6 +31,7 @@ export class RedisImPeers implements ImPeers {
     this.self = `${nodeId}:${worker}`;
     this.channelPrefix = `${prefix}:im:notify:`;
     this.warning = new ThrottledWarning(log);
+    store.notifyFrom({ channelPrefix: this.channelPrefix, self: this.self });
   }
 
   /** Subscribes this shard's channel; `onNotice` gets each notice as an ImNotify body. Waits for Redis. */
@@ -66,16 +53,10 @@ export class RedisImPeers implements ImPeers {
     this.redis.call(['SREM', this.boxes(mid), this.self]).catch((err: unknown) => this.failed(err));
   }
 
-  notify(notices: readonly ImNotice[]): void {
-    for (const n of notices) {
-      this.published++;
-      const body = encodeNotify(n.mid, n.seq, n.msg);
-      this.redis.eval(PUBLISH_NOTICE, [this.boxes(n.mid)], [this.channelPrefix, Buffer.from(body.buffer, body.byteOffset, body.length), this.self]).catch((err: unknown) => this.failed(err));
-    }
-  }
+  /** Nothing to do: the append script published the notices with the commit (src/cluster/im-scripts.ts). */
+  notify(_notices: readonly ImNotice[]): void {}
 
   private failed(err: unknown): void {
     this.warning.warn(err, 'im (cluster): notifying the other boxes failed; their devices get the message with the next one, their next sync, or when Redis is back');
   }
-
 }

@@ -43,24 +43,42 @@ end
 `;
 
 /**
- * Append to a user's inbox. KEYS: seq, inbox[, idem]. ARGV: message (seq 0), retainCount, retainMs,
- * minTs, idempotencyMs. Returns {seq, 1} for a new message, {seq, 0} for a send already stored
- * under this client_msg_id (nothing written).
+ * Append to a user's inbox, and tell the other boxes. KEYS: seq, inbox, boxes[, idem]. ARGV: message
+ * (seq 0), retainCount, retainMs, minTs, idempotencyMs, notice channel prefix ('' = no notices), this
+ * shard's member of `boxes`, mid. Returns {seq, 1} for a new message, {seq, 0} for a send already
+ * stored under this client_msg_id (nothing written; the notice goes again, without the message).
+ *
+ * The notice (src/im/records.ts ImNotify body: f64 mid, f64 seq, message) is published to every
+ * shard listed in `boxes` but this one, in the same script as the commit, so no box can die between
+ * the two; Redis writes it to the subscribers after the append-only file, as it does replies. A
+ * member nobody listens to (a dead box, a subscriber reconnecting: it adds itself again) is removed.
  */
 export const APPEND = script(`${RETAIN}
-if #KEYS == 3 then
-  local seen = redis.call('GET', KEYS[3])
-  if seen then return {tonumber(seen), 0} end
+local function notice(seq, msg)
+  if ARGV[6] == '' then return end
+  local body = struct.pack('>dd', tonumber(ARGV[8]), seq) .. msg
+  for _, m in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+    if m ~= ARGV[7] and redis.call('PUBLISH', ARGV[6] .. m, body) == 0 then redis.call('SREM', KEYS[3], m) end
+  end
+end
+if #KEYS == 4 then
+  local seen = redis.call('GET', KEYS[4])
+  if seen then
+    notice(tonumber(seen), '')
+    return {tonumber(seen), 0}
+  end
 end
 local seq = redis.call('INCR', KEYS[1])
-redis.call('XADD', KEYS[2], seq .. '-0', 'm', stamp(seq))
-if #KEYS == 3 then redis.call('SET', KEYS[3], seq, 'PX', ARGV[5]) end
+local msg = stamp(seq)
+redis.call('XADD', KEYS[2], seq .. '-0', 'm', msg)
+if #KEYS == 4 then redis.call('SET', KEYS[4], seq, 'PX', ARGV[5]) end
 retain(seq)
+notice(seq, msg)
 return {seq, 1}
 `);
 
 /**
- * Append to a read fan-out group's inbox. KEYS: group meta, group inbox[, idem]. ARGV as APPEND.
+ * Append to a read fan-out group's inbox. KEYS: group meta, group inbox[, idem]. ARGV: APPEND's first five.
  * Returns {0, 0} when there is no such group.
  */
 export const APPEND_GROUP = script(`${RETAIN}

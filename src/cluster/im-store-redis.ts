@@ -6,7 +6,8 @@
  * Writes of a user's inbox go through one Lua script in the user's slot (src/cluster/im-scripts.ts),
  * which allocates the seq, stores the message, records the client_msg_id and trims, atomically: any
  * box may call it, and two boxes appending to one user at once get seqs n and n+1 in some order,
- * never the same. Keys are in src/cluster/im-keys.ts. An acknowledged append is durable as far as
+ * never the same; the same script publishes the notices to the other boxes holding the user's
+ * devices (src/cluster/im-peers-redis.ts). Keys are in src/cluster/im-keys.ts. An acknowledged append is durable as far as
  * Redis's persistence makes it: with `appendonly yes` and `appendfsync always` Redis fsyncs its
  * append-only file before it answers (docs/cluster.md, "Reliable messaging").
  */
@@ -31,6 +32,14 @@ export interface Appended {
   fresh: boolean;
 }
 
+/** Where this thread's appends publish their notices (src/cluster/im-peers-redis.ts), if anywhere. */
+export interface NoticeTarget {
+  /** `<prefix>:im:notify:`: a member's channel is this and the member. */
+  channelPrefix: string;
+  /** This shard's member of the users' `boxes` sets (`<nodeId>:<worker>`): not notified of its own writes. */
+  self: string;
+}
+
 /** The group record: created ts, member count, last group seq (as src/im/store.ts's `group`). */
 export type GroupRecord = [number, number, number];
 
@@ -38,6 +47,7 @@ export class RedisImStore {
   readonly keys: ImKeys;
   readonly redis: ImRedis;
   private readonly retain: RetainPolicy;
+  private notices: NoticeTarget | null = null;
 
   constructor(redis: ImRedis, prefix: string, retain: RetainPolicy) {
     this.redis = redis;
@@ -45,14 +55,20 @@ export class RedisImStore {
     this.retain = retain;
   }
 
+  /** From now on, each append notifies the other shards holding the recipient's devices. */
+  notifyFrom(target: NoticeTarget): void {
+    this.notices = target;
+  }
+
   /**
    * Stores `msg` (src/im/message.ts bytes; its seq field is overwritten) in `mid`'s inbox under the
    * next seq. With a client_msg_id (and im.idempotencyMs > 0), a send already stored answers its seq.
    */
   async append(mid: number, msg: Uint8Array, from: number, clientMsgId: string): Promise<Appended> {
-    const keys = [this.keys.seq(mid), this.keys.inbox(mid)];
+    const keys = [this.keys.seq(mid), this.keys.inbox(mid), this.keys.boxes(mid)];
     if (clientMsgId !== '' && this.retain.idempotencyMs > 0) keys.push(this.keys.idem(mid, from, clientMsgId));
-    return this.appendWith(APPEND, keys, msg);
+    const n = this.notices;
+    return this.appendWith(APPEND, keys, msg, [n?.channelPrefix ?? '', n?.self ?? '', String(mid)]);
   }
 
   /**
@@ -68,7 +84,7 @@ export class RedisImStore {
     return r;
   }
 
-  private async appendWith(s: typeof APPEND, keys: string[], msg: Uint8Array): Promise<Appended> {
+  private async appendWith(s: typeof APPEND, keys: string[], msg: Uint8Array, extra: string[] = []): Promise<Appended> {
     const ts = messageTs(msg);
     const r = (await this.redis.eval(s, keys, [
       Buffer.from(msg.buffer, msg.byteOffset, msg.length),
@@ -76,6 +92,7 @@ export class RedisImStore {
       String(this.retain.ms),
       String(ts - this.retain.ms),
       String(Math.max(1, this.retain.idempotencyMs)),
+      ...extra,
     ])) as [number, number];
     return { seq: Number(r[0]), fresh: Number(r[1]) === 1 };
   }

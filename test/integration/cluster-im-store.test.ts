@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { ImRedis, ImEngineUnavailable } from '../../src/cluster/im-redis.js';
 import { RedisImStore, type RetainPolicy } from '../../src/cluster/im-store-redis.js';
 import { decodeMessage, encodeMessage, messageSeq, utf8 } from '../../src/im/message.js';
+import { decodeNotify } from '../../src/im/records.js';
 import { startRedis, type RunningRedis } from '../helpers/redis.js';
 import { sleep, until } from '../helpers/wait.js';
 
@@ -138,6 +139,24 @@ describe('cluster: the reliable-messaging store on Redis', function () {
     assert.deepEqual(bodies(await a.groupRange(gid, 0, 10, 0)), ['g1', 'g2']);
     assert.equal((await a.group(gid))?.[2], 2);
     assert.deepEqual(await a.appendGroup(gid + 1, () => msg(2, 'none'), null), { seq: 0, fresh: false });
+  });
+
+  it('an append publishes its notice to the other shards holding the user (not to itself), and drops members nobody listens to', async () => {
+    const [writer, holder] = [await store(), await store()];
+    const mid = nextMid++;
+    writer.notifyFrom({ channelPrefix: 'rctest:im:notify:', self: 'box-a:0' });
+    const got: Array<{ mid: number; seq: number; body: string | null }> = [];
+    await holder.redis.subscribe('rctest:im:notify:box-c:1', (b) => {
+      const n = decodeNotify(b, 0, b.length)!;
+      got.push({ mid: n.mid, seq: n.seq, body: n.msg === null ? null : bodies([n.msg])[0]! });
+    });
+    await holder.redis.call(['SADD', holder.keys.boxes(mid), 'box-c:1', 'box-a:0', 'box-dead:0']);
+    const r = await writer.append(mid, msg(1, 'hi', 'n-1'), 1, 'n-1');
+    await writer.append(mid, msg(1, 'hi', 'n-1'), 1, 'n-1'); // a retry: notified again, without the message
+    await until(() => got.length === 2, 5000, 'two notices');
+    assert.deepEqual(got, [{ mid, seq: r.seq, body: 'hi' }, { mid, seq: r.seq, body: null }]);
+    // The dead box's member is gone; this shard's own stays (it was not published to).
+    assert.deepEqual(((await holder.redis.call(['SMEMBERS', holder.keys.boxes(mid)])) as string[]).sort(), ['box-a:0', 'box-c:1']);
   });
 
   it('Redis SIGKILLed and restarted with appendfsync always: every acknowledged append is there, seqs go on', async () => {
