@@ -11,8 +11,8 @@
  * Delivery: this shard keeps the cursors of the devices of its users connected to this box (the
  * same one-cursor-per-device stream as the single-box shard: sync and live are one stream, at most
  * im.ackWindow unacked, redelivery by the timer wheel). It learns that a user's inbox grew from its
- * own writes and from the other boxes' notifications (ImNotify: after their script committed, the
- * writer's box tells each box holding the user's connections, src/cluster/im-peers.ts); it then reads
+ * own writes and from the other boxes' notices (ImNotify: the append script of whichever box wrote
+ * publishes one to each shard holding the user's cursors, src/cluster/im-peers.ts); it then reads
  * what is due from Redis (or sends the notified message from memory when it is the next one), so a
  * notification that comes twice or out of order sends nothing twice.
  */
@@ -128,7 +128,7 @@ export class RedisImShard implements Actor {
         const r = decodeNotify(buf, off, len);
         if (r === null) return;
         // From another box: a notice for a user whose devices left this shard says the sender's list is stale.
-        if (!this.users.has(r.mid)) this.peers.release?.(r.mid);
+        if (!this.users.has(r.mid)) this.peers.release(r.mid);
         else this.onNotify(r.mid, r.seq, r.msg);
         return;
       }
@@ -151,23 +151,17 @@ export class RedisImShard implements Actor {
     Promise.all(mids.map((mid) => this.store.append(mid, template, from, cmid))).then(
       (results) => {
         const seqs: Array<[number, number]> = [];
-        const notify: Array<{ mid: number; seq: number; msg: Uint8Array | null }> = [];
+        for (let i = 0; i < mids.length; i++) seqs.push([mids[i]!, results[i]!.seq]);
+        this.ctx.system.send(origin, ActorKind.System, SystemActorId.ImRequests, MessageKind.ImSendReply, encodeSendReply(req, ImCode.Ok, seqs));
+        // The script has notified the other boxes; this shard's own devices of the recipients now.
         for (let i = 0; i < mids.length; i++) {
-          const mid = mids[i]!;
           const { seq, fresh } = results[i]!;
-          seqs.push([mid, seq]);
-          // A retry (not fresh) is notified again without its bytes: the original's box may have died
-          // between its commit and its notifications; receivers read it from Redis if they lack it.
-          const msg = fresh ? withSeq(template, seq) : null;
           if (fresh) {
             this.written++;
             this.ctx.status.add(ST_IM_STORED, 1);
           }
-          notify.push({ mid, seq, msg });
+          this.onNotify(mids[i]!, seq, fresh ? withSeq(template, seq) : null);
         }
-        this.ctx.system.send(origin, ActorKind.System, SystemActorId.ImRequests, MessageKind.ImSendReply, encodeSendReply(req, ImCode.Ok, seqs));
-        for (const n of notify) this.onNotify(n.mid, n.seq, n.msg);
-        this.peers.notify(notify);
       },
       (err: unknown) => {
         this.storeFailed('a send', err);
@@ -194,7 +188,7 @@ export class RedisImShard implements Actor {
   /** Redis is back: each device re-reads the newest seq (notifications may have been lost meanwhile). */
   engineUp(): void {
     for (const u of this.users.values()) {
-      this.peers.hold?.(u.mid);
+      this.peers.hold(u.mid);
       for (const dev of u.devices.values()) {
         if (dev.pendingSync !== null) this.startSync(dev);
       }
@@ -222,7 +216,7 @@ export class RedisImShard implements Actor {
     if (u.devices.get(dev.key) === dev) u.devices.delete(dev.key);
     if (u.devices.size === 0 && this.users.get(u.mid) === u) {
       this.users.delete(u.mid);
-      this.peers.release?.(u.mid);
+      this.peers.release(u.mid);
     }
   }
 
@@ -287,7 +281,7 @@ export class RedisImShard implements Actor {
     let u = this.users.get(ref.mid);
     if (u === undefined) {
       this.users.set(ref.mid, (u = { mid: ref.mid, durable: 0, devices: new Map() }));
-      this.peers.hold?.(ref.mid);
+      this.peers.hold(ref.mid);
     }
     const window = limit > 0 ? Math.min(limit, this.cfg.ackWindow) : this.cfg.ackWindow;
     const old = u.devices.get(ref.key);

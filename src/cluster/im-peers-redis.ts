@@ -1,6 +1,5 @@
 /**
- * Notices between boxes (src/cluster/im-peers.ts) on the messaging connection alone, for when the
- * cluster engine's directory is not wired: each user's Redis slot also lists where the user's
+ * Notices between boxes (src/cluster/im-peers.ts) on the messaging connection: each user's Redis slot also lists where the user's
  * devices are synced, `<prefix>:im:{<mid>}:boxes` = a set of `<nodeId>:<worker>` (the worker whose
  * shard holds the cursors), written by that shard when a device of the user first syncs there and
  * removed when its last one goes. The append script (src/cluster/im-scripts.ts) reads the set and
@@ -13,7 +12,7 @@
  * the shard no longer holds removes it too.
  */
 import type { Logger } from '../logger.js';
-import type { ImNotice, ImPeers } from './im-peers.js';
+import type { ImPeers } from './im-peers.js';
 import type { ImRedis } from './im-redis.js';
 import type { RedisImStore } from './im-store-redis.js';
 import { ThrottledWarning } from './throttled-log.js';
@@ -52,9 +51,6 @@ export class RedisImPeers implements ImPeers {
   release(mid: number): void {
     this.redis.call(['SREM', this.boxes(mid), this.self]).catch((err: unknown) => this.failed(err));
   }
-
-  /** Nothing to do: the append script published the notices with the commit (src/cluster/im-scripts.ts). */
-  notify(_notices: readonly ImNotice[]): void {}
 
   private failed(err: unknown): void {
     this.warning.warn(err, 'im (cluster): notifying the other boxes failed; their devices get the message with the next one, their next sync, or when Redis is back');
