@@ -8,6 +8,7 @@ import type { Config } from '../config/types.js';
 import type { Logger } from '../logger.js';
 import { ImStore } from '../im/store.js';
 import { ImRedis } from './im-redis.js';
+import { ALL_SCRIPTS } from './im-scripts.js';
 import { RedisImStore } from './im-store-redis.js';
 
 export type ImStores = { kind: 'lmdb'; store: ImStore } | { kind: 'redis'; store: RedisImStore };
@@ -24,6 +25,7 @@ export function openImStore(config: Config, log: Logger, onUp: () => void = () =
     timeoutMs: config.cluster.commandTimeoutMs,
     onError: (err) => log.warn({ err: err.message }, 'im (cluster): redis connection lost; sends answer 503 until it is back'),
     onReady: onUp,
+    scripts: ALL_SCRIPTS,
   });
   const im = config.im;
   return { kind: 'redis', store: new RedisImStore(redis, config.cluster.keyPrefix, { count: im.retainCount, ms: im.retainMs, idempotencyMs: im.idempotencyMs }) };

@@ -26,12 +26,19 @@ export type Reply = null | number | Buffer | string | Reply[];
 
 const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
 
+interface Waiting {
+  readonly at: number;
+  readonly reject: (err: ImEngineUnavailable) => void;
+}
+
 export interface ImRedisOptions {
   url: string;
   /** Deadline of each command (ms), connecting included. */
   timeoutMs: number;
   /** Called with each connection error (logged by the caller, at most once per outage). */
   onError?: (err: Error) => void;
+  /** Scripts to load each time the connection is (again) ready. */
+  scripts?: readonly Script[];
   /** Called when the connection is (again) ready: a box re-reads what it may have missed. */
   onReady?: () => void;
 }
@@ -44,6 +51,13 @@ export class ImRedis {
   private sub: ReturnType<typeof createClient> | null = null;
   private closed = false;
   private down = false;
+  /**
+   * Calls waiting for Redis, oldest first (a Set iterates in insertion order). One interval per
+   * thread, running only while calls wait, fails those past the deadline: node-redis's own per-command
+   * timeout costs a timer per command (it halved the append rate here).
+   */
+  private readonly waiting = new Set<Waiting>();
+  private ticker: NodeJS.Timeout | null = null;
 
   constructor(opts: ImRedisOptions) {
     this.opts = opts;
@@ -52,7 +66,6 @@ export class ImRedis {
       url: opts.url,
       RESP: 2,
       disableOfflineQueue: true,
-      commandOptions: { timeout: opts.timeoutMs },
       socket: { connectTimeout: opts.timeoutMs, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) },
     });
     this.client.on('error', (err: Error) => {
@@ -61,6 +74,9 @@ export class ImRedis {
     });
     this.client.on('ready', () => {
       this.down = false;
+      // Loaded before the calls that follow (one connection answers in order): after a restart Redis's
+      // script cache is empty, and a burst of calls would each fail with NOSCRIPT and send the source.
+      for (const sc of opts.scripts ?? []) this.client.sendCommand(['SCRIPT', 'LOAD', sc.source]).catch(() => undefined);
       opts.onReady?.();
     });
     // The first connect may fail (Redis not up yet): commands fail fast until it succeeds.
@@ -72,12 +88,33 @@ export class ImRedis {
   }
 
   /** One command; its reply with bulk strings as Buffers when `buffers`, else as strings. */
-  async call(args: Array<string | Buffer>, buffers = false): Promise<Reply> {
-    if (this.closed) throw new ImEngineUnavailable(this.where, 'the connection is closed');
-    try {
-      return (await this.client.sendCommand(args, buffers ? { typeMapping: BUFFERS } : undefined)) as Reply;
-    } catch (err) {
-      throw new ImEngineUnavailable(this.where, (err as Error).message);
+  call(args: Array<string | Buffer>, buffers = false): Promise<Reply> {
+    if (this.closed) return Promise.reject(new ImEngineUnavailable(this.where, 'the connection is closed'));
+    return new Promise<Reply>((resolve, reject) => {
+      const w: Waiting = { at: Date.now(), reject };
+      this.waiting.add(w);
+      if (this.ticker === null) this.ticker = setInterval(() => this.expire(), Math.max(10, this.opts.timeoutMs >> 2));
+      this.client.sendCommand(args, buffers ? { typeMapping: BUFFERS } : undefined).then(
+        (r) => {
+          if (this.waiting.delete(w)) resolve(r as unknown as Reply);
+        },
+        (err: unknown) => {
+          if (this.waiting.delete(w)) reject(new ImEngineUnavailable(this.where, (err as Error).message));
+        },
+      );
+    });
+  }
+
+  private expire(): void {
+    const limit = Date.now() - this.opts.timeoutMs;
+    for (const w of this.waiting) {
+      if (w.at > limit) return;
+      this.waiting.delete(w);
+      w.reject(new ImEngineUnavailable(this.where, `no answer within ${this.opts.timeoutMs} ms (cluster.commandTimeoutMs)`));
+    }
+    if (this.waiting.size === 0 && this.ticker !== null) {
+      clearInterval(this.ticker);
+      this.ticker = null;
     }
   }
 
@@ -123,6 +160,9 @@ export class ImRedis {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.ticker !== null) clearInterval(this.ticker);
+    for (const w of this.waiting) w.reject(new ImEngineUnavailable(this.where, 'the connection is closed'));
+    this.waiting.clear();
     if (this.sub !== null) this.sub.destroy();
     try {
       await this.client.close();

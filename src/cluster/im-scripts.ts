@@ -18,23 +18,25 @@ export function script(source: string): Script {
 
 /**
  * Shared tail of the two append scripts: retention of the stream KEYS[2] after writing `seq`, by
- * count (XTRIM MAXLEN ARGV[2]) and by age (entries whose ts, bytes 20..27 of the message, is below
- * ARGV[4] are deleted, a few per write; the whole stream expires ARGV[3] ms after its last write).
+ * count (XTRIM MAXLEN ARGV[2]) and by age: every 8th write looks at the oldest entries and deletes
+ * those whose ts (bytes 20..27 of the message) is below ARGV[4], up to 16 (reads filter by age at once,
+ * as src/im/store.ts's do); the whole stream expires ARGV[3] ms after its last write.
  */
 const RETAIN = `
 local function retain(seq)
   redis.call('XTRIM', KEYS[2], 'MAXLEN', ARGV[2])
   local retainMs = tonumber(ARGV[3])
   if retainMs > 0 then
+    redis.call('PEXPIRE', KEYS[2], retainMs)
+    if seq % 8 ~= 0 then return end
     local minTs = tonumber(ARGV[4])
     local newest = seq .. '-0'
-    for _, e in ipairs(redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 8)) do
+    for _, e in ipairs(redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 16)) do
       if e[1] == newest then break end
       local th, tl = struct.unpack('>I4I4', e[2][2], 21)
       if th * 4294967296 + tl >= minTs then break end
       redis.call('XDEL', KEYS[2], e[1])
     end
-    redis.call('PEXPIRE', KEYS[2], retainMs)
   end
 end
 local function stamp(seq)
@@ -132,3 +134,6 @@ for i = nAdd + 2, #ARGV do redis.call('SREM', KEYS[2], ARGV[i]) end
 redis.call('HSET', KEYS[1], 'count', redis.call('SCARD', KEYS[2]))
 return 1
 `);
+
+/** Every script, loaded into Redis each time a connection is ready (src/cluster/im-redis.ts). */
+export const ALL_SCRIPTS: readonly Script[] = [APPEND, APPEND_GROUP, SET_READ, CREATE_GROUP, CHANGE_MEMBERS];

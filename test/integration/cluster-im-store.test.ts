@@ -95,15 +95,19 @@ describe('cluster: the reliable-messaging store on Redis', function () {
     assert.deepEqual(bodies(await s.range(mid, 3, 8, 2, 0)), ['b4', 'b5']);
     assert.deepEqual(await s.range(mid, 8, 8, 10, 0), []);
     assert.deepEqual((await s.oldest(mid))?.[0], 4);
-    // By age: messages older than im.retainMs are removed by the next write.
+    // By age: messages older than im.retainMs are not served at once, and removed by a later write
+    // (every 8th write looks at the oldest ones).
     const aged = await store({ ...POLICY, ms: 1000 });
     const m2 = nextMid++;
     const old = Date.now() - 5000;
     await aged.append(m2, msg(1, 'old1', '', old), 1, '');
     await aged.append(m2, msg(1, 'old2', '', old), 1, '');
-    await aged.append(m2, msg(1, 'new'), 1, '');
-    assert.deepEqual(bodies(await aged.range(m2, 0, 3, 10, 0)), ['new']);
-    assert.equal(await aged.lastSeq(m2), 3);
+    await aged.append(m2, msg(1, 'new3'), 1, '');
+    assert.deepEqual(bodies(await aged.range(m2, 0, 3, 10, Date.now() - 1000)), ['new3']);
+    assert.equal((await aged.range(m2, 0, 3, 10, 0)).length, 3);
+    for (let i = 4; i <= 8; i++) await aged.append(m2, msg(1, `new${i}`), 1, '');
+    assert.deepEqual(bodies(await aged.range(m2, 0, 8, 10, 0)), ['new3', 'new4', 'new5', 'new6', 'new7', 'new8']);
+    assert.equal(await aged.lastSeq(m2), 8);
   });
 
   it('read positions: per device, only forward, never beyond the last seq, visible from another box', async () => {
@@ -193,6 +197,23 @@ describe('cluster: the reliable-messaging store on Redis', function () {
     for (const [seq, body] of acked) assert.equal(bySeq.get(seq), body, `acknowledged seq ${seq} lost`);
     // Seqs are never reused after the restart: every stored seq appears once.
     assert.equal(new Set(stored.map(messageSeq)).size, stored.length);
+  });
+
+  it('Redis hanging (SIGSTOP): a call fails at its deadline (cluster.commandTimeoutMs), it never hangs', async () => {
+    const s = await store(POLICY, 300);
+    const mid = nextMid++;
+    await s.append(mid, msg(1, 'before'), 1, '');
+    redis.proc.kill('SIGSTOP');
+    try {
+      const t0 = Date.now();
+      await assert.rejects(s.append(mid, msg(1, 'stuck'), 1, 'st-1'), (err: unknown) => err instanceof ImEngineUnavailable && /no answer within 300 ms/.test(err.message));
+      const took = Date.now() - t0;
+      assert.ok(took >= 290 && took < 1500, `failed after ${took} ms`);
+    } finally {
+      redis.proc.kill('SIGCONT');
+    }
+    // The stuck append ran when Redis went on: a retry with its client_msg_id answers its seq.
+    assert.deepEqual(await s.append(mid, msg(1, 'stuck'), 1, 'st-1'), { seq: 2, fresh: false });
   });
 
   it('Redis down: every operation fails fast with the typed error (503 naming the engine), then works again', async () => {
