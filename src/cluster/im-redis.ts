@@ -27,9 +27,16 @@ export type Reply = null | number | Buffer | string | Reply[];
 const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
 
 interface Waiting {
-  readonly at: number;
+  /** When it was sent (0: not yet). */
+  at: number;
+  readonly args: Array<string | Buffer>;
+  readonly buffers: boolean;
+  readonly resolve: (r: Reply) => void;
   readonly reject: (err: ImEngineUnavailable) => void;
 }
+
+/** Commands sent and not answered, per connection, at most (a pipeline this deep keeps Redis busy). */
+const MAX_IN_FLIGHT = 512;
 
 export interface ImRedisOptions {
   url: string;
@@ -57,6 +64,9 @@ export class ImRedis {
    * timeout costs a timer per command (it halved the append rate here).
    */
   private readonly waiting = new Set<Waiting>();
+  /** Calls not sent yet (past MAX_IN_FLIGHT), from `queuedHead` on. */
+  private queued: Waiting[] = [];
+  private queuedHead = 0;
   private ticker: NodeJS.Timeout | null = null;
 
   constructor(opts: ImRedisOptions) {
@@ -87,30 +97,64 @@ export class ImRedis {
     return this.client.isReady;
   }
 
-  /** One command; its reply with bulk strings as Buffers when `buffers`, else as strings. */
+  /**
+   * One command; its reply with bulk strings as Buffers when `buffers`, else as strings. At most
+   * MAX_IN_FLIGHT commands are sent at once (the rest wait here, in order): the deadline measures
+   * Redis, not a backlog of this thread's own, and a burst (a send to 10,000 users) cannot make every
+   * command of a pipeline miss its deadline at once.
+   */
   call(args: Array<string | Buffer>, buffers = false): Promise<Reply> {
     if (this.closed) return Promise.reject(new ImEngineUnavailable(this.where, 'the connection is closed'));
     return new Promise<Reply>((resolve, reject) => {
-      const w: Waiting = { at: Date.now(), reject };
-      this.waiting.add(w);
-      if (this.ticker === null) this.ticker = setInterval(() => this.expire(), Math.max(10, this.opts.timeoutMs >> 2));
-      this.client.sendCommand(args, buffers ? { typeMapping: BUFFERS } : undefined).then(
-        (r) => {
-          if (this.waiting.delete(w)) resolve(r as unknown as Reply);
-        },
-        (err: unknown) => {
-          if (this.waiting.delete(w)) reject(new ImEngineUnavailable(this.where, (err as Error).message));
-        },
-      );
+      const w: Waiting = { at: 0, args, buffers, resolve, reject };
+      if (this.waiting.size < MAX_IN_FLIGHT) this.issue(w);
+      else this.queued.push(w);
     });
+  }
+
+  private issue(w: Waiting): void {
+    w.at = Date.now();
+    this.waiting.add(w);
+    if (this.ticker === null) this.ticker = setInterval(() => this.expire(), Math.max(10, this.opts.timeoutMs >> 2));
+    this.client.sendCommand(w.args, w.buffers ? { typeMapping: BUFFERS } : undefined).then(
+      (r) => this.settle(w, null, r as unknown as Reply),
+      (err: unknown) => this.settle(w, new ImEngineUnavailable(this.where, (err as Error).message), null),
+    );
+  }
+
+  private settle(w: Waiting, err: ImEngineUnavailable | null, r: Reply): void {
+    if (!this.waiting.delete(w)) return; // past its deadline already
+    if (err === null) w.resolve(r);
+    else w.reject(err);
+    if (this.queued.length > this.queuedHead) this.next();
+  }
+
+  private next(): void {
+    while (this.waiting.size < MAX_IN_FLIGHT && this.queuedHead < this.queued.length) {
+      const w = this.queued[this.queuedHead]!;
+      this.queued[this.queuedHead++] = undefined as unknown as Waiting;
+      this.issue(w);
+    }
+    if (this.queuedHead === this.queued.length) {
+      this.queued.length = 0;
+      this.queuedHead = 0;
+    }
   }
 
   private expire(): void {
     const limit = Date.now() - this.opts.timeoutMs;
+    let expired = false;
     for (const w of this.waiting) {
-      if (w.at > limit) return;
+      if (w.at > limit) break;
       this.waiting.delete(w);
+      expired = true;
       w.reject(new ImEngineUnavailable(this.where, `no answer within ${this.opts.timeoutMs} ms (cluster.commandTimeoutMs)`));
+    }
+    // Redis is not answering: what waits behind the expired commands would only expire in turn.
+    if (expired) {
+      for (let i = this.queuedHead; i < this.queued.length; i++) this.queued[i]!.reject(new ImEngineUnavailable(this.where, `no answer within ${this.opts.timeoutMs} ms (cluster.commandTimeoutMs)`));
+      this.queued.length = 0;
+      this.queuedHead = 0;
     }
     if (this.waiting.size === 0 && this.ticker !== null) {
       clearInterval(this.ticker);
@@ -161,8 +205,9 @@ export class ImRedis {
     if (this.closed) return;
     this.closed = true;
     if (this.ticker !== null) clearInterval(this.ticker);
-    for (const w of this.waiting) w.reject(new ImEngineUnavailable(this.where, 'the connection is closed'));
+    for (const w of [...this.waiting, ...this.queued.slice(this.queuedHead)]) w.reject(new ImEngineUnavailable(this.where, 'the connection is closed'));
     this.waiting.clear();
+    this.queued = [];
     if (this.sub !== null) this.sub.destroy();
     try {
       await this.client.close();
