@@ -82,6 +82,9 @@ class ClusterDevice {
   }
 }
 
+/** What the shard uses of the Redis store (src/cluster/im-store-redis.ts). */
+export type ShardStore = Pick<RedisImStore, 'append' | 'range' | 'lastSeq' | 'readPosition' | 'setReadPosition'>;
+
 const SYNC_REPLY_BYTES = 16;
 /** Retry of a sync whose reads failed (Redis down), at most this often (ms). */
 const SYNC_RETRY_MS = 500;
@@ -89,7 +92,7 @@ const dec = new TextDecoder();
 
 export class RedisImShard implements Actor {
   private readonly users = new Map<number, ClusterUser>();
-  private readonly store: RedisImStore;
+  private readonly store: ShardStore;
   private readonly peers: ImPeers;
   private readonly router: RouterShard;
   private readonly cfg: ImConfig;
@@ -98,7 +101,7 @@ export class RedisImShard implements Actor {
   private readonly storeWarning: ThrottledWarning;
   written = 0;
 
-  constructor(ctx: ImShardContext, store: RedisImStore, peers: ImPeers, router: RouterShard, cfg: ImConfig) {
+  constructor(ctx: ImShardContext, store: ShardStore, peers: ImPeers, router: RouterShard, cfg: ImConfig) {
     this.ctx = ctx;
     this.store = store;
     this.peers = peers;
