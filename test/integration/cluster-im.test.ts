@@ -113,6 +113,29 @@ describe('cluster: reliable messaging across three boxes on Redis', function () 
     assert.equal(phone.received.length, 2);
   });
 
+  it('groups from any box: created on A, sent to on B (write fan-out, HTTP and op 110), delivered to members on C and A', async () => {
+    const [m1, m2, m3] = [nextMid++, nextMid++, nextMid++];
+    const gid = 70_000 + m1;
+    const created = await postJson(box(0).controlPort, '/im/group/create', { group: gid, members: [m1, m2] });
+    assert.equal(created.status, 200, JSON.stringify(created.json));
+    assert.equal((await postJson(box(2).controlPort, '/im/group/add', { group: gid, members: [m3] })).json.data.member_count, 3);
+    assert.deepEqual((await box(1).get(`/im/group/members?group=${gid}`)).body.data.members, [m1, m2, m3]);
+    const onC = await synced(2, m2, 'c-phone');
+    const onA = await synced(0, m3, 'a-phone');
+    const r = await postJson(box(1).controlPort, '/im/group/send', { from: m1, group: gid, op: 1000, body: 'hi group', client_msg_id: 'g-1' });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.deepEqual(r.json.data.seq, { [m1]: 1, [m2]: 1, [m3]: 1 });
+    const viaClient = await (await connect(1, m1, 'b-sender')).send(1, gid, 'from a client');
+    assert.equal(viaClient.code, 0, JSON.stringify(viaClient));
+    for (const c of [onC, onA]) {
+      await until(() => c.bySeq.size === 2, 10_000, `both group messages on ${c.key}`);
+      assert.deepEqual(c.bodies(), ['hi group', 'from a client']);
+      assert.ok(c.received.every((m) => m.group === gid));
+    }
+    const outsider = await postJson(box(2).controlPort, '/im/group/send', { from: nextMid++, group: gid, op: 1000, body: 'no' });
+    assert.equal(outsider.status, 403);
+  });
+
   it('Redis SIGKILLed and restarted under a send load: every send answered 200 is later synced; sends fail fast meanwhile', async () => {
     const mid = nextMid++;
     // A device on box C stays connected through the outage: the notices published while Redis was
