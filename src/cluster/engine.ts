@@ -88,11 +88,15 @@ export interface RegisterResult {
   readonly others: readonly Holding[];
 }
 
-/** Connections grouped by the (box, worker) holding them: one message per group. */
+/**
+ * Connections grouped by the (box, worker) holding them: one message per group. The group names
+ * the connections by key, not by connection id: the holder resolves each key in its own registry, so
+ * an entry left behind by a dead worker or box can never reach a connection that reused the id.
+ */
 export interface HolderGroup {
   readonly nodeId: string;
   readonly worker: number;
-  readonly connIds: number[];
+  readonly keys: string[];
 }
 
 export interface LookupResult {
@@ -165,8 +169,18 @@ export interface ClusterEngine {
   releaseLease(): Promise<void>;
   /** The boxes whose lease is live, this one included. */
   liveNodes(): Promise<LiveNode[]>;
-  /** Boxes whose lease ran out since the last call, found by this box's renewal (it sweeps their entries). */
+  /** A box whose lease ran out, found by this box's renewal (this box removes its directory entries and counts). */
   onNodeDead(listener: (nodeId: string) => void): () => void;
+  /**
+   * The renewal found this box's own lease had run out (Redis was away longer than the lease, or
+   * restarted empty) and took it again: other boxes may have removed this box's entries meanwhile,
+   * so the workers register their connections again.
+   */
+  onLeaseRetaken(listener: () => void): () => void;
+  /** Remove every directory entry this box's id holds (at start-up, left by a previous run). */
+  sweepOwnEntries(): Promise<number>;
+  /** Remove a dead box's directory entries and counts (called by the box `onNodeDead` told); stops if it is live again. */
+  sweepNode(nodeId: string): Promise<number>;
 
   // ---- directory (workers) ---------------------------------------------------------------------
   /** Record a connection (on auth): key → this box/worker/connection, mid → its holders. */
@@ -179,8 +193,8 @@ export interface ClusterEngine {
   lookupKeys(keys: readonly string[]): Promise<LookupResult>;
 
   // ---- messages between boxes (workers) --------------------------------------------------------
-  /** Publish bytes to one box's worker channel. */
-  publishToWorker(nodeId: string, worker: number, bytes: Uint8Array): Promise<void>;
+  /** Publish bytes to one box's worker channel; resolves with the subscribers reached (0: that worker is gone). */
+  publishToWorker(nodeId: string, worker: number, bytes: Uint8Array): Promise<number>;
   /** Receive the messages addressed to (this box, `worker`); subscribed until close, restored after an outage. */
   subscribeWorker(worker: number, handler: WorkerMessageHandler): Promise<void>;
 
@@ -193,8 +207,9 @@ export interface ClusterEngine {
   leaveRoom(room: string): void;
   /** Subscribe to the push-to-all channel. */
   subscribeAll(): Promise<void>;
-  publishRoom(room: string, bytes: Uint8Array): Promise<void>;
-  publishAll(bytes: Uint8Array): Promise<void>;
+  /** Publish to a room's channel (every subscribed worker of every box, this one's included); resolves with the subscribers reached. */
+  publishRoom(room: string, bytes: Uint8Array): Promise<number>;
+  publishAll(bytes: Uint8Array): Promise<number>;
   /** The rooms this engine is subscribed to (or about to be). */
   subscribedRooms(): string[];
 

@@ -3,8 +3,10 @@
  * Fixed big-endian layouts, no JSON: a holder decodes a cross-box push as cheaply as a ring record.
  *
  * Worker channel messages start with a type byte:
- *   1 Deliver  [u8 1][i32 op][u32 n]{[u32 connId]}*n[body]   a push to these connections of the worker
- *   2 Kick     [u8 2][u32 connId][u16 code][reason UTF-8]    op 6 then close (same key, multi-login)
+ *   1 Deliver  [u8 1][i32 op][u32 n]{[u16 len][key UTF-8]}*n[body]   a push to these keys' connections on the worker
+ *   2 Kick     [u8 2][u16 code][u16 len][key UTF-8][reason UTF-8]   op 6 then close (same key, multi-login)
+ *   Keys, not connection ids: the holder resolves them in its own registry, so a directory entry left
+ *   by a dead worker never reaches a connection that reused its id.
  *   16..63     reserved for reliable messaging (src/im/, issue 16's other half)
  * Room channel:  [i32 op][body]
  * All channel:   [i32 op][u32 speed][body]
@@ -21,21 +23,28 @@ export const WireType = Object.freeze({
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-export function encodeDeliver(op: number, connIds: readonly number[], body: Uint8Array): Uint8Array {
-  const head = 9 + 4 * connIds.length;
+export function encodeDeliver(op: number, keys: readonly string[], body: Uint8Array): Uint8Array {
+  const encoded = keys.map((k) => enc.encode(k));
+  let head = 9;
+  for (const k of encoded) head += 2 + k.length;
   const out = new Uint8Array(head + body.length);
   const dv = new DataView(out.buffer);
   dv.setUint8(0, WireType.Deliver);
   dv.setInt32(1, op);
-  dv.setUint32(5, connIds.length);
-  for (let i = 0; i < connIds.length; i++) dv.setUint32(9 + 4 * i, connIds[i]!);
+  dv.setUint32(5, keys.length);
+  let at = 9;
+  for (const k of encoded) {
+    dv.setUint16(at, k.length);
+    out.set(k, at + 2);
+    at += 2 + k.length;
+  }
   out.set(body, head);
   return out;
 }
 
 export interface DeliverView {
   op: number;
-  connIds: Uint32Array | number[];
+  keys: string[];
   body: Uint8Array;
 }
 
@@ -45,28 +54,38 @@ export function decodeDeliver(bytes: Uint8Array): DeliverView | null {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const op = dv.getInt32(1);
   const n = dv.getUint32(5);
-  const head = 9 + 4 * n;
-  if (head > bytes.length) return null;
-  const connIds: number[] = new Array<number>(n);
-  for (let i = 0; i < n; i++) connIds[i] = dv.getUint32(9 + 4 * i);
-  return { op, connIds, body: bytes.subarray(head) };
+  if (n > bytes.length) return null;
+  const keys: string[] = new Array<string>(n);
+  let at = 9;
+  for (let i = 0; i < n; i++) {
+    if (at + 2 > bytes.length) return null;
+    const len = dv.getUint16(at);
+    if (at + 2 + len > bytes.length) return null;
+    keys[i] = dec.decode(bytes.subarray(at + 2, at + 2 + len));
+    at += 2 + len;
+  }
+  return { op, keys, body: bytes.subarray(at) };
 }
 
-export function encodeKick(connId: number, code: number, reason: string): Uint8Array {
+export function encodeKick(key: string, code: number, reason: string): Uint8Array {
+  const k = enc.encode(key);
   const r = enc.encode(reason);
-  const out = new Uint8Array(7 + r.length);
+  const out = new Uint8Array(5 + k.length + r.length);
   const dv = new DataView(out.buffer);
   dv.setUint8(0, WireType.Kick);
-  dv.setUint32(1, connId);
-  dv.setUint16(5, code);
-  out.set(r, 7);
+  dv.setUint16(1, code);
+  dv.setUint16(3, k.length);
+  out.set(k, 5);
+  out.set(r, 5 + k.length);
   return out;
 }
 
-export function decodeKick(bytes: Uint8Array): { connId: number; code: number; reason: string } | null {
-  if (bytes.length < 7 || bytes[0] !== WireType.Kick) return null;
+export function decodeKick(bytes: Uint8Array): { key: string; code: number; reason: string } | null {
+  if (bytes.length < 5 || bytes[0] !== WireType.Kick) return null;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return { connId: dv.getUint32(1), code: dv.getUint16(5), reason: dec.decode(bytes.subarray(7)) };
+  const len = dv.getUint16(3);
+  if (5 + len > bytes.length) return null;
+  return { code: dv.getUint16(1), key: dec.decode(bytes.subarray(5, 5 + len)), reason: dec.decode(bytes.subarray(5 + len)) };
 }
 
 export function encodeRoomPush(op: number, body: Uint8Array): Uint8Array {

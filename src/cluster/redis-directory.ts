@@ -1,0 +1,193 @@
+/**
+ * The directory in Redis (docs/cluster.md#keys-and-channels):
+ *   key entry   STRING <p>:key:{<key>}      node␟worker␟connId␟mid␟platform
+ *   user        HASH   <p>:user:{u<mid>}    key → node␟worker␟connId␟platform
+ *   box entries SET    <p>:entries:{n:<id>} mid␟key, what the box registered (to remove once it is dead)
+ *
+ * Writes and lookups are issued together and node-redis pipelines them (one write per event-loop
+ * turn). Entries of boxes whose lease ran out are skipped by every lookup at once (the live set),
+ * and removed by the box that noticed the death (`sweep`).
+ */
+import type { DirectoryEntry, Holding, HolderGroup, LookupResult, RegisterResult } from './engine.js';
+import type { RedisNames } from './redis-keys.js';
+import { SEP } from './redis-keys.js';
+import { Script, type RedisLink } from './redis-link.js';
+import type { RedisLease } from './redis-lease.js';
+
+/** KEYS user; ARGV key, value → HGETALL after adding (atomic: of two logins racing, the later sees the earlier). */
+const USER_ADD = new Script(`
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('HGETALL', KEYS[1])
+`);
+
+/** KEYS k; ARGV value: delete the string only if it is still this value. */
+const DEL_IF = new Script(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`);
+
+/** KEYS user; ARGV field, value: remove the field only if it is still this value. */
+const HDEL_IF = new Script(`
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0
+`);
+
+/**
+ * ARGV prefix, nodeId, batch, force: remove up to `batch` of a box's entries; -1 when the box is live
+ * again (it re-registers; nothing of it may be removed), unless force (its own leftovers at start-up).
+ * It names keys it was not handed (one Redis, not Redis Cluster: docs/cluster.md says why).
+ */
+const SWEEP = new Script(`
+local p, id = ARGV[1], ARGV[2]
+if ARGV[4] ~= '1' and redis.call('ZSCORE', p .. ':{nodes}', id) then return -1 end
+local members = redis.call('SPOP', p .. ':entries:{n:' .. id .. '}', tonumber(ARGV[3]))
+local pfx = id .. '\\31'
+for _, m in ipairs(members) do
+  local sep = string.find(m, '\\31', 1, true)
+  if sep then
+    local mid, key = string.sub(m, 1, sep - 1), string.sub(m, sep + 1)
+    local kk = p .. ':key:{' .. key .. '}'
+    local v = redis.call('GET', kk)
+    if v and string.sub(v, 1, #pfx) == pfx then redis.call('DEL', kk) end
+    local uk = p .. ':user:{u' .. mid .. '}'
+    local f = redis.call('HGET', uk, key)
+    if f and string.sub(f, 1, #pfx) == pfx then redis.call('HDEL', uk, key) end
+  end
+end
+redis.call('DEL', p .. ':counts:{n:' .. id .. '}', p .. ':rooms:{n:' .. id .. '}')
+return #members
+`);
+
+function text(v: unknown): string {
+  return Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+}
+
+function keyValue(nodeId: string, e: DirectoryEntry): string {
+  return `${nodeId}${SEP}${e.worker}${SEP}${e.connId}${SEP}${e.mid}${SEP}${e.platform}`;
+}
+
+function userValue(nodeId: string, e: DirectoryEntry): string {
+  return `${nodeId}${SEP}${e.worker}${SEP}${e.connId}${SEP}${e.platform}`;
+}
+
+/** Parse `node␟worker␟connId␟…␟platform` (the platform is last in both layouts). */
+function holding(key: string, v: string): Holding | null {
+  const f = v.split(SEP);
+  if (f.length < 4) return null;
+  return { nodeId: f[0]!, worker: Number(f[1]), connId: Number(f[2]), key, platform: f[f.length - 1]! };
+}
+
+export class RedisDirectory {
+  constructor(
+    private readonly link: RedisLink,
+    private readonly names: RedisNames,
+    private readonly lease: RedisLease,
+  ) {}
+
+  private get nodeId(): string {
+    return this.link.opts.nodeId;
+  }
+
+  register(e: DirectoryEntry): Promise<RegisterResult> {
+    return this.link.call(async () => {
+      const c = this.link.cmd;
+      const [prev, all] = await Promise.all([
+        c.sendCommand(['SET', this.names.key(e.key), keyValue(this.nodeId, e), 'GET']),
+        USER_ADD.run(c, [this.names.user(e.mid)], [e.key, userValue(this.nodeId, e)]),
+        c.sAdd(this.names.nodeEntries(this.nodeId), `${e.mid}${SEP}${e.key}`),
+      ]);
+      let replaced: Holding | null = null;
+      if (prev != null) {
+        const h = holding(e.key, text(prev));
+        if (h && h.nodeId !== this.nodeId && this.lease.isLive(h.nodeId)) replaced = h;
+      }
+      const others: Holding[] = [];
+      const flat = (all as unknown[]) ?? [];
+      for (let i = 0; i < flat.length; i += 2) {
+        const key = text(flat[i]);
+        if (key === e.key) continue;
+        const h = holding(key, text(flat[i + 1]));
+        if (h && this.lease.isLive(h.nodeId)) others.push(h);
+      }
+      return { replaced, others };
+    });
+  }
+
+  unregister(e: DirectoryEntry): Promise<void> {
+    return this.link.call(async () => {
+      const c = this.link.cmd;
+      await Promise.all([
+        DEL_IF.run(c, [this.names.key(e.key)], [keyValue(this.nodeId, e)]),
+        HDEL_IF.run(c, [this.names.user(e.mid)], [e.key, userValue(this.nodeId, e)]),
+        c.sRem(this.names.nodeEntries(this.nodeId), `${e.mid}${SEP}${e.key}`),
+      ]);
+    });
+  }
+
+  lookupMids(mids: readonly number[]): Promise<LookupResult> {
+    return this.link.call(async () => {
+      const c = this.link.cmd;
+      const replies = await Promise.all(mids.map((m) => c.sendCommand(['HGETALL', this.names.user(m)])));
+      const groups = new Grouper(this.lease);
+      for (const r of replies) {
+        const flat = (r as unknown as unknown[]) ?? [];
+        for (let i = 0; i < flat.length; i += 2) {
+          const key = text(flat[i]);
+          const h = holding(key, text(flat[i + 1]));
+          if (h) groups.add(h);
+        }
+      }
+      return groups.result();
+    });
+  }
+
+  lookupKeys(keys: readonly string[]): Promise<LookupResult> {
+    return this.link.call(async () => {
+      const c = this.link.cmd;
+      const replies = await Promise.all(keys.map((k) => c.sendCommand(['GET', this.names.key(k)])));
+      const groups = new Grouper(this.lease);
+      for (let i = 0; i < keys.length; i++) {
+        const r = replies[i];
+        if (r == null) continue;
+        const h = holding(keys[i]!, text(r));
+        if (h) groups.add(h);
+      }
+      return groups.result();
+    });
+  }
+
+  /** Remove a dead box's entries (or, with force, this box's own leftovers); returns how many. */
+  async sweep(nodeId: string, force: boolean): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = Number(await this.link.call(() => SWEEP.run(this.link.cmd, [], [this.names.prefix, nodeId, '1000', force ? '1' : '0'])));
+      if (n <= 0) return total;
+      total += n;
+    }
+  }
+}
+
+/** Groups holdings per (box, worker), skipping dead boxes and repeated keys. */
+class Grouper {
+  private readonly byHolder = new Map<string, HolderGroup>();
+  private readonly seen = new Set<string>();
+  private count = 0;
+  constructor(private readonly lease: RedisLease) {}
+
+  add(h: Holding): void {
+    if (!this.lease.isLive(h.nodeId) || this.seen.has(h.key)) return;
+    this.seen.add(h.key);
+    const id = `${h.nodeId}${SEP}${h.worker}`;
+    let g = this.byHolder.get(id);
+    if (!g) {
+      g = { nodeId: h.nodeId, worker: h.worker, keys: [] };
+      this.byHolder.set(id, g);
+    }
+    g.keys.push(h.key);
+    this.count++;
+  }
+
+  result(): LookupResult {
+    return { groups: [...this.byHolder.values()], connections: this.count };
+  }
+}
