@@ -206,4 +206,22 @@ describe('cluster: reliable messaging across three boxes on Redis', function () 
     await until(async () => (await send(0, [mid], 'up')).status === 200, 15_000, 'sends to work again');
     assert.equal((await client.send(0, mid, 'up again')).code, 0);
   });
+
+  // Last: it kills box C.
+  it('box C killed with kill -9: sends on A to its user go on at once, and the device resumes on B with nothing lost', async () => {
+    const mid = nextMid++;
+    const phone = await synced(2, mid, 'phone');
+    for (let i = 1; i <= 3; i++) await sendOk(0, mid, `k${i}`);
+    await until(() => phone.contiguous() === 3, 10_000, '3 messages on box C');
+    phone.ack(2);
+    await until(async () => (await devices(0, mid)).devices.some((d: any) => d.device === 'phone' && d.read === 2), 10_000, 'read position 2');
+    await box(2).stop('SIGKILL');
+    const t0 = Date.now();
+    for (let i = 4; i <= 6; i++) assert.equal(await sendOk(0, mid, `k${i}`), i);
+    assert.ok(Date.now() - t0 < 3000, `sends took ${Date.now() - t0} ms with box C dead`);
+    const again = await synced(1, mid, 'phone');
+    assert.deepEqual(again.syncReplies[0], { after: 2, latest: 6 });
+    await until(() => again.bySeq.size === 4, 10_000, 'seqs 3..6 on box B');
+    assert.deepEqual(again.bodies(), ['k3', 'k4', 'k5', 'k6']);
+  });
 });
