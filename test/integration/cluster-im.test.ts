@@ -44,7 +44,7 @@ describe('cluster: reliable messaging across three boxes on Redis', function () 
   before(async () => {
     redis = await startRedis({ appendfsync: 'always' });
     const cluster = (id: string): object => ({ redisUrl: redis.url, nodeId: id, commandTimeoutMs: 500 });
-    boxes = await Promise.all(['a', 'b', 'c'].map((id) => startServer({ workers: 2, cluster: cluster(`box-${id}`), im: { redeliverMs: 60_000, ackWindow: 100 } })));
+    boxes = await Promise.all(['a', 'b', 'c'].map((id) => startServer({ workers: 2, cluster: cluster(`box-${id}`), im: { redeliverMs: 60_000, ackWindow: 100, groupFanoutMax: 3 } })));
   });
   afterEach(() => {
     for (const c of clients.splice(0)) c.close();
@@ -134,6 +134,26 @@ describe('cluster: reliable messaging across three boxes on Redis', function () 
     }
     const outsider = await postJson(box(2).controlPort, '/im/group/send', { from: nextMid++, group: gid, op: 1000, body: 'no' });
     assert.equal(outsider.status, 403);
+  });
+
+  it('read fan-out groups from any box: one group inbox, idempotent across boxes, paged on C; joining its room is refused in cluster mode', async () => {
+    const members = [nextMid++, nextMid++, nextMid++, nextMid++];
+    const gid = 80_000 + members[0]!;
+    assert.equal((await postJson(box(0).controlPort, '/im/group/create', { group: gid, members })).status, 200);
+    const first = await postJson(box(0).controlPort, '/im/group/send', { from: members[0], group: gid, op: 1000, body: 'wide', client_msg_id: 'w-1' });
+    assert.deepEqual(first.json.data, { group_seq: 1 });
+    const retry = await postJson(box(1).controlPort, '/im/group/send', { from: members[0], group: gid, op: 1000, body: 'wide', client_msg_id: 'w-1' });
+    assert.deepEqual(retry.json.data, { group_seq: 1 });
+    assert.deepEqual((await postJson(box(2).controlPort, '/im/group/send', { from: members[1], group: gid, op: 1000, body: 'wide2' })).json.data, { group_seq: 2 });
+    assert.deepEqual((await box(1).get(`/im/group/inbox?group=${gid}`)).body.data.messages.map((m: any) => m.body), ['wide', 'wide2']);
+    const member = await connect(2, members[2]!, 'g-phone');
+    member.syncGroup(gid, 0);
+    await until(() => member.syncReplies.length === 1, 10_000, 'the group page');
+    assert.deepEqual(member.syncReplies[0], { after: 0, latest: 2 });
+    assert.deepEqual(member.received.map((m) => [m.seq, m.group]), [[1, gid], [2, gid]]);
+    member.c.send(100, 5, `group://${gid}`);
+    await until(() => member.errors.length === 1, 5000, 'the join refused');
+    assert.equal(member.errors[0].code, 403);
   });
 
   it('Redis SIGKILLed and restarted under a send load: every send answered 200 is later synced; sends fail fast meanwhile', async () => {
