@@ -16,7 +16,7 @@
  *      < actors     actors/ (every state owner that takes ring records: connection, registry,
  *                   router shard, key directory, deliverer, push dispatcher, im shard, im requests)
  *      < control    src/control/ (the HTTP control port: knows the services' contracts, no actor)
- *      < assembly   src/worker-runtime.ts, src/worker-admin.ts, src/main.ts, workers/
+ *      < assembly   src/worker-runtime.ts, src/worker-admin.ts, src/worker-control.ts, src/main.ts, workers/
  *
  *    Why services sit below actors: the actors are built from them (a connection parses auth bodies
  *    and upstream envelopes, the deliverer reads push records, the im shard writes the store), while
@@ -28,12 +28,12 @@
  *    no actor; the actors call it and decode what it hands them. The supervisor is core: it starts threads and writes ring records, and the
  *    control port reads its statuses.
  */
-const CORE = '^src/(ring/|config/|(?!worker-runtime|worker-admin|main|session)[^/]+\\.ts$)';
+const CORE = '^src/(ring/|config/|(?!worker-runtime|worker-admin|worker-control|main|session)[^/]+\\.ts$)';
 const PROTOCOLS = '^src/protocols/';
 const SERVICES = '^src/(push/|im/|auth/|upstream/|cluster/|session\\.ts$)';
 const ACTORS = '^actors/';
 const CONTROL = '^src/control/';
-const ASSEMBLY = '^(src/(worker-runtime|worker-admin|main)\\.ts$|workers/)';
+const ASSEMBLY = '^(src/(worker-runtime|worker-admin|worker-control|main)\\.ts$|workers/)';
 
 /** A rule: modules of `from` must not import modules of any layer in `above`. */
 function layer(name, from, above) {

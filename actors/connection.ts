@@ -53,13 +53,19 @@ const CLOSE_LINGER_MS = 2000;
 const MAX_EARLY_PACKETS = 8;
 
 const NO_OPS: ReadonlySet<number> = new Set<number>();
+
+/** Strictly ascending (so already the interning key's order, without duplicates): what clients usually send. */
+function ascending(ops: readonly number[]): boolean {
+  for (let i = 1; i < ops.length; i++) if (!(ops[i]! > ops[i - 1]!)) return false;
+  return true;
+}
 /** Interned accepts sets by their sorted op list; bounded so odd clients cannot grow it. */
 const acceptSets = new Map<string, ReadonlySet<number>>();
 const MAX_INTERNED_ACCEPTS = 4096;
 
 function internAccepts(ops: readonly number[]): ReadonlySet<number> {
   if (ops.length === 0) return NO_OPS;
-  const key = [...new Set(ops)].sort((a, b) => a - b).join(',');
+  const key = ops.length === 1 ? String(ops[0]) : ascending(ops) ? ops.join(',') : [...new Set(ops)].sort((a, b) => a - b).join(',');
   let set = acceptSets.get(key);
   if (set === undefined) {
     set = new Set(ops);

@@ -31,10 +31,11 @@
 import { ActorKind, type Actor } from '../src/actor-system.js';
 import type { SlowConsumerPolicy } from '../src/config/index.js';
 import { ST_SLOW_DROPPED, ST_SLOW_GAPS } from '../src/layout.js';
-import { AcceptorActorId, MessageKind } from '../src/messages.js';
+import { MessageKind, SystemActorId } from '../src/messages.js';
 import { PushFrames, type PushItem } from '../src/protocols/frames.js';
 import { decodeHead, decodeRoomPush, encodeReply } from '../src/push/records.js';
 import type { SlowConsumerPolicies } from '../src/push/slow-policy.js';
+import { requestOrigin } from '../src/request-table.js';
 import type { WorkerContext } from './context.js';
 import type { RegistryMember, Rooms } from './registry.js';
 
@@ -122,9 +123,9 @@ export class Deliverer implements Actor {
     this.ctx.log.warn({ conn: conn.id, key: conn.key, mid: conn.mid, limit: this.writeQueueBytes }, 'slow consumer: outbound queue over push.writeQueueBytes, dropping the oldest pushes (gap marker follows)');
   }
 
-  /** Tells the acceptor's dispatcher how many connections a request reached here. */
+  /** Tells the dispatcher that took the request (the worker its id names) how many connections it reached here. */
   private reply(kind: MessageKind.PushReply | MessageKind.DeliverReply, req: number, connections: number, fanout = 0, shard = 0): void {
-    this.ctx.system.send(this.ctx.workers, ActorKind.Acceptor, AcceptorActorId.PushDispatcher, kind, encodeReply(req, connections, fanout, shard));
+    this.ctx.system.send(requestOrigin(req), ActorKind.System, SystemActorId.PushDispatcher, kind, encodeReply(req, connections, fanout, shard));
   }
 
   receive(kind: number, source: number, buf: Uint8Array, off: number, len: number): void {

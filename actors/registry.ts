@@ -14,11 +14,11 @@
 import { ActorKind, type ActorSystem } from '../src/actor-system.js';
 import { kickPlatforms, type MultiLoginConfig } from '../src/config/index.js';
 import { Disconnect } from '../src/errors.js';
-import { hashString, shardOfMid } from '../src/hash.js';
+import { hashString, shardOfKey, shardOfMid } from '../src/hash.js';
 import { ACTOR_ID_MASK, ST_ACCEPTED, ST_CONNECTIONS, ST_ROOM_VERSION, ST_ROOMS } from '../src/layout.js';
 import type { Admission, SharedLimits } from '../src/limits.js';
-import { AcceptorActorId, MessageKind, RouterActorId } from '../src/messages.js';
-import { encodeKey, encodeRegister, encodeUnregister, FLAG_KICK_SAME_PLATFORM } from '../src/router-records.js';
+import { MessageKind, RouterActorId } from '../src/messages.js';
+import { encodeKey, encodeRegister, encodeUnregister, FLAG_KICK_SAME_PLATFORM, KEY_FLAG_RESYNC } from '../src/router-records.js';
 import type { Session } from '../src/session.js';
 import type { ThreadStatus } from '../src/thread-status.js';
 import type { Expiring, TimerEntry, TimerWheel } from '../src/timer-wheel.js';
@@ -34,7 +34,7 @@ export interface RegistryMember extends Session, Admission {
   admitted: boolean;
   /** Counted as a pending handshake until it authenticates or closes. */
   pendingHandshake: boolean;
-  /** Registered with its router shard and the key directory (undone on release). */
+  /** Registered with its router shard and its key's directory shard (undone on release). */
   registered: boolean;
   /** Takes the connection out of a room by the control plane's decision; false when it was not in it. */
   evict(room: string): boolean;
@@ -197,18 +197,18 @@ export class Registry {
     return Math.floor(Math.random() * this.opts.reconnectSpreadMs);
   }
 
-  /** The connection authenticated: index it by key, register it with its router shard and the key directory. */
+  /** The connection authenticated: index it by key, register it with its router shard and its key's directory shard. */
   opened(conn: RegistryMember): void {
     this.handshakeDone(conn);
-    // Same key on this worker: the newer connection wins at once; the acceptor's key directory
-    // catches the other workers.
+    // Same key on this worker: the newer connection wins at once; the key's directory shard catches
+    // the other workers.
     const local = this.byKey.get(conn.key);
     if (local !== undefined && local !== conn) local.kick(Disconnect.SameKey.code, Disconnect.SameKey.reason);
     this.byKey.put(conn.key, conn);
     conn.registered = true;
     const flags = kickPlatforms(this.opts.multiLogin, conn.platform) ? FLAG_KICK_SAME_PLATFORM : 0;
     this.registerRoute(conn, flags);
-    this.system.send(this.opts.workers, ActorKind.Acceptor, AcceptorActorId.KeyDirectory, MessageKind.KeyRegister, encodeKey(this.opts.index, conn.id, conn.key));
+    this.registerKey(conn, 0);
   }
 
   joinRoom(conn: RegistryMember, room: string): void {
@@ -250,7 +250,7 @@ export class Registry {
     if (conn.registered) {
       conn.registered = false;
       this.sendToShard(conn.mid, MessageKind.RouterUnregister, encodeUnregister(conn.mid, this.opts.index, conn.id, conn.key));
-      this.system.send(this.opts.workers, ActorKind.Acceptor, AcceptorActorId.KeyDirectory, MessageKind.KeyUnregister, encodeKey(this.opts.index, conn.id, conn.key));
+      this.sendToKeyShard(conn.key, MessageKind.KeyUnregister, encodeKey(this.opts.index, conn.id, conn.key));
     }
     this.status.store(ST_CONNECTIONS, this.byId.size);
     if (this.byId.size === 0 && this.onEmpty !== null) this.onEmpty();
@@ -261,12 +261,32 @@ export class Registry {
     this.sendToShard(conn.mid, MessageKind.RouterRegister, encodeRegister(conn.mid, this.opts.index, conn.id, flags, conn.platform, conn.key));
   }
 
-  /** The open connections whose user the router shard `shard` owns (a replaced shard starts empty). */
-  *ownedBy(shard: number): Iterable<RegistryMember> {
-    for (const conn of this.byId.values()) if (conn.open && shardOfMid(conn.mid, this.opts.workers) === shard) yield conn;
+  /** Registers a connection's key with the directory shard that owns it. */
+  registerKey(conn: { readonly id: number; readonly key: string }, flags: number): void {
+    this.sendToKeyShard(conn.key, MessageKind.KeyRegister, encodeKey(this.opts.index, conn.id, conn.key, flags));
+  }
+
+  /**
+   * A replaced worker's shards start empty: registers again, with it, the open connections whose
+   * user (router shard) or key (key-directory shard, flagged as a resync) it owns.
+   */
+  resync(shard: number, each: (conn: RegistryMember) => void): void {
+    const workers = this.opts.workers;
+    for (const conn of this.byId.values()) {
+      if (!conn.open || !conn.registered) continue;
+      if (shardOfMid(conn.mid, workers) === shard) {
+        this.registerRoute(conn, 0);
+        each(conn);
+      }
+      if (shardOfKey(conn.key, workers) === shard) this.registerKey(conn, KEY_FLAG_RESYNC);
+    }
   }
 
   private sendToShard(mid: number, kind: MessageKind, body: Uint8Array): void {
     this.system.send(shardOfMid(mid, this.opts.workers), ActorKind.RouterShard, RouterActorId.Shard, kind, body);
+  }
+
+  private sendToKeyShard(key: string, kind: MessageKind, body: Uint8Array): void {
+    this.system.send(shardOfKey(key, this.opts.workers), ActorKind.RouterShard, RouterActorId.Keys, kind, body);
   }
 }

@@ -11,17 +11,34 @@
  * then cluster mode on a redis-server started for the run (appendonly yes, appendfsync always: a 200
  * means fsync'd there too; test/helpers/redis.ts), and adds the ratio redis / lmdb.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { ImClient } from '../test/helpers/im-client.js';
+import { procCpuSeconds } from '../test/helpers/proc.js';
 import { startRedis, type RunningRedis } from '../test/helpers/redis.js';
 import { parseBenchArgs, printTable, quantile, UsageError, writeResult } from './report.js';
 import { PipeConn } from './load/pusher.js';
 import { startRingcast } from './load/servers.js';
 
-const HELP = `usage: npm run bench -- im [--seconds N] [--concurrency N] [--rate N] [--engines lmdb,redis] [--quick]
+const HELP = `usage: npm run bench -- im [--seconds N] [--concurrency N] [--rate N] [--engines lmdb,redis] [--against DIR] [--quick]
   --engines      stores to measure, in this order (default lmdb; redis = cluster mode on a local redis-server)
   --seconds      length of each throughput phase and of the latency phase (default 5; --quick 2)
   --concurrency  HTTP requests in flight in the throughput phases (default 256)
-  --rate         sends per second in the latency phase (default 500)`;
+  --rate         sends per second in the latency phase (default 500)
+  --against DIR  then the POST /im/send phases against the ringcast tree in DIR (its dist/src/main.js), same client`;
+
+/** Server CPU seconds, and its main thread's (the acceptor: thread id = process id). */
+function cpu(pid: number): { all: number; acceptor: number } {
+  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'latin1');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { all: procCpuSeconds(pid), acceptor: (Number(f[11]) + Number(f[12])) / 100 };
+}
+
+/** What a throughput phase cost the server: µs of CPU per message and the acceptor's share. */
+function costText(before: { all: number; acceptor: number }, after: { all: number; acceptor: number }, messages: number): string {
+  const all = after.all - before.all;
+  return `${((all * 1e6) / Math.max(1, messages)).toFixed(1)} µs server CPU/msg, acceptor ${all > 0 ? (((after.acceptor - before.acceptor) / all) * 100).toFixed(0) : 0} %`;
+}
 
 /**
  * Closed loop: `concurrency` keep-alive connections (bench/load's minimal HTTP client, no fetch: its
@@ -145,21 +162,24 @@ interface Row {
   detail: string;
 }
 
-/** Every phase against one server; rows named by `engine`. */
+/** Every phase against one server; rows named by `engine` when there are several. */
 async function phases(engine: string, extraConfig: Record<string, unknown>, seconds: number, concurrency: number, rate: number): Promise<Row[]> {
   const server = await startRingcast({ workers: 2, batchWindowMs: 5, extraConfig: { ...extraConfig, im: { sendRatePerSec: 1_000_000, sendBurst: 1_000_000 } } });
   try {
     // Latency first, on a quiet server: the throughput phases leave flushes and caches behind them.
     const lat = await latency({ tcp: server.ports.tcp!, control: server.ports.control }, seconds, rate);
+    let c0 = cpu(server.pid);
     const single = await throughput(server.ports.control, seconds, concurrency, 1, 1_000_000);
+    const singleCost = costText(c0, (c0 = cpu(server.pid)), single.messages);
     const batched = await throughput(server.ports.control, seconds, concurrency, 100, 2_000_000);
+    const batchedCost = costText(c0, cpu(server.pid), batched.messages);
     const op110 = await clientSends(server.ports.tcp!, seconds, 16, 64);
     return [
-      { case: `${engine}: persisted msgs/s, 1 recipient per POST /im/send`, value: single.rate, unit: 'msg/s', detail: `${single.messages} msgs, ${single.errors} errors` },
-      { case: `${engine}: persisted msgs/s, 100 recipients per POST /im/send`, value: batched.rate, unit: 'msg/s', detail: `${batched.messages} msgs, ${batched.errors} errors` },
-      { case: `${engine}: persisted msgs/s, client op 110 (16 connections × 64 in flight)`, value: op110.rate, unit: 'msg/s', detail: `${op110.messages} msgs, ${op110.errors} errors` },
-      { case: `${engine}: send→deliver latency p50, online user, ${rate}/s`, value: lat.p50, unit: 'ms', detail: `${lat.delivered}/${lat.sent} delivered` },
-      { case: `${engine}: send→deliver latency p99, online user, ${rate}/s`, value: lat.p99, unit: 'ms', detail: `max ${lat.max.toFixed(1)} ms` },
+      { case: `${engine}persisted msgs/s, 1 recipient per POST /im/send`, value: single.rate, unit: 'msg/s', detail: `${single.messages} msgs, ${single.errors} errors; ${singleCost}` },
+      { case: `${engine}persisted msgs/s, 100 recipients per POST /im/send`, value: batched.rate, unit: 'msg/s', detail: `${batched.messages} msgs, ${batched.errors} errors; ${batchedCost}` },
+      { case: `${engine}persisted msgs/s, client op 110 (16 connections × 64 in flight)`, value: op110.rate, unit: 'msg/s', detail: `${op110.messages} msgs, ${op110.errors} errors` },
+      { case: `${engine}send→deliver latency p50, online user, ${rate}/s`, value: lat.p50, unit: 'ms', detail: `${lat.delivered}/${lat.sent} delivered` },
+      { case: `${engine}send→deliver latency p99, online user, ${rate}/s`, value: lat.p99, unit: 'ms', detail: `max ${lat.max.toFixed(1)} ms` },
     ];
   } finally {
     await server.stop();
@@ -167,7 +187,7 @@ async function phases(engine: string, extraConfig: Record<string, unknown>, seco
 }
 
 export async function run(args: string[]): Promise<void> {
-  const a = parseBenchArgs(args, ['seconds', 'concurrency', 'rate', 'engines'], HELP);
+  const a = parseBenchArgs(args, ['seconds', 'concurrency', 'rate', 'against', 'engines'], HELP);
   if (a === null) return;
   const seconds = a.num('seconds', a.quick ? 2 : 5, 1, 3600);
   const concurrency = a.num('concurrency', 256, 1, 10_000);
@@ -180,7 +200,7 @@ export async function run(args: string[]): Promise<void> {
     let redis: RunningRedis | null = null;
     try {
       if (engine === 'redis') redis = await startRedis({ appendfsync: 'always' });
-      const r = await phases(engine, redis === null ? {} : { cluster: { redisUrl: redis.url, nodeId: 'bench' } }, seconds, concurrency, rate);
+      const r = await phases(engines.length > 1 ? `${engine}: ` : '', redis === null ? {} : { cluster: { redisUrl: redis.url, nodeId: 'bench' } }, seconds, concurrency, rate);
       perEngine.set(engine, r);
       rows.push(...r);
     } finally {
@@ -192,6 +212,26 @@ export async function run(args: string[]): Promise<void> {
   if (lmdb !== undefined && red !== undefined) {
     for (let i = 0; i < lmdb.length; i++) rows.push({ case: `redis / lmdb: ${lmdb[i]!.case.slice('lmdb: '.length)}`, value: red[i]!.value / lmdb[i]!.value, unit: '×', detail: '' });
   }
+  const against = a.values.against;
+  if (against !== undefined) rows.push(...(await baseline(against, seconds, concurrency)));
   printTable(['case', 'value', 'unit', 'detail'], rows.map((r) => [r.case, r.value, r.unit, r.detail]));
-  writeResult('im', { seconds, concurrency, rate, workers: 2, engines }, rows);
+  writeResult('im', { seconds, concurrency, rate, workers: 2, engines, against: against ?? null }, rows);
+}
+
+/** The POST /im/send phases against another ringcast tree, with this tree's client, for the ratio. */
+async function baseline(dir: string, seconds: number, concurrency: number): Promise<Array<{ case: string; value: number; unit: string; detail: string }>> {
+  const name = path.basename(path.resolve(dir));
+  const server = await startRingcast({ workers: 2, batchWindowMs: 5, main: path.resolve(dir, 'dist/src/main.js'), extraConfig: { im: { sendRatePerSec: 1_000_000, sendBurst: 1_000_000 } } });
+  try {
+    let c0 = cpu(server.pid);
+    const single = await throughput(server.ports.control, seconds, concurrency, 1, 1_000_000);
+    const singleCost = costText(c0, (c0 = cpu(server.pid)), single.messages);
+    const batched = await throughput(server.ports.control, seconds, concurrency, 100, 2_000_000);
+    return [
+      { case: `${name}: persisted msgs/s, 1 recipient per POST /im/send`, value: single.rate, unit: 'msg/s', detail: `${single.messages} msgs, ${single.errors} errors; ${singleCost}` },
+      { case: `${name}: persisted msgs/s, 100 recipients per POST /im/send`, value: batched.rate, unit: 'msg/s', detail: `${batched.messages} msgs, ${batched.errors} errors; ${costText(c0, cpu(server.pid), batched.messages)}` },
+    ];
+  } finally {
+    await server.stop();
+  }
 }

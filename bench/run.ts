@@ -47,6 +47,20 @@ const scenarios: Record<string, Scenario> = {
     description: 'control API HTTP layer: plain node:http vs fastify 5, push route in child processes, req/s, p50/p99, server CPU per request',
     load: () => import('./http-layer.js'),
   },
+  'unicast-mid': {
+    description: 'issue 13: 10,000 WS, pushes by mid over HTTP at --rate 5000 (one per request): CPU per push, acceptor share (--against DIR: another tree in the same run)',
+    load: async () => {
+      const m = await import('./push-unicast.js');
+      return { run: (args: string[]) => m.runUnicastMid(args) };
+    },
+  },
+  stream: {
+    description: 'issue 13: 10,000 WS, pushes by mid over /push/stream at --rate 50000; then HTTP on the same server for the ratio',
+    load: async () => {
+      const m = await import('./push-unicast.js');
+      return { run: (args: string[]) => m.runStream(args) };
+    },
+  },
   im: {
     description: 'reliable messaging: persisted (fsync\'d) messages/s through POST /im/send, send-to-deliver latency p99 for an online user',
     load: () => import('./im.js'),

@@ -21,7 +21,7 @@ export const enum ActorKind {
   System = 0,
   /** Connection actors: id = the connection's id on its worker (one kind handler per worker). */
   Connection = 1,
-  /** The acceptor's own actors: ids in AcceptorActorId. */
+  /** Reserved for actors of the acceptor (it has none today: the push path lives on the workers). */
   Acceptor = 2,
   /** A worker's shard of the user directory: ids in RouterActorId. */
   RouterShard = 3,

@@ -13,3 +13,16 @@ export function shardOfMid(mid: number, shards: number): number {
   h ^= h >>> 16;
   return (h >>> 0) % shards;
 }
+
+/**
+ * Spreads connection keys over the key-directory shards (one per worker, actors/key-directory.ts):
+ * FNV-1a, then murmur3's finaliser, so that keys differing only in their last characters (k1, k2, ...)
+ * spread evenly over a few shards too.
+ */
+export function shardOfKey(key: string, shards: number): number {
+  let h = hashString(key);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h >>> 0) % shards;
+}

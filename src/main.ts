@@ -1,25 +1,30 @@
 /**
  * ringcast's entry point: the acceptor. It resolves the config (exit 2 on a bad one), binds the
- * client listeners through the descriptor pool, starts and supervises the workers, serves the HTTP
- * control port, and stops everything cleanly on SIGINT/SIGTERM.
+ * client listeners and the control port through the descriptor pool (every worker serves both on
+ * its own descriptors), starts and supervises the workers, answers the control routes the workers
+ * hand it (health, metrics, test commands, group administration), and stops everything cleanly on
+ * SIGINT/SIGTERM.
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type http from 'node:http';
 import tls from 'node:tls';
 import { loadConfig, resolvedWorkers, tlsEnabled, type Config } from './config/index.js';
 import { StartupError } from './errors.js';
-import { createControlServer } from './control/http.js';
+import * as Comlink from 'comlink';
+import { nodeEndpoint } from './comlink-node.js';
+import { controlTotals, createControlCounters } from './control/counters.js';
+import type { DashboardHop, SnapshotOp } from './control/dashboard/remote.js';
+import { createAcceptorControl } from './control/http.js';
+import { shardOfMid } from './hash.js';
 import { ListenFdPool, type ListenerSpec } from './listen-fds.js';
 import { createLogger } from './logger.js';
 import { Supervisor } from './supervisor.js';
 import { ActorKind } from './actor-system.js';
-import { AcceptorActorId, MessageKind, SystemActorId } from './messages.js';
-import { encodeKick } from './router-records.js';
+import { MessageKind, SystemActorId, type AcceptorControl, type ForwardedRequest } from './messages.js';
+import { encodeRoomPush } from './push/records.js';
+import { unansweredRequest } from './request-table.js';
 import { imStatus } from './im/status.js';
 import { ImRequests } from '../actors/im-requests.js';
-import { KeyDirectory } from '../actors/key-directory.js';
-import { PushDispatcher } from '../actors/push-dispatcher.js';
 import { ImOp } from './ops.js';
 import { ImService } from './im/service.js';
 import { ImStore } from './im/store.js';
@@ -73,16 +78,6 @@ async function step<T>(run: () => T | Promise<T>, describe: (err: NodeJS.ErrnoEx
   }
 }
 
-function listen(server: http.Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port }, () => {
-      server.off('error', reject);
-      resolve((server.address() as { port: number }).port);
-    });
-  });
-}
-
 async function main(): Promise<void> {
   const startedAt = Date.now();
   const config = loadConfig(process.argv.slice(2), process.env);
@@ -96,6 +91,8 @@ async function main(): Promise<void> {
   if (config.mars.port !== 0) specs.push({ name: 'mars', host: config.mars.host, port: config.mars.port });
   if (tlsPem !== null && config.tls.tcpPort !== 0) specs.push({ name: 'tcps', host: config.tls.host, port: config.tls.tcpPort });
   if (tlsPem !== null && config.tls.wsPort !== 0) specs.push({ name: 'wss', host: config.tls.host, port: config.tls.wsPort });
+  // The control port: every worker serves it on its own descriptor, as the client ports.
+  specs.push({ name: 'control', host: config.control.host, port: config.control.port });
   const fds = await step(() => ListenFdPool.open(specs, workers, config.supervisor.spareListenFds));
   // The message store, once the listeners are bound: a data directory that cannot be opened stops
   // start-up with its reason.
@@ -118,37 +115,26 @@ async function main(): Promise<void> {
   const supervisor = new Supervisor(config, workers, fds, log);
   supervisor.tls = tlsPem;
   supervisor.extensionStatus = imStatus;
-  // The acceptor's actors, registered before the workers start: the key directory (workers register
-  // keys with it as soon as a client authenticates) and the push dispatcher (the push API).
-  const keys = new KeyDirectory((worker, connId, code, reason) =>
-    supervisor.system.send(worker, ActorKind.Connection, connId, MessageKind.Kick, encodeKick(code, reason)),
-  );
-  supervisor.system.register(ActorKind.Acceptor, AcceptorActorId.KeyDirectory, keys);
-  const push = new PushDispatcher(supervisor, keys, log, config.push.maxInFlight);
-  supervisor.system.register(ActorKind.Acceptor, AcceptorActorId.PushDispatcher, push);
-  // A dead worker's keys go, and the pushes that wait for its answer complete.
-  supervisor.onWorkerDeath = (worker) => {
-    keys.purgeWorker(worker);
-    push.workerDied(worker);
-  };
   supervisor.onAllFailed = () => {
     log.fatal('every worker keeps dying: stopping');
     process.exit(1);
   };
-  await step(() => supervisor.start());
 
-  const listeners = fds.listeners.map((l) => ({ name: l.name, host: l.host, port: l.port }));
-  // Reliable messaging: the acceptor sends (control API) through the shards and reads inboxes directly.
+  // The client listeners (the control port is served by the workers too, but is not one of them).
+  const listeners = fds.listeners.filter((l) => l.name !== 'control').map((l) => ({ name: l.name, host: l.host, port: l.port }));
+  const controlPort = fds.listeners.find((l) => l.name === 'control')!.port;
+  // Reliable messaging in the acceptor: group administration (the workers hand those routes over).
   const imRequests = new ImRequests(supervisor.system, workers, () => supervisor.liveWorkers(), config.push.maxInFlight);
   supervisor.system.register(ActorKind.System, SystemActorId.ImRequests, imRequests);
   const im = new ImService(imStore, imRequests, config.im, (room, msg) => {
-    // Stored already (durable); a refused live broadcast is caught up by the members' group sync.
-    void Promise.resolve()
-      .then(() => push.pushRoom(ImOp.Message, room, msg))
-      .catch((err: unknown) => log.warn({ err, room }, 'im: group room broadcast refused'));
+    // Group sends are served by the workers; a broadcast from here would go the same way, unanswered.
+    const body = encodeRoomPush(unansweredRequest(workers), ImOp.Message, room, msg);
+    for (const w of supervisor.liveWorkers()) supervisor.system.send(w, ActorKind.System, SystemActorId.Deliverer, MessageKind.PushRoom, body);
   }, async (mid, room) => {
     // A removed member's connections leave the group's room (control plane: rare, comlink calls).
-    for (const session of await push.sessions(mid)) await supervisor.admin(session.worker)?.evictFromRoom([session.key], room);
+    const shard = supervisor.admin(shardOfMid(mid, workers));
+    if (shard === null) return;
+    for (const [key, worker] of await shard.routerLookup(mid)) await supervisor.admin(worker)?.evictFromRoom([key], room);
   });
   // /goim/nodes advertises only what listens: a listener that is off (tcp.enabled false, TLS off) is port 0.
   const listening = (name: string): number => fds.listeners.find((l) => l.name === name)?.port ?? 0;
@@ -156,23 +142,29 @@ async function main(): Promise<void> {
   const addrs = [...n.addrs];
   // Set at SIGTERM/SIGINT: the control port stays up through the drain and says so.
   let stopping = false;
-  const control = createControlServer({
+  const counters = createControlCounters(workers);
+  const acceptorControl = createAcceptorControl({
     supervisor,
     listeners,
     testCommands: config.debug.testCommands,
     log,
     startedAt,
-    push,
     im,
-    token: config.control.token,
-    maxBodyBytes: config.control.maxBodyBytes,
-    batchMaxTargets: config.control.batchMaxTargets,
-    ratePerSec: config.control.ratePerSec,
-    burst: config.control.burst,
     draining: () => stopping,
     // POST /admin/drain: the same drain as SIGTERM (`stop` is defined below, before any request comes).
     drain: () => void stop('POST /admin/drain'),
-    dashboard: { enabled: config.control.dashboard, readOnly: config.control.dashboardReadOnly },
+    metrics: {
+      workers: () => supervisor.statuses(),
+      limitRefusals: () => supervisor.limits.refusals(),
+      pushesInFlight: () => supervisor.process.pushes.count(),
+      controlTotals: () => controlTotals(counters, workers),
+    },
+  });
+  // A dead worker's dashboard streams died with it: the acceptor stops sampling for it.
+  supervisor.onWorkerDeath = (worker) => acceptorControl.workerGone(worker);
+  supervisor.control = {
+    counters,
+    dashboard: { enabled: config.control.dashboard, readOnly: config.control.dashboardReadOnly, startedAt, listeners },
     nodes: {
       domain: n.domain,
       tcpPort: listening('tcp'),
@@ -185,11 +177,14 @@ async function main(): Promise<void> {
       backoff: { maxDelay: n.backoffMaxDelay, baseDelay: n.backoffBaseDelay, factor: n.backoffFactor, jitter: n.backoffJitter },
       addrs: addrs.length > 0 ? addrs : [config.tcp.host === '0.0.0.0' ? '127.0.0.1' : config.tcp.host],
     },
-  });
-  const controlPort = await step(
-    () => listen(control, config.control.host, config.control.port),
-    (err) => `cannot listen for control on ${config.control.host}:${config.control.port}: ${err.code ?? err.message}`,
-  );
+    // Each worker's own port to the routes the acceptor answers.
+    exposeControl: (port) =>
+      Comlink.expose(
+        { handle: (req: ForwardedRequest) => acceptorControl.handle(req), dashboard: (from: number, op: SnapshotOp) => acceptorControl.dashboard(from, op) } satisfies AcceptorControl & DashboardHop,
+        nodeEndpoint(port),
+      ),
+  };
+  await step(() => supervisor.start());
 
   // Signal handlers before the ready lines: whoever waits for those lines may signal at once.
   // Ctrl-C under `npm start` delivers SIGINT twice: the terminal signals the whole process group and
@@ -208,14 +203,13 @@ async function main(): Promise<void> {
     }
     stopping = true;
     firstSignalAt = performance.now();
+    supervisor.process.setDraining();
     const t0 = Date.now();
     log.info({ signal, graceMs: config.shutdown.graceMs }, 'draining');
     // Listeners close, clients are told to reconnect elsewhere, queues flush; the control port
     // stays up meanwhile (it reports draining and lists no node), and closes last.
     const { forced } = await supervisor.stop(config.shutdown.graceMs);
-    control.close();
-    control.closeAllConnections();
-    push.close();
+    acceptorControl.close();
     imRequests.close();
     log.info({ ms: Date.now() - t0, forced }, 'stopped');
     process.stdout.write(`ringcast: stopped (${signal}) in ${Date.now() - t0} ms\n`);
@@ -225,7 +219,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
 
   const lines = [`ringcast: ${workers} worker${workers === 1 ? '' : 's'}`];
-  for (const l of fds.listeners) lines.push(`ringcast: ${l.name} listening on ${l.host}:${l.port}${l.name === 'ws' || l.name === 'wss' ? ` (path ${config.ws.path})` : ''}`);
+  for (const l of listeners) lines.push(`ringcast: ${l.name} listening on ${l.host}:${l.port}${l.name === 'ws' || l.name === 'wss' ? ` (path ${config.ws.path})` : ''}`);
   lines.push(`ringcast: control listening on ${config.control.host}:${controlPort}`);
   process.stdout.write(lines.join('\n') + '\n');
   log.info({ workers, listeners, controlPort, startupMs: Date.now() - startedAt }, 'ready');

@@ -8,7 +8,9 @@
  *
  * Thread indexes: workers are 0..N-1, the acceptor (main thread) is N.
  */
+import type { MessagePort } from 'node:worker_threads';
 import type { Config } from './config/index.js';
+import type { LimitName } from './limits.js';
 import type { ThreadMemory } from './thread-memory.js';
 
 /** What a worker thread is started with (workerData), from the supervisor. */
@@ -23,6 +25,77 @@ export interface WorkerInit {
   /** PEM text of tls.cert and tls.key, read by the acceptor at start-up; null without TLS. */
   tls: { cert: string; key: string } | null;
   fds: Record<string, number>;
+  /** The control port's part of the worker (src/worker-control.ts). */
+  control: ControlSetup;
+}
+
+/** What /goim/nodes/* report (src/control/goim-api.ts); fixed at start-up by the acceptor. */
+export interface NodesOptions {
+  /** Host name handed to `web` clients by /goim/nodes/weighted ("" = use addrs). */
+  domain: string;
+  tcpPort: number;
+  wsPort: number;
+  /** wss port advertised (ringcast's own TLS listener or a proxy's; 0 = none). */
+  wssPort: number;
+  /** Client heartbeat interval, seconds. */
+  heartbeatSec: number;
+  /** Missed heartbeats after which a client reconnects. */
+  heartbeatMax: number;
+  backoff: { maxDelay: number; baseDelay: number; factor: number; jitter: number };
+  /** Public addresses (hosts) of this server. */
+  addrs: string[];
+}
+
+/**
+ * The control port as a worker serves it: the process-wide limits and flags (src/process-words.ts),
+ * the shared counters /metrics sums (src/control/counters.ts), what the acceptor fixed at start-up,
+ * and a port to the acceptor for the rare routes it answers (comlink, AcceptorControl).
+ */
+export interface ControlSetup {
+  process: SharedArrayBuffer;
+  counters: SharedArrayBuffer;
+  nodes: NodesOptions;
+  dashboard: DashboardSetup;
+  /** A MessagePort (transferred) exposing the acceptor's AcceptorControl. */
+  acceptor: MessagePort;
+}
+
+/** The dashboard on a worker's control port: control.dashboard, control.dashboardReadOnly, and what its streams' hello says. */
+export interface DashboardSetup {
+  enabled: boolean;
+  readOnly: boolean;
+  startedAt: number;
+  listeners: Array<{ name: string; host: string; port: number }>;
+}
+
+/** A control request a worker hands to the acceptor (health, metrics, debug and group administration). */
+export interface ForwardedRequest {
+  /** The worker that took the request. */
+  from: number;
+  method: string;
+  /** Path and query, as received. */
+  url: string;
+  contentType: string | undefined;
+  body: Uint8Array;
+}
+
+/** The acceptor's answer to a forwarded request, written by the worker as is. */
+export interface ForwardedReply {
+  status: number;
+  contentType: string;
+  text: string;
+  /** The limit that refused it (counted by the worker in ringcast_limit_refusals_total), or null. */
+  limit: LimitName | null;
+  /** Test command: the worker that took the request crashes itself this way once the answer is written. */
+  crashAfter?: CrashMode;
+}
+
+/**
+ * The acceptor's side of the control port (comlink, over ControlSetup.acceptor). The same port also
+ * answers the dashboard's snapshots (DashboardHop, src/control/dashboard/remote.ts).
+ */
+export interface AcceptorControl {
+  handle(req: ForwardedRequest): Promise<ForwardedReply>;
 }
 
 export const enum MessageKind {
@@ -36,22 +109,27 @@ export const enum MessageKind {
   RouterPurgeWorker = 12,
   /** Supervisor → worker system actor: [u16 shard]: re-register connections owned by that (new) shard. */
   RouterResync = 13,
-  /** Connection actor → the acceptor's key directory: [u16 worker][u32 connId][key]. */
+  /** Connection actor (or a resync) → the key-directory shard of its key: [u16 worker][u32 connId][u8 flags][key]. */
   KeyRegister = 14,
-  /** Connection actor → the acceptor's key directory: [u16 worker][u32 connId][key]. */
+  /** Connection actor → the key-directory shard of its key: [u16 worker][u32 connId][u8 flags][key]. */
   KeyUnregister = 15,
   /** Router shard → connection actor: [u16 code][reason UTF-8]: send op 6 and close. */
   Kick = 20,
-  /** Push path; bodies in src/push/records.ts. Acceptor → every worker's deliverer. */
+  /** Push path; bodies in src/push/records.ts. A worker's push dispatcher → every worker's deliverer. */
   PushRoom = 30,
   PushAll = 31,
-  /** Acceptor → the router shard owning the mids. */
+  /** A worker's push dispatcher → the key-directory shard owning the keys. */
+  PushKeys = 32,
+  /** A worker's push dispatcher → the router shard owning the mids. */
   PushMids = 33,
-  /** Router shard (or, for keys, the acceptor) → the deliverer of the worker holding the connections. */
+  /** Router shard or key-directory shard → the deliverer of the worker holding the connections. */
   Deliver = 34,
-  /** First-hop receiver (deliverer for room/all, shard for keys/mids) → acceptor. */
+  /**
+   * First-hop receiver (deliverer for room/all, shard for keys/mids) → the dispatcher that asked: the
+   * worker named in the request id (requestOrigin, src/request-table.ts). [u32 req][u32 connections][u32 0][u32 0].
+   */
   PushReply = 35,
-  /** Second-hop receiver (the deliverer of a Deliver) → acceptor. */
+  /** Second-hop receiver (the deliverer of a Deliver) → the dispatcher that asked (requestOrigin). */
   DeliverReply = 36,
   /** Reliable messaging; bodies in src/im/records.ts. Sender (acceptor or worker) → the shard owning the recipients. */
   ImSend = 40,
@@ -67,6 +145,10 @@ export const enum MessageKind {
   ImSyncReply = 45,
   /** A box's worker → this box's shard of the user (cluster mode): the user's inbox holds seq n (src/im/records.ts). */
   ImNotify = 46,
+  /** A worker's question to another worker (online counts, sessions): [u32 req][u8 type][msgpack]; actors/worker-queries.ts. */
+  Query = 50,
+  /** The answer, in one or more records: [u32 req][u8 last][msgpack bytes]. */
+  QueryReply = 51,
 }
 
 /** Well-known ids of ActorKind.System actors, on every thread. */
@@ -77,6 +159,10 @@ export const enum SystemActorId {
   Deliverer = 1,
   /** Pending reliable-messaging sends of this thread, worker or acceptor (actors/im-requests.ts). */
   ImRequests = 2,
+  /** A worker's push dispatcher (actors/push-dispatcher.ts): the pushes its control port took, and their replies. */
+  PushDispatcher = 3,
+  /** A worker's questions to the other workers and its answers to theirs (actors/worker-queries.ts). */
+  Queries = 4,
 }
 /** Ids of ActorKind.RouterShard actors: each worker owns one shard of the users (hash of mid). */
 export const enum RouterActorId {
@@ -84,15 +170,9 @@ export const enum RouterActorId {
   Shard = 0,
   /** The reliable-messaging shard (actors/im-shard.ts): owns its users' seqs, inboxes and device cursors. */
   Im = 1,
+  /** The key-directory shard (actors/key-directory.ts): connection key → holder for the keys it owns (hash of key). */
+  Keys = 2,
 }
-/** Ids of ActorKind.Acceptor actors: they live on the acceptor thread only (index = workers). */
-export const enum AcceptorActorId {
-  /** Connection key → holder, for the whole process (actors/key-directory.ts). */
-  KeyDirectory = 0,
-  /** The push API's side of the push path (actors/push-dispatcher.ts): takes PushReply and DeliverReply. */
-  PushDispatcher = 1,
-}
-
 /** Worker lifecycle, worker → acceptor, by postMessage. */
 export type WorkerEvent = { type: 'ready'; index: number; threadId: number };
 

@@ -6,7 +6,7 @@
  *   RouterRegister    [f64 mid][u16 worker][u32 connId][u8 flags][u8 platformLen][platform][key]
  *   RouterUnregister  [f64 mid][u16 worker][u32 connId][key]
  *   RouterPurgeWorker / RouterResync  [u16 worker]
- *   KeyRegister / KeyUnregister       [u16 worker][u32 connId][key]
+ *   KeyRegister / KeyUnregister       [u16 worker][u32 connId][u8 flags][key]  (flags: KEY_FLAG_*)
  *   Kick              [u16 code][reason UTF-8]  (code: src/errors.ts, Disconnect)
  */
 
@@ -61,13 +61,21 @@ export function encodeUnregister(mid: number, worker: number, connId: number, ke
   return out;
 }
 
+/**
+ * KeyRegister flag: a registration sent again after the key's shard was replaced (RouterResync). A
+ * replaced shard starts empty, so an entry it holds for the key already was registered after it
+ * started: it is the newer connection, and the resent one is the one replaced (kicked, 4001).
+ */
+export const KEY_FLAG_RESYNC = 1;
+
 /** KeyRegister / KeyUnregister body. */
-export function encodeKey(worker: number, connId: number, key: string): Uint8Array {
+export function encodeKey(worker: number, connId: number, key: string, flags = 0): Uint8Array {
   const k = enc.encode(key);
-  const { out, dv } = header(6 + k.length);
+  const { out, dv } = header(7 + k.length);
   dv.setUint16(0, worker);
   dv.setUint32(2, connId);
-  out.set(k, 6);
+  out[6] = flags;
+  out.set(k, 7);
   return out;
 }
 

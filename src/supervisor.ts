@@ -5,7 +5,7 @@
  * whose mailbox stops moving; and at shutdown tell, drain and join every worker. It runs the room
  * count round (src/room-counts.ts) and reports each worker's status (src/worker-status.ts).
  */
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { ActorKind, ActorSystem } from './actor-system.js';
 import { nodeEndpoint } from './comlink-node.js';
@@ -14,7 +14,8 @@ import { ST_CONNECTIONS, ST_HEAP_KB, ST_LOOP_LAG_MS, ST_PARKED, ST_ROOM_VERSION,
 import type { ListenFdPool } from './listen-fds.js';
 import { createLimitsBuffer, SharedLimits } from './limits.js';
 import type { Logger } from './logger.js';
-import { MessageKind, RouterActorId, SystemActorId, type WorkerAdmin, type WorkerEvent, type WorkerInit } from './messages.js';
+import { MessageKind, RouterActorId, SystemActorId, type DashboardSetup, type NodesOptions, type WorkerAdmin, type WorkerEvent, type WorkerInit } from './messages.js';
+import { createProcessWords, ProcessWords } from './process-words.js';
 import { createRingBuffer, RingReader } from './ring/ring.js';
 import { RoomCountRound } from './room-counts.js';
 import { encodeWorker } from './router-records.js';
@@ -39,6 +40,15 @@ export class Supervisor {
   /** Connection counts and limit refusals, shared with every worker (src/limits.ts). */
   readonly limits: SharedLimits;
   private readonly limitsBuffer: SharedArrayBuffer;
+  /** The control plane's process-wide limits and flags (src/process-words.ts), shared with every worker. */
+  readonly process: ProcessWords;
+  private readonly processBuffer: SharedArrayBuffer;
+  /**
+   * What every worker's control port is given (set before start()): the shared control counters,
+   * what /goim/nodes reports and the dashboard's switches and hello; and where the acceptor answers the routes workers hand it (each
+   * worker gets a port of its own, exposed by `exposeControl`).
+   */
+  control: { counters: SharedArrayBuffer; nodes: NodesOptions; dashboard: DashboardSetup; exposeControl(port: MessagePort, worker: number): void } | null = null;
   /** PEM text of the TLS certificate and key handed to workers (set before start()); null = no TLS. */
   tls: { cert: string; key: string } | null = null;
   /** The acceptor's own actor system (thread index = workers): how it writes records to workers. */
@@ -70,6 +80,8 @@ export class Supervisor {
     this.statusWords = new Int32Array(this.status);
     this.limitsBuffer = createLimitsBuffer(workers, config.limits);
     this.limits = new SharedLimits(this.limitsBuffer, workers, config.limits);
+    this.processBuffer = createProcessWords(workers);
+    this.process = new ProcessWords(this.processBuffer, workers, -1);
     this.system = new ActorSystem({
       self: workers,
       mailboxes: this.mailboxes,
@@ -121,6 +133,9 @@ export class Supervisor {
   }
 
   private spawn(slot: Slot): Promise<void> {
+    const control = this.control;
+    if (control === null) throw new Error('supervisor.control must be set before the workers start');
+    const channel = new MessageChannel();
     const init: WorkerInit = {
       index: slot.index,
       workers: this.workers,
@@ -130,11 +145,14 @@ export class Supervisor {
       limits: this.limitsBuffer,
       tls: this.tls,
       fds: this.fds.take(),
+      control: { process: this.processBuffer, counters: control.counters, nodes: control.nodes, dashboard: control.dashboard, acceptor: channel.port2 },
     };
+    control.exposeControl(channel.port1, slot.index);
     Atomics.store(this.statusWords, slot.index * STATUS_WORDS + ST_STATE, WorkerState.Starting);
     const heap = this.config.supervisor.workerHeapMb;
     const worker = new Worker(WORKER_ENTRY, {
       workerData: init,
+      transferList: [channel.port2],
       name: `ringcast-worker-${slot.index}`,
       ...(heap > 0 ? { resourceLimits: { maxOldGenerationSizeMb: heap } } : {}),
     });
@@ -160,6 +178,7 @@ export class Supervisor {
       worker.on('exit', (code) => {
         slot.worker = null;
         slot.admin = null;
+        channel.port1.close();
         const error = lastError === null ? null : (lastError as Error).message;
         slot.lastExit = { code, error, at: Date.now() };
         if (this.stopping) {
@@ -176,16 +195,24 @@ export class Supervisor {
   private onDeath(slot: Slot, code: number, err: Error | null): void {
     slot.state = 'dead';
     this.log.error({ worker: slot.index, code, err }, 'worker died');
-    // Its connections are gone: their counts must not hold back the limits.
+    // Its connections are gone: their counts must not hold back the limits, nor its control
+    // requests in flight (they died with its control connections) push.maxInFlight.
     this.limits.clearWorker(slot.index);
+    this.process.clearWorker(slot.index);
     // Its gauges described a thread that is gone; a replacement only writes them when they change,
     // so /health, /metrics and online counts would go on counting the dead worker's connections.
     const base = slot.index * STATUS_WORDS;
     for (const word of [ST_CONNECTIONS, ST_ROOMS, ST_ROUTER_ENTRIES, ST_PARKED, ST_LOOP_LAG_MS, ST_HEAP_KB]) Atomics.store(this.statusWords, base + word, 0);
-    // Its sockets died with it: every router shard forgets the connections it held.
+    // Not running: the other workers send it nothing more (pushes skip it) until its replacement starts.
+    Atomics.store(this.statusWords, base + ST_STATE, WorkerState.Stopped);
+    // Its sockets died with it: every router shard and key-directory shard forgets the connections
+    // it held, and every push dispatcher completes what waits for its answer.
     const body = encodeWorker(slot.index);
     for (const other of this.slots) {
-      if (other !== slot && other.state !== 'failed') this.system.send(other.index, ActorKind.RouterShard, RouterActorId.Shard, MessageKind.RouterPurgeWorker, body);
+      if (other === slot || other.state === 'failed') continue;
+      this.system.send(other.index, ActorKind.RouterShard, RouterActorId.Shard, MessageKind.RouterPurgeWorker, body);
+      this.system.send(other.index, ActorKind.RouterShard, RouterActorId.Keys, MessageKind.RouterPurgeWorker, body);
+      this.system.send(other.index, ActorKind.System, SystemActorId.PushDispatcher, MessageKind.RouterPurgeWorker, body);
     }
     this.onWorkerDeath(slot.index);
     const now = Date.now();
@@ -218,7 +245,7 @@ export class Supervisor {
       return;
     }
     this.log.info({ worker: slot.index, restarts: slot.restarts }, 'worker replaced');
-    // The new worker's router shard is empty: the others register again the users it owns.
+    // The new worker's router and key-directory shards are empty: the others register again the users and keys it owns.
     const body = encodeWorker(slot.index);
     for (const other of this.slots) {
       if (other !== slot && other.state === 'ready') this.system.send(other.index, ActorKind.System, SystemActorId.Supervision, MessageKind.RouterResync, body);
@@ -275,9 +302,10 @@ export class Supervisor {
 
   /**
    * Graceful stop: every worker stops accepting and delivers what is already in its mailbox and
-   * push batches (twice: a push by mid crosses two workers), then tells its clients to reconnect
-   * and lets their queues flush for up to `graceMs`, then exits. A worker not gone
-   * supervisor.shutdownTimeoutMs after that is terminated.
+   * push batches (twice: a push by mid crosses more than one worker), then tells its clients to
+   * reconnect and lets their queues flush for up to `graceMs`; once every worker has drained, they
+   * exit. A worker not drained supervisor.shutdownTimeoutMs after the grace time, or not gone that
+   * long after its exit was asked, is terminated.
    */
   async stop(graceMs: number): Promise<{ forced: number }> {
     this.stopping = true;
@@ -294,24 +322,37 @@ export class Supervisor {
     await Promise.race([this.system.settled(), sleep(this.config.supervisor.shutdownTimeoutMs)]);
     await quiesce();
     let forced = 0;
-    await Promise.all(
+    const terminate = async (slot: Slot, worker: Worker, timeoutMs: number): Promise<void> => {
+      forced++;
+      this.log.warn({ worker: slot.index, timeoutMs }, 'worker did not stop in time: terminating it');
+      await worker.terminate();
+    };
+    // Every worker drains; none exits before all have, because every worker serves the control
+    // port, which must stay up (and say it is draining) until the drain is over.
+    const drained = await Promise.all(
       this.slots.map(async (slot) => {
         const worker = slot.worker;
-        if (worker === null) return;
+        if (worker === null) return null;
         slot.state = 'stopping';
         const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-        const clean = (async () => {
-          const drained = await slot.admin!.drain(graceMs);
-          this.log.info({ worker: slot.index, ...drained }, 'worker drained');
-          void slot.admin!.exit();
-          await exited;
-        })();
-        const timedOut = await Promise.race([clean.then(() => false, () => false), sleep(deadline).then(() => true)]);
-        if (timedOut) {
-          forced++;
-          this.log.warn({ worker: slot.index, timeoutMs: deadline }, 'worker did not stop in time: terminating it');
-          await worker.terminate();
-        }
+        const clean = slot.admin!.drain(graceMs).then(
+          (d) => {
+            this.log.info({ worker: slot.index, ...d }, 'worker drained');
+            return true;
+          },
+          () => false,
+        );
+        const ok = await Promise.race([clean, sleep(deadline).then(() => false)]);
+        return { slot, worker, exited, ok };
+      }),
+    );
+    await Promise.all(
+      drained.map(async (d) => {
+        if (d === null) return;
+        if (!d.ok) return terminate(d.slot, d.worker, deadline);
+        void d.slot.admin?.exit();
+        const gone = await Promise.race([d.exited.then(() => true), sleep(this.config.supervisor.shutdownTimeoutMs).then(() => false)]);
+        if (!gone) await terminate(d.slot, d.worker, this.config.supervisor.shutdownTimeoutMs);
       }),
     );
     this.system.stop();

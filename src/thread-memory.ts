@@ -11,6 +11,8 @@ export interface ThreadMemory {
   heapTotalBytes: number;
   /** Capacity of V8's young generation (new space): V8 grows it under allocation load and keeps it. */
   newSpaceBytes: number;
+  /** The young generation's pages in memory (they come in as a grown new space is used, round after round). */
+  newSpacePhysicalBytes: number;
   /** Active libuv resources of this thread by type (TCPSocketWrap, TCPServerWrap, Timeout, ...). */
   resources: Record<string, number>;
 }
@@ -31,6 +33,6 @@ export function threadMemory(gc: boolean): ThreadMemory {
   const h = v8.getHeapStatistics();
   const resources: Record<string, number> = {};
   for (const r of process.getActiveResourcesInfo()) resources[r] = (resources[r] ?? 0) + 1;
-  const newSpace = v8.getHeapSpaceStatistics().find((sp) => sp.space_name === 'new_space')?.space_size ?? 0;
-  return { heapUsedBytes: h.used_heap_size, heapTotalBytes: h.total_heap_size, newSpaceBytes: newSpace, resources };
+  const newSpace = v8.getHeapSpaceStatistics().find((sp) => sp.space_name === 'new_space');
+  return { heapUsedBytes: h.used_heap_size, heapTotalBytes: h.total_heap_size, newSpaceBytes: newSpace?.space_size ?? 0, newSpacePhysicalBytes: newSpace?.physical_space_size ?? 0, resources };
 }

@@ -23,6 +23,22 @@ export class ThreadStatus {
     return Atomics.load(this.words, this.base + word);
   }
 
+  /** Whether a worker's state word says ready or draining: its mailbox is drained. */
+  isRunning(worker: number): boolean {
+    const state = Atomics.load(this.words, worker * STATUS_WORDS + ST_STATE);
+    return state === WorkerState.Ready || state === WorkerState.Draining;
+  }
+
+  /** Workers whose state word says ready or draining: their mailbox is drained (pushes reach their connections). */
+  runningWorkers(workers: number): number[] {
+    const out: number[] = [];
+    for (let w = 0; w < workers; w++) {
+      const state = Atomics.load(this.words, w * STATUS_WORDS + ST_STATE);
+      if (state === WorkerState.Ready || state === WorkerState.Draining) out.push(w);
+    }
+    return out;
+  }
+
   /** Workers (0..workers-1) whose state word says ready (their shards answer). */
   liveWorkers(workers: number): number[] {
     const out: number[] = [];

@@ -74,12 +74,14 @@ export class WorkerAdminSurface implements WorkerAdmin {
     for (const c of this.parts.closeAtDrain) c.close();
     await system.settled();
     records += system.drainAll();
-    system.stop();
+    // The mailbox is still drained until exit: this worker's control port serves until every
+    // worker has drained (its pushes' replies come back here). Stopped: the others send it no more pushes.
     status.store(ST_STATE, WorkerState.Stopped);
     return { connections, records, forced };
   }
 
   exit(): void {
+    this.ctx.system.stop();
     flushWakes();
     setImmediate(() => process.exit(0));
   }
@@ -162,8 +164,8 @@ export class WorkerAdminSurface implements WorkerAdmin {
 /**
  * The worker's supervision endpoint (ActorKind.System, SystemActorId.Supervision): a probe proves
  * the mailbox is drained (how late it came is the loop lag); a resync means a replaced worker's
- * router shard starts empty, so this worker registers again the users it owns, and each session
- * extension tells the new shard what it must know.
+ * router and key-directory shards start empty, so this worker registers again the users and keys
+ * it owns, and each session extension tells the new shard what it must know.
  */
 export class SupervisionActor implements Actor {
   private readonly ctx: WorkerContext;
@@ -187,9 +189,8 @@ export class SupervisionActor implements Actor {
 
   private resync(shard: number): void {
     const { registry, extensions } = this.ctx;
-    for (const conn of registry.ownedBy(shard)) {
-      registry.registerRoute(conn, 0);
+    registry.resync(shard, (conn) => {
       for (const ext of extensions.list) ext.resync(conn);
-    }
+    });
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Assembles one worker thread: its actor system (mailbox drain loop), its registry of connections
- * and rooms, its actors (connections, router shard, deliverer, reliable-messaging shard), its
+ * and rooms, its actors (connections, router shard, key-directory shard, deliverer, reliable-messaging shard), its
  * session extensions, its timer wheel, its admin surface, and its own listeners on its own
  * descriptors of the shared listening sockets. Nothing here handles a record or a packet: each actor
  * is handed the worker's frozen context (actors/context.ts). workers/worker.ts builds this from
@@ -14,13 +14,15 @@ import { servePagesEnabled } from './config/index.js';
 import { ST_ROUTER_ENTRIES, ST_STATE, WorkerState } from './layout.js';
 import { SharedLimits } from './limits.js';
 import type { Logger } from './logger.js';
-import { AcceptorActorId, MessageKind, RouterActorId, SystemActorId, type WorkerInit } from './messages.js';
+import { MessageKind, RouterActorId, SystemActorId, type WorkerInit } from './messages.js';
 import { ImOp } from './ops.js';
 import { listenMars } from './protocols/mars.js';
 import { listenTcp } from './protocols/tcp.js';
 import type { Transport, TransportSink } from './protocols/transport.js';
 import { listenWs } from './protocols/ws.js';
 import { encodeReply, encodeRoomPush } from './push/records.js';
+import { BoundedSender } from './im/requests.js';
+import { requestOrigin, unansweredRequest } from './request-table.js';
 import { SlowConsumerPolicies } from './push/slow-policy.js';
 import { encodeKick } from './router-records.js';
 import { SessionExtensions } from './session.js';
@@ -31,11 +33,13 @@ import { ImGateway } from './im/gateway.js';
 import { ImService } from './im/service.js';
 import { ImStore } from './im/store.js';
 import { SupervisionActor, WorkerAdminSurface } from './worker-admin.js';
+import { WorkerControl } from './worker-control.js';
 import { ConnectionActor } from '../actors/connection.js';
 import type { WorkerContext } from '../actors/context.js';
 import { Deliverer } from '../actors/deliverer.js';
 import { ImRequests } from '../actors/im-requests.js';
 import { ImShard } from '../actors/im-shard.js';
+import { KeyDirectory } from '../actors/key-directory.js';
 import { Registry } from '../actors/registry.js';
 import { RouterShard } from '../actors/router-shard.js';
 
@@ -46,13 +50,13 @@ const IM_SLOT = 0;
 export class WorkerRuntime {
   readonly ctx: WorkerContext;
   readonly admin: WorkerAdminSurface;
+  readonly control: WorkerControl;
   private readonly init: WorkerInit;
   private readonly servers: Array<net.Server | http.Server> = [];
 
   constructor(init: WorkerInit, log: Logger) {
     this.init = init;
     const { config, index, workers } = init;
-    const acceptor = workers;
     const status = new ThreadStatus(init.status, index);
     const limits = new SharedLimits(init.limits, workers, config.limits);
     // A replacement starts from zero (the supervisor cleared the dead worker's counts too).
@@ -78,10 +82,13 @@ export class WorkerRuntime {
     // Reliable messaging: this worker's shard of users, its senders' pending requests, its client ops.
     const imStore = new ImStore(config.im.dataDir);
     const imRequests = new ImRequests(system, workers, () => status.liveWorkers(workers), config.push.maxInFlight);
-    const imService = new ImService(imStore, imRequests, config.im, (room, msg) => {
-      const body = encodeRoomPush(0, ImOp.Message, room, msg);
+    // A group's live copy to its room on every worker: nobody waits for it (its replies come back
+    // here under a request id no dispatcher hands out, and are ignored).
+    const broadcast = (room: string, msg: Uint8Array): void => {
+      const body = encodeRoomPush(unansweredRequest(index), ImOp.Message, room, msg);
       for (let w = 0; w < workers; w++) system.send(w, ActorKind.System, SystemActorId.Deliverer, MessageKind.PushRoom, body);
-    });
+    };
+    const imService = new ImService(imStore, imRequests, config.im, broadcast);
     const imGateway = new ImGateway(imService, system, workers, config.im, config.push.writeQueueBytes, IM_SLOT);
 
     const upstream = new UpstreamClient(upstreamConfig(config.upstream), log);
@@ -110,7 +117,12 @@ export class WorkerRuntime {
       entriesChanged: (n) => status.store(ST_ROUTER_ENTRIES, n),
       kick: (worker, connId, code, reason) => system.send(worker, ActorKind.Connection, connId, MessageKind.Kick, encodeKick(code, reason)),
       deliver: (worker, body) => system.send(worker, ActorKind.System, SystemActorId.Deliverer, MessageKind.Deliver, body),
-      replyEmpty: (req) => system.send(acceptor, ActorKind.Acceptor, AcceptorActorId.PushDispatcher, MessageKind.PushReply, encodeReply(req, 0)),
+      replyEmpty: (req) => system.send(requestOrigin(req), ActorKind.System, SystemActorId.PushDispatcher, MessageKind.PushReply, encodeReply(req, 0)),
+    });
+    const keys = new KeyDirectory({
+      kick: (worker, connId, code, reason) => system.send(worker, ActorKind.Connection, connId, MessageKind.Kick, encodeKick(code, reason)),
+      deliver: (worker, body) => system.send(worker, ActorKind.System, SystemActorId.Deliverer, MessageKind.Deliver, body),
+      replyEmpty: (req) => system.send(requestOrigin(req), ActorKind.System, SystemActorId.PushDispatcher, MessageKind.PushReply, encodeReply(req, 0)),
     });
     const push = config.push;
     const deliverer = new Deliverer(ctx, { windowMs: push.batchWindowMs, maxBytes: push.batchMaxBytes, writeQueueBytes: push.writeQueueBytes }, new SlowConsumerPolicies(push.slowConsumerPolicy, push.roomPolicies));
@@ -122,6 +134,7 @@ export class WorkerRuntime {
     system.register(ActorKind.System, SystemActorId.ImRequests, imRequests);
     system.register(ActorKind.RouterShard, RouterActorId.Shard, router);
     system.register(ActorKind.RouterShard, RouterActorId.Im, imShard);
+    system.register(ActorKind.RouterShard, RouterActorId.Keys, keys);
     // Records for connections go through one handler per worker: no per-connection registration.
     // The connection decodes what is addressed to it.
     system.registerKind(ActorKind.Connection, (id, kind, _source, buf, off, len) => {
@@ -131,7 +144,14 @@ export class WorkerRuntime {
       return true;
     });
 
-    this.admin = new WorkerAdminSurface(ctx, { router, deliverer, servers: this.servers, timerTickMs: config.protocol.timerTickMs, closeAtDrain: [upstream, imRequests] });
+    // The control port's part: dispatcher, queries, the control API's messaging (bounded process-wide).
+    this.control = new WorkerControl(
+      ctx,
+      init,
+      { keys, router, im: (process) => new ImService(imStore, new BoundedSender(imRequests, process.sends, config.push.maxInFlight), config.im, broadcast) },
+      () => this.admin,
+    );
+    this.admin = new WorkerAdminSurface(ctx, { router, deliverer, servers: this.servers, timerTickMs: config.protocol.timerTickMs, closeAtDrain: [upstream, imRequests, this.control] });
   }
 
   async start(): Promise<void> {
@@ -150,6 +170,8 @@ export class WorkerRuntime {
     if (fds.mars !== undefined) this.servers.push(await listenMars(fds.mars, maxBody, accept));
     if (fds.tcps !== undefined && secure !== undefined) this.servers.push(await listenTcp(fds.tcps, maxBody, accept, secure));
     if (fds.wss !== undefined && secure !== undefined) this.servers.push(await listenWs(fds.wss, { ...wsOpts, secure }, accept));
+    // The control port stays up through a drain (it reports it): not among the servers a drain closes.
+    const control = fds.control !== undefined ? await this.control.listen(fds.control, this.admin) : null;
     // An accept can fail (EMFILE: out of descriptors); without a listener that would kill the worker.
     // Logged at most once a second: keep limits.maxConnections below the descriptor limit.
     let loggedAt = 0;
@@ -160,6 +182,7 @@ export class WorkerRuntime {
       log.error({ err }, 'listener error (accept failed)');
     };
     for (const server of this.servers) server.on('error', onListenerError);
+    control?.on('error', onListenerError);
     status.store(ST_STATE, WorkerState.Ready);
   }
 }

@@ -45,6 +45,8 @@ export interface RingcastOptions {
   batchWindowMs: number | null;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeArgs?: string[];
+  /** The ringcast entry to run: another tree's dist/src/main.js (a baseline of that tree in the same run); default this tree's. */
+  main?: string;
   extraConfig?: Record<string, unknown>;
 }
 
@@ -66,7 +68,7 @@ export async function startRingcast(o: RingcastOptions): Promise<ServerHandle> {
       im: { dataDir, ...(o.extraConfig?.im as object | undefined) },
     }),
   );
-  const main = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+  const main = o.main ?? fileURLToPath(new URL('../../src/main.js', import.meta.url));
   try {
     const handle = await startProcess('ringcast', [...(o.nodeArgs ?? []), main, '--config', file], /^ringcast: control listening on /);
     const stop = handle.stop;

@@ -42,13 +42,18 @@ export const KEYS = {
     ratePerSec: int(
       0,
       [0, 10000000],
-      'Control requests per second over the whole port (token bucket; `GET /health` exempt); past it 429 with a message. 0 = no limit.',
+      'Control requests per second over the whole port, one limit for the process whichever worker takes them (token bucket; `GET /health` exempt; each push on `/push/stream` counts as one request); past it 429 with a message. 0 = no limit.',
     ),
     burst: int(100, [1, 10000000], 'Token bucket size of the control rate limit (requests allowed at once).'),
     dashboard: bool(true, 'Serve the live dashboard at `GET /dashboard` on the control port (its page needs no token; its data routes need `control.token` like every other route).'),
     dashboardReadOnly: bool(
       false,
       'Read-only dashboard: the page shows no actions, and the control port refuses (403) every POST sent by a browser (a request with an `Origin` or `Sec-Fetch-Site` header); API clients are unaffected.',
+    ),
+    streamWindow: int(
+      1024,
+      [1, 1000000],
+      'Pushes one `/push/stream` connection may have unanswered at once; a push past it is answered with an error (429 naming this key) and the connection stays open.',
     ),
   },
   limits: {

@@ -13,8 +13,11 @@ import { errorCodeOf, ServiceError } from '../errors.js';
 import type { LimitName } from '../limits.js';
 import type { Logger } from '../logger.js';
 import type { ImService } from '../im/service.js';
+import type { CrashMode, NodesOptions } from '../messages.js';
 import type { PushService } from '../push/types.js';
-import type { ControlMetrics } from './metrics.js';
+import type { ControlCounters } from './metrics.js';
+
+export type { NodesOptions } from '../messages.js';
 
 /** A request the control API refuses: answered with `status` (a ServiceError, see src/errors.ts). */
 export class HttpError extends ServiceError {
@@ -33,22 +36,10 @@ export interface ApiRequest {
   apiPath: string;
   apiQuery: Query;
   apiBody: Buffer;
-}
-
-export interface NodesOptions {
-  /** Host name handed to `web` clients by /goim/nodes/weighted ("" = use addrs). */
-  domain: string;
-  tcpPort: number;
-  wsPort: number;
-  /** wss port advertised (ringcast's own TLS listener or a proxy's; 0 = none). */
-  wssPort: number;
-  /** Client heartbeat interval, seconds. */
-  heartbeatSec: number;
-  /** Missed heartbeats after which a client reconnects. */
-  heartbeatMax: number;
-  backoff: { maxDelay: number; baseDelay: number; factor: number; jitter: number };
-  /** Public addresses (hosts) of this server. */
-  addrs: string[];
+  /** A request handed over by a worker: the worker that took it (see AcceptorControl). */
+  apiFrom?: number;
+  /** Set by the crash test command when the worker that took the request is the one to crash. */
+  apiCrashAfter?: CrashMode;
 }
 
 /**
@@ -72,7 +63,7 @@ export interface ApiContext {
   push: PushService | null;
   /** Reliable messaging (/im/* routes); null = those answer 503. */
   im: ImService | null;
-  metrics: ControlMetrics;
+  metrics: ControlCounters;
   batchMaxTargets: number;
   log: Logger;
   nodes: NodesReplies;
@@ -87,6 +78,11 @@ export interface ApiRoute {
   methods: readonly string[] | null;
   /** Whether the request body is read (bounded by maxBodyBytes) into `apiBody`. */
   body: boolean;
+  /**
+   * Answered by the acceptor when the workers serve the port (health, metrics, test commands, group
+   * administration): the worker hands it over after the token, rate and body checks.
+   */
+  hop?: boolean;
   /** Returns `data` of the `{code: 0, message: "", data}` reply, or a RawReply. */
   handle(ctx: ApiContext, req: ApiRequest): Promise<unknown>;
 }

@@ -1,41 +1,52 @@
 /**
- * The HTTP control port, served by the acceptor (main thread), on plain node:http:
+ * The HTTP control port, on plain node:http:
  *   - goim logic's API under /goim (src/control/goim-api.ts),
  *   - POST /push/batch and GET /sessions (src/control/batch.ts),
  *   - reliable messaging under /im (src/control/im-api.ts),
  *   - GET /metrics (Prometheus, src/control/metrics.ts), GET /health,
  *   - POST /admin/kick and /admin/drain (src/control/admin-api.ts),
  *   - the dashboard under /dashboard (src/control/dashboard/), whose page and files need no token,
- *   - the test-only /debug routes when `debug.testCommands` is on.
+ *   - the test-only /debug routes when `debug.testCommands` is on,
+ *   - the streaming push API, a WebSocket at /push/stream (src/control/stream.ts).
  * With a token, every request but GET /health and the dashboard's page and files needs `Authorization: Bearer <token>`. Errors answer with an HTTP
  * 4xx/5xx status and goim's envelope {code: -status, message}.
+ *
+ * Every worker serves the port on its own descriptor (src/worker-control.ts): it parses each request,
+ * checks the token, the rate (one limit for the process, src/process-words.ts) and the body limit,
+ * and answers the push, online, session and messaging routes itself. The routes marked `hop`
+ * (health, metrics, test commands, group administration) are handed to the acceptor, which answers
+ * them with the supervisor's knowledge (createAcceptorControl); a server made with a supervisor
+ * (tests of this layer) answers them itself.
  *
  * Requests are instances of `ControlRequest` (http.createServer's IncomingMessage option), which
  * carries the per-request state, so that body reading needs no per-request closures.
  */
-import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import querystring from 'node:querystring';
 import { CONFIG_DEFAULTS } from '../config/index.js';
+import type { LimitName } from '../limits.js';
 import type { Logger } from '../logger.js';
-import type { CrashMode } from '../messages.js';
+import type { AcceptorControl, CrashMode, ForwardedReply, ForwardedRequest } from '../messages.js';
 import { ServiceError } from '../errors.js';
 import type { PushService } from '../push/types.js';
 import type { Supervisor } from '../supervisor.js';
 import { TokenBucket } from '../token-bucket.js';
 import type { ImService } from '../im/service.js';
-import { adminRoutes } from './admin-api.js';
+import { acceptorRoutes } from './acceptor-routes.js';
+import { kickRoute } from './admin-api.js';
+import { authorized, bearer } from './bearer.js';
+import { attachPushStream } from './stream.js';
 import { BATCH_ROUTES } from './batch.js';
 import { Dashboard, type DashboardOptions } from './dashboard/index.js';
+import { StatsSampler } from './dashboard/stats.js';
+import { SnapshotSamplers, type DashboardHop } from './dashboard/remote.js';
+import type { SnapshotSource } from './dashboard/stream.js';
 import { IM_ROUTES } from './im-api.js';
 import {
   DEFAULT_NODES,
   GOIM_ROUTES,
-  HttpError,
   RawReply,
-  first,
-  intParam,
   nodesReplies,
   type ApiContext,
   type ApiRequest,
@@ -43,19 +54,19 @@ import {
   type NodesOptions,
   type Query,
 } from './goim-api.js';
-import { ControlMetrics, type MetricsSource } from './metrics.js';
-import { threadMemory } from '../thread-memory.js';
+import { ControlMetrics, type ControlCounters, type MetricsSource } from './metrics.js';
 
 export { HttpError } from './goim-api.js';
 export type { NodesOptions } from './goim-api.js';
 export type { MetricsSource, WorkerMetrics } from './metrics.js';
 
 export interface ControlOptions {
-  supervisor: Supervisor;
-  listeners: Array<{ name: string; host: string; port: number }>;
+  /** Answers health, metrics and the test commands here (the acceptor alone, tests); without it `forward` must be given. */
+  supervisor?: Supervisor;
+  listeners?: Array<{ name: string; host: string; port: number }>;
   testCommands: boolean;
   log: Logger;
-  startedAt: number;
+  startedAt?: number;
   /** The push service behind the push/online/sessions routes; absent = those answer 503. */
   push?: PushService;
   /** Reliable messaging behind the /im routes; absent = those answer 503. */
@@ -76,10 +87,28 @@ export interface ControlOptions {
   burst?: number;
   /** True while the server drains (SIGTERM): /health says so, /goim/nodes lists no node. Default: never. */
   draining?: () => boolean;
-  /** Starts the graceful drain (POST /admin/drain); absent = that route answers 503. */
+  /** The rate limit's check (true: the request may go on); default: a token bucket of ratePerSec and burst for this server alone. */
+  takeRate?: () => boolean;
+  /** Where requests, pushes and refusals are counted; default: this server's own metrics. */
+  counters?: ControlCounters;
+  /** Hands the `hop` routes to the acceptor (a worker's port); absent: they are answered here. */
+  forward?: (req: ForwardedRequest) => Promise<ForwardedReply>;
+  /** The worker serving this port; with test commands on, every answer says so in `x-ringcast-worker`. */
+  worker?: number;
+  /** Test command: this worker crashes itself the given way (after its answer is out). */
+  crashSelf?: (mode: CrashMode) => void;
+  /** Pushes a /push/stream connection may have unanswered. Default: control.streamWindow's. */
+  streamWindow?: number;
+  /** Starts the graceful drain (POST /admin/drain, answered where the supervisor is); absent = that route answers 503. */
   drain?: () => void;
+  /** Closes the connections with a key (POST /admin/kick, op 6 4006) and says how many; default: every worker of the supervisor is asked. */
+  kickKey?: (key: string) => Promise<number>;
   /** The dashboard's switches. Default: control.dashboard's and control.dashboardReadOnly's. */
   dashboard?: DashboardOptions;
+  /** Where the dashboard's stream gets its snapshots (a worker: the acceptor, once a tick while watched); default: the supervisor's statuses and this server's metrics. */
+  snapshots?: SnapshotSource;
+  /** Workers of the process (the dashboard's hello); default: the supervisor's count. */
+  workers?: number;
 }
 
 // The config's defaults (src/config/keys.ts), for a server made without a config (tests).
@@ -97,12 +126,17 @@ interface ServerState {
   /** "Bearer <token>" bytes, or null without auth. */
   token: Buffer | null;
   maxBodyBytes: number;
-  metrics: ControlMetrics;
-  /** The control.ratePerSec bucket, or null without a rate limit. */
-  rate: TokenBucket | null;
+  metrics: ControlCounters;
+  /** The control.ratePerSec check, or null without a rate limit. */
+  takeRate: (() => boolean) | null;
   rateText: string;
   log: Logger;
   dashboard: Dashboard;
+  forward: ((req: ForwardedRequest) => Promise<ForwardedReply>) | null;
+  /** This worker's index as a header value (test commands on), or null. */
+  workerHeader: string | null;
+  self: number;
+  crashSelf: ((mode: CrashMode) => void) | null;
 }
 
 /** A control request: IncomingMessage plus the state of its handling. */
@@ -128,6 +162,7 @@ function reply(req: ControlRequest, status: number, contentType: string, text: s
   req.rcDone = true;
   const headers: http.OutgoingHttpHeaders = { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(text) };
   if (close) headers['Connection'] = 'close';
+  if (req.rcState!.workerHeader !== null) headers['x-ringcast-worker'] = req.rcState!.workerHeader;
   if (status === 401) headers['WWW-Authenticate'] = 'Bearer';
   else if (status === 429) headers['Retry-After'] = '1';
   else if (status === 405 && req.rcRoute !== null && req.rcRoute.methods !== null) headers['Allow'] = allowed(req.rcRoute.methods).join(', ');
@@ -153,12 +188,6 @@ function hasBody(req: http.IncomingMessage): boolean {
 // ---------------------------------------------------------------------------------------------
 // Request flow: start → (body: onData… onEnd) → run → reply
 
-function authorized(expected: Buffer, header: string | undefined): boolean {
-  if (header === undefined) return false;
-  const given = Buffer.from(header.length > 7 && header.slice(0, 7).toLowerCase() === 'bearer ' ? `Bearer ${header.slice(7)}` : header);
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
 function start(st: ServerState, req: ControlRequest, res: http.ServerResponse): void {
   req.rcState = st;
   req.rcRes = res;
@@ -178,7 +207,7 @@ function start(st: ServerState, req: ControlRequest, res: http.ServerResponse): 
     return;
   }
   // After the token check: requests without it (cheap 401s) do not use up the callers' budget.
-  if (st.rate !== null && path !== '/health' && !st.rate.take(Date.now())) {
+  if (st.takeRate !== null && path !== '/health' && !st.takeRate()) {
     st.metrics.countLimit('control.ratePerSec');
     fail(req, 429, st.rateText, hasBody(req));
     return;
@@ -243,155 +272,180 @@ function onError(this: ControlRequest, err: Error): void {
   this.rcState!.log.debug({ err, url: this.url }, 'control request aborted');
 }
 
-async function run(req: ControlRequest): Promise<void> {
-  const st = req.rcState!;
+/** What a route answers: status, body, and the limit that refused it (counted), if one did. */
+interface Answer {
+  status: number;
+  contentType: string;
+  text: string;
+  limit: LimitName | null;
+}
+
+/** Runs a route's handler: its data in the envelope, its RawReply, or its refusal. */
+async function answer(api: ApiContext, route: ApiRoute, req: ApiRequest, log: Logger, url: string | undefined): Promise<Answer> {
   try {
-    const data = await req.rcRoute!.handle(st.api, req);
-    if (data instanceof RawReply) reply(req, data.status, data.contentType, data.text, false);
-    else reply(req, 200, JSON_TYPE, JSON.stringify({ code: 0, message: '', data }), false);
+    const data = await route.handle(api, req);
+    if (data instanceof RawReply) return { status: data.status, contentType: data.contentType, text: data.text, limit: null };
+    return { status: 200, contentType: JSON_TYPE, text: JSON.stringify({ code: 0, message: '', data }), limit: null };
   } catch (err) {
     // Every refusal (HttpError, PushRefused, ImError) is a ServiceError: its status, its message.
-    if (err instanceof ServiceError) {
-      if (err.limit !== null) st.metrics.countLimit(err.limit);
-      fail(req, err.status, err.message);
-    } else {
-      st.log.error({ err, url: req.url }, 'control request failed');
-      fail(req, 500, 'internal error');
+    if (err instanceof ServiceError) return { status: err.status, contentType: JSON_TYPE, text: JSON.stringify({ code: -err.status, message: err.message }), limit: err.limit };
+    log.error({ err, url }, 'control request failed');
+    return { status: 500, contentType: JSON_TYPE, text: JSON.stringify({ code: -500, message: 'internal error' }), limit: null };
+  }
+}
+
+async function run(req: ControlRequest): Promise<void> {
+  const st = req.rcState!;
+  const route = req.rcRoute!;
+  let a: Answer;
+  let crashAfter: CrashMode | undefined;
+  if (route.hop === true && st.forward !== null) {
+    try {
+      const fwd = await st.forward({ from: st.self, method: req.method ?? 'GET', url: req.url ?? '/', contentType: req.headers['content-type'], body: req.apiBody });
+      a = fwd;
+      crashAfter = fwd.crashAfter;
+    } catch (err) {
+      st.log.error({ err, url: req.url }, 'control request: the acceptor did not answer');
+      a = { status: 500, contentType: JSON_TYPE, text: JSON.stringify({ code: -500, message: 'internal error' }), limit: null };
     }
+  } else {
+    a = await answer(st.api, route, req, st.log, req.url);
+  }
+  if (a.limit !== null) st.metrics.countLimit(a.limit);
+  reply(req, a.status, a.contentType, a.text, false);
+  if (crashAfter !== undefined && st.crashSelf !== null) {
+    const crash = st.crashSelf;
+    req.rcRes!.once('finish', () => crash(crashAfter!));
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 
-export function createControlServer(opts: ControlOptions): http.Server {
+/** The routes every control server has, with the acceptor's own as given (and POST /admin/kick where requests are parsed). */
+function routeTable(own: { byPath: Array<[string, ApiRoute]>; debug: ApiRoute }, kick: Array<[string, ApiRoute]> = []): { routes: Map<string, ApiRoute>; debug: ApiRoute } {
+  return { routes: new Map<string, ApiRoute>([...own.byPath, ...GOIM_ROUTES, ...BATCH_ROUTES, ...IM_ROUTES, ...kick]), debug: own.debug };
+}
+
+/** The acceptor's routes as a worker's port knows them: handed over, never run there. */
+function handedOver(): { byPath: Array<[string, ApiRoute]>; debug: ApiRoute } {
+  const never = (): Promise<unknown> => Promise.reject(new Error('a route the acceptor answers ran on a worker'));
+  return {
+    byPath: [
+      ['/health', { label: '/health', methods: ['GET'], body: false, hop: true, handle: never }],
+      ['/metrics', { label: '/metrics', methods: ['GET'], body: false, hop: true, handle: never }],
+      ['/admin/drain', { label: '/admin/drain', methods: ['POST'], body: false, hop: true, handle: never }],
+    ],
+    debug: { label: '/debug', methods: null, body: false, hop: true, handle: never },
+  };
+}
+
+/** A server that answers health itself (the acceptor alone, tests): the kick asks every worker over comlink. */
+function kickOnEveryWorker(supervisor: Pick<Supervisor, 'workers' | 'admin'>): (key: string) => Promise<number> {
+  return async (key) => {
+    const asks: Array<Promise<number>> = [];
+    for (let i = 0; i < supervisor.workers; i++) {
+      const admin = supervisor.admin(i);
+      // A worker that dies meanwhile held no connection worth kicking: its sockets died with it.
+      if (admin !== null) asks.push(Promise.resolve(admin.kickKey(key)).catch(() => 0));
+    }
+    return (await Promise.all(asks)).reduce((n, k) => n + k, 0);
+  };
+}
+
+/** The dashboard's snapshots read here (a server with a supervisor): its statuses and this server's metrics. */
+function localSnapshots(opts: ControlOptions, metrics: ControlMetrics | null, draining: () => boolean): SnapshotSource {
   const { supervisor } = opts;
-  const metrics = new ControlMetrics(opts.metrics ?? { workers: () => supervisor.statuses(), limitRefusals: () => supervisor.limits.refusals(), pushesInFlight: () => opts.push?.inFlight?.() ?? 0 });
+  if (supervisor === undefined || metrics === null) throw new Error('a control server needs snapshots for its dashboard, or a supervisor');
+  return new StatsSampler({
+    workers: () => supervisor.statuses(),
+    refusals: () => metrics.refusals(),
+    pushTotals: () => metrics.pushTotals(),
+    pushesInFlight: () => opts.push?.inFlight?.() ?? 0,
+    draining,
+  });
+}
+
+function metricsOf(opts: ControlOptions): ControlMetrics | null {
+  const { supervisor } = opts;
+  if (opts.metrics === undefined && supervisor === undefined) return null;
+  return new ControlMetrics(opts.metrics ?? { workers: () => supervisor!.statuses(), limitRefusals: () => supervisor!.limits.refusals(), pushesInFlight: () => opts.push?.inFlight?.() ?? 0 });
+}
+
+export function createControlServer(opts: ControlOptions): http.Server {
   const draining = opts.draining ?? (() => false);
+  const metrics = metricsOf(opts);
+  const counters = opts.counters ?? metrics;
+  if (counters === null) throw new Error('a control server needs counters, metrics or a supervisor');
   const api: ApiContext = {
     push: opts.push ?? null,
     im: opts.im ?? null,
-    metrics,
+    metrics: counters,
     batchMaxTargets: opts.batchMaxTargets ?? DEFAULT_BATCH_MAX_TARGETS,
     log: opts.log,
     nodes: nodesReplies(opts.nodes ?? DEFAULT_NODES),
     draining,
   };
-
-  async function health(): Promise<RawReply> {
-    const workers = supervisor.statuses();
-    const ready = workers.filter((w) => w.state === 'ready' && !w.stalled).length;
-    // Draining answers 503 so that load balancers stop sending clients here.
-    const status = draining() ? 'draining' : ready === workers.length ? 'ok' : ready > 0 ? 'degraded' : 'down';
-    const body = {
-      status,
-      uptimeSec: Math.round((Date.now() - opts.startedAt) / 1000),
-      workers,
-      listeners: opts.listeners,
-      connections: workers.reduce((n, w) => n + w.connections, 0),
-    };
-    return new RawReply(ready > 0 && status !== 'draining' ? 200 : 503, JSON_TYPE, JSON.stringify(body));
-  }
-
-  async function renderMetrics(): Promise<RawReply> {
-    return new RawReply(200, metrics.contentType, await metrics.render());
-  }
-
-  function worker(path: string, id: string): NonNullable<ReturnType<Supervisor['admin']>> {
-    if (!/^\d+$/.test(id) || Number(id) >= supervisor.workers) throw new HttpError(404, `no worker ${id} (workers are 0..${supervisor.workers - 1})`);
-    const admin = supervisor.admin(Number(id));
-    if (admin === null) throw new HttpError(409, `worker ${id} is not running (${path})`);
-    return admin;
-  }
-
-  async function debug(_ctx: ApiContext, req: ApiRequest): Promise<unknown> {
-    const path = req.apiPath;
-    const q = req.apiQuery;
-    if (!opts.testCommands) throw new HttpError(404, `unknown route ${path} (test commands are off: debug.testCommands)`);
-    const m = /^\/debug\/workers\/([^/]+)\/(crash|block|register)$/.exec(path);
-    if (m !== null) {
-      if (req.method !== 'POST') throw new HttpError(405, `${path} takes POST`);
-      const admin = worker(path, m[1]!);
-      if (m[2] === 'crash') {
-        const mode = first(q, 'mode') ?? 'throw';
-        if (mode !== 'throw' && mode !== 'exit' && mode !== 'oom') throw new HttpError(400, `query parameter "mode" must be "throw", "exit" or "oom", got "${mode}"`);
-        await admin.debugCrash(mode as CrashMode);
-        return { worker: Number(m[1]), crash: mode };
-      }
-      if (m[2] === 'block') {
-        const ms = intParam(q, 'ms', 1, 60_000);
-        await admin.debugBlock(ms);
-        return { worker: Number(m[1]), blockMs: ms };
-      }
-      const mid = intParam(q, 'mid', 0, Number.MAX_SAFE_INTEGER);
-      const key = first(q, 'key');
-      if (key === undefined) throw new HttpError(400, 'missing query parameter "key"');
-      await admin.debugRegister(mid, key, first(q, 'platform') ?? '');
-      return { worker: Number(m[1]), mid, key };
-    }
-    if (path === '/debug/memory') {
-      if (req.method !== 'GET') throw new HttpError(405, '/debug/memory takes GET');
-      const gc = first(q, 'gc') === '1';
-      const workers: unknown[] = [];
-      for (let i = 0; i < supervisor.workers; i++) {
-        const admin = supervisor.admin(i);
-        workers.push(admin === null ? null : { id: i, ...(await admin.debugMemory(gc)) });
-      }
-      return { rssBytes: process.memoryUsage.rss(), acceptor: threadMemory(gc), workers };
-    }
-    if (path === '/debug/router') {
-      if (req.method !== 'GET') throw new HttpError(405, '/debug/router takes GET');
-      const mid = intParam(q, 'mid', 0, Number.MAX_SAFE_INTEGER);
-      const entries: Array<{ key: string; worker: number; platform: string; shard: number }> = [];
-      for (let i = 0; i < supervisor.workers; i++) {
-        const admin = supervisor.admin(i);
-        if (admin === null) continue;
-        for (const [key, w, platform] of await admin.routerLookup(mid)) entries.push({ key, worker: w, platform, shard: i });
-      }
-      return { mid, entries };
-    }
-    throw new HttpError(404, `unknown route ${path}`);
-  }
-
-  const routes = new Map<string, ApiRoute>([
-    ['/health', { label: '/health', methods: ['GET'], body: false, handle: health }],
-    ['/metrics', { label: '/metrics', methods: ['GET'], body: false, handle: renderMetrics }],
-    ...GOIM_ROUTES,
-    ...BATCH_ROUTES,
-    ...IM_ROUTES,
-    ...adminRoutes({ supervisor, drain: opts.drain ?? null, draining }),
-  ]);
+  let own: { byPath: Array<[string, ApiRoute]>; debug: ApiRoute };
+  if (opts.supervisor !== undefined && metrics !== null) {
+    own = acceptorRoutes({ supervisor: opts.supervisor, listeners: opts.listeners ?? [], testCommands: opts.testCommands, startedAt: opts.startedAt ?? Date.now(), metrics, draining, drain: opts.drain ?? null });
+  } else if (opts.forward !== undefined) own = handedOver();
+  else throw new Error('a control server needs a supervisor (to answer health, metrics, debug) or forward');
+  const kickKey = opts.kickKey ?? (opts.supervisor !== undefined ? kickOnEveryWorker(opts.supervisor) : null);
+  const { routes, debug } = routeTable(own, [kickRoute(kickKey)]);
   const token = opts.token ?? '';
+  const burst = opts.burst ?? CONFIG_DEFAULTS.control.burst;
+  const ratePerSec = opts.ratePerSec ?? 0;
+  let takeRate = opts.takeRate ?? null;
+  if (takeRate === null && ratePerSec > 0) {
+    const bucket = new TokenBucket(ratePerSec, burst);
+    takeRate = () => bucket.take(Date.now());
+  }
+  const workerHeader = opts.testCommands && opts.worker !== undefined ? String(opts.worker) : null;
   const st: ServerState = {
     api,
     routes,
-    // Debug routes read no body (the handler checks the method).
-    debugRoute: { label: '/debug', methods: null, body: false, handle: debug },
-    token: token === '' ? null : Buffer.from(`Bearer ${token}`),
+    debugRoute: debug,
+    token: bearer(token),
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
-    metrics,
-    rate: (opts.ratePerSec ?? 0) > 0 ? new TokenBucket(opts.ratePerSec!, opts.burst ?? CONFIG_DEFAULTS.control.burst) : null,
+    metrics: counters,
+    takeRate: ratePerSec > 0 ? takeRate : null,
+    rateText: `rate limited: over ${ratePerSec} requests per second (control.ratePerSec, burst control.burst = ${burst}); retry later`,
     dashboard: new Dashboard({
       enabled: opts.dashboard?.enabled ?? CONFIG_DEFAULTS.control.dashboard,
       readOnly: opts.dashboard?.readOnly ?? CONFIG_DEFAULTS.control.dashboardReadOnly,
-      // Shared state and the acceptor's own counters only: no worker is asked anything per tick.
-      source: {
-        workers: () => supervisor.statuses(),
-        refusals: () => metrics.refusals(),
-        pushTotals: () => metrics.pushTotals,
-        pushesInFlight: () => opts.push?.inFlight?.() ?? 0,
-        draining,
-      },
-      hello: { workers: supervisor.workers, startedAt: opts.startedAt, listeners: opts.listeners },
+      snapshots: opts.snapshots ?? localSnapshots(opts, metrics, draining),
+      hello: { workers: opts.workers ?? opts.supervisor?.workers ?? 0, startedAt: opts.startedAt ?? Date.now(), listeners: opts.listeners ?? [] },
       tokenRequired: token !== '',
-      count: (label, status) => metrics.countRequest(label, status),
+      count: (label, status) => counters.countRequest(label, status),
+      log: opts.log,
+      headers: workerHeader === null ? {} : { 'x-ringcast-worker': workerHeader },
     }),
-    rateText: `rate limited: over ${opts.ratePerSec ?? 0} requests per second (control.ratePerSec, burst control.burst = ${opts.burst ?? CONFIG_DEFAULTS.control.burst}); retry later`,
     log: opts.log,
+    forward: opts.supervisor !== undefined ? null : (opts.forward ?? null),
+    workerHeader,
+    self: opts.worker ?? -1,
+    crashSelf: opts.crashSelf ?? null,
   };
 
   const server = http.createServer<typeof ControlRequest>({ IncomingMessage: ControlRequest }, (req, res) => start(st, req, res));
+  attachPushStream(server, {
+    push: api.push,
+    token: st.token,
+    takeRate: st.takeRate,
+    rateText: st.rateText,
+    maxBodyBytes: st.maxBodyBytes,
+    batchMaxTargets: api.batchMaxTargets,
+    window: opts.streamWindow ?? CONFIG_DEFAULTS.control.streamWindow,
+    counters,
+    log: opts.log,
+    workerHeader: st.workerHeader,
+  });
+  // A client that half-closes after its request (shutdown(SHUT_WR), as some HTTP/1.0 clients do) is
+  // still answered: node:http otherwise aborts a request still being answered when the FIN comes,
+  // and every answer a worker gets from the acceptor or another worker comes a turn later.
+  (server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   server.on('close', () => {
-    metrics.close();
+    metrics?.close();
     st.dashboard.close();
   });
   // Requests Node's parser rejects (bad framing, oversized headers) and CONNECT still get a JSON
@@ -403,6 +457,64 @@ export function createControlServer(opts: ControlOptions): http.Server {
   });
   server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => rawJsonReply(socket, 405, 'CONNECT is not supported'));
   return server;
+}
+
+export interface AcceptorControlOptions {
+  supervisor: Supervisor;
+  listeners: Array<{ name: string; host: string; port: number }>;
+  testCommands: boolean;
+  log: Logger;
+  startedAt: number;
+  /** Reliable messaging for the group administration routes. */
+  im: ImService | null;
+  metrics: MetricsSource;
+  draining: () => boolean;
+  /** Starts the graceful drain (POST /admin/drain). */
+  drain: (() => void) | null;
+}
+
+/**
+ * The acceptor's side of the control port: answers the `hop` routes the workers hand it (health,
+ * metrics, test commands, group administration, the drain), after their token, rate and body
+ * checks, and the dashboard's snapshots of the workers that have a stream open
+ * (src/control/dashboard/remote.ts).
+ */
+export function createAcceptorControl(opts: AcceptorControlOptions): AcceptorControl & DashboardHop & { close(): void; workerGone(worker: number): void } {
+  const metrics = new ControlMetrics(opts.metrics);
+  const api: ApiContext = { push: null, im: opts.im, metrics, batchMaxTargets: DEFAULT_BATCH_MAX_TARGETS, log: opts.log, nodes: nodesReplies(DEFAULT_NODES), draining: opts.draining };
+  const { routes, debug } = routeTable(acceptorRoutes({ ...opts, metrics }));
+  // The same figures the dashboard of a server answering alone reads (localSnapshots).
+  const samplers = new SnapshotSamplers({
+    workers: () => opts.supervisor.statuses(),
+    refusals: () => metrics.refusals(),
+    pushTotals: () => metrics.pushTotals(),
+    pushesInFlight: () => opts.metrics.pushesInFlight?.() ?? 0,
+    draining: opts.draining,
+  });
+  return {
+    dashboard: (from, op) => samplers.dashboard(from, op),
+    workerGone: (worker) => samplers.forget(worker),
+    async handle(fwd: ForwardedRequest): Promise<ForwardedReply> {
+      const qi = fwd.url.indexOf('?');
+      const path = qi < 0 ? fwd.url : fwd.url.slice(0, qi);
+      const route = routes.get(path) ?? (path.startsWith('/debug/') ? debug : undefined);
+      if (route === undefined || route.hop !== true) return { status: 404, contentType: JSON_TYPE, text: JSON.stringify({ code: -404, message: `unknown route ${path}` }), limit: null };
+      const req: ApiRequest = {
+        method: fwd.method,
+        headers: fwd.contentType === undefined ? {} : { 'content-type': fwd.contentType },
+        apiPath: path,
+        apiQuery: qi >= 0 ? (querystring.parse(fwd.url.slice(qi + 1), '&', '=', { maxKeys: 0 }) as Query) : EMPTY_QUERY,
+        apiBody: Buffer.from(fwd.body.buffer, fwd.body.byteOffset, fwd.body.byteLength),
+        apiFrom: fwd.from,
+      };
+      const a = await answer(api, route, req, opts.log, fwd.url);
+      return req.apiCrashAfter === undefined ? a : { ...a, crashAfter: req.apiCrashAfter };
+    },
+    close: () => {
+      samplers.close();
+      metrics.close();
+    },
+  };
 }
 
 /** Writes a complete JSON error response straight to a socket the HTTP parser has given up on. */

@@ -155,8 +155,10 @@ export const IM_ROUTES: ReadonlyArray<readonly [string, ApiRoute]> = [
   ['/im/inbox', { label: '/im/inbox', methods: GET, body: false, handle: inbox }],
   ['/im/devices', { label: '/im/devices', methods: GET, body: false, handle: devices }],
   ['/im/group/inbox', { label: '/im/group/inbox', methods: GET, body: false, handle: groupInbox }],
-  ['/im/group/create', { label: '/im/group/create', methods: POST, body: true, handle: groupCreate }],
-  ['/im/group/add', { label: '/im/group/add', methods: POST, body: true, handle: groupChange('add') }],
-  ['/im/group/remove', { label: '/im/group/remove', methods: POST, body: true, handle: groupChange('remove') }],
+  // Group administration is rare and evicts removed members' connections from the group's room on
+  // every worker: the acceptor does it (hop) when the workers serve the port.
+  ['/im/group/create', { label: '/im/group/create', methods: POST, body: true, hop: true, handle: groupCreate }],
+  ['/im/group/add', { label: '/im/group/add', methods: POST, body: true, hop: true, handle: groupChange('add') }],
+  ['/im/group/remove', { label: '/im/group/remove', methods: POST, body: true, hop: true, handle: groupChange('remove') }],
   ['/im/group/members', { label: '/im/group/members', methods: GET, body: false, handle: groupMembers }],
 ];

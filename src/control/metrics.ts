@@ -1,7 +1,9 @@
 /**
  * Prometheus metrics of the control port (GET /metrics), on a registry of their own (not
  * prom-client's global one). Worker gauges are read from a `MetricsSource` at scrape time (the
- * supervisor's `statuses()` fits it); push and request counters are counted by the HTTP layer.
+ * supervisor's `statuses()` fits it). Push and request counters are counted by the HTTP layer
+ * (ControlCounters): here, in a server that renders its own metrics, or in the shared counters of
+ * src/control/counters.ts when every worker serves the port, summed at scrape time (`controlTotals`).
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
@@ -35,9 +37,31 @@ export interface MetricsSource {
   limitRefusals?(): Partial<Record<LimitName, number>>;
   /** Pushes accepted and not yet answered. */
   pushesInFlight?(): number;
+  /** What the control ports of the workers counted (src/control/counters.ts), added to what is counted here. */
+  controlTotals?(): ControlTotals;
 }
 
-export type PushKind = 'keys' | 'mids' | 'room' | 'all' | 'batch';
+export const PUSH_KINDS = ['keys', 'mids', 'room', 'all', 'batch'] as const;
+export type PushKind = (typeof PUSH_KINDS)[number];
+
+/** What the HTTP layer counts: pushes, refusals by a control limit, requests by route and status. */
+export interface ControlCounters {
+  countPush(kind: PushKind, connections: number, bytes: number): void;
+  countLimit(limit: LimitName): void;
+  countRequest(route: string, status: number): void;
+}
+
+/** Control counters summed over the workers. */
+export interface ControlTotals {
+  pushes: Record<PushKind, number>;
+  deliveries: number;
+  pushBytes: number;
+  /** Push body bytes × connections queued to (the dashboard's bytes out). */
+  bytesOut: number;
+  limits: Partial<Record<LimitName, number>>;
+  /** [route, status, count] */
+  requests: Array<[string, string, number]>;
+}
 
 export interface ControlMetricsOptions {
   /** Also register prom-client's default process/Node.js metrics on the registry. Default true. */
@@ -57,9 +81,8 @@ export interface PushTotals {
   bytesOut: number;
 }
 
-export class ControlMetrics {
+export class ControlMetrics implements ControlCounters {
   readonly registry = new Registry();
-  readonly pushTotals: PushTotals = { pushes: 0, deliveries: 0, bytesOut: 0 };
   private readonly source: MetricsSource;
   private readonly connections: Gauge<'worker'>;
   private readonly rooms: Gauge<'worker'>;
@@ -79,8 +102,13 @@ export class ControlMetrics {
   private readonly pushBytes: Counter;
   private readonly requests: Counter<'route' | 'status'>;
   private readonly limitRefusals: Counter<'limit'>;
-  /** Refusals counted here, in the acceptor (control API limits). */
+  /** What was counted in this thread (a server rendering its own metrics), added to controlTotals at scrape time. */
   private readonly localRefusals = new Map<LimitName, number>();
+  private readonly localPushes = new Map<PushKind, number>();
+  private localDeliveries = 0;
+  private localBytes = 0;
+  private localBytesOut = 0;
+  private readonly localRequests = new Map<string, number>();
   private readonly inFlight: Gauge;
   private readonly imStored: Counter<'worker'>;
   private readonly imSent: Counter<'worker'>;
@@ -125,7 +153,6 @@ export class ControlMetrics {
     this.inFlight = new Gauge({ name: 'ringcast_pushes_in_flight', help: 'Pushes accepted by the control API and not yet answered by the workers (503 past push.maxInFlight).', registers });
     this.loopLag = new Gauge({ name: 'ringcast_event_loop_lag_seconds', help: 'p99 event-loop lag of the acceptor (main thread) since the previous scrape.', registers });
     this.loopLagMax = new Gauge({ name: 'ringcast_event_loop_lag_max_seconds', help: 'Largest event-loop lag of the acceptor (main thread) since the previous scrape.', registers });
-    for (const kind of ['keys', 'mids', 'room', 'all', 'batch'] as const) this.pushes.inc({ kind }, 0);
     // 100 ms, not prom-client's 10: a 10 ms sampler wakes an idle acceptor 100 times a second.
     const resolutionMs = opts.eventLoopResolutionMs ?? 100;
     this.loopResolutionNs = resolutionMs * 1e6;
@@ -135,27 +162,28 @@ export class ControlMetrics {
   }
 
   countPush(kind: PushKind, connections: number, bytes: number): void {
-    this.pushTotals.pushes++;
-    this.pushTotals.deliveries += connections;
-    this.pushTotals.bytesOut += bytes * connections;
-    this.pushes.inc({ kind });
-    if (connections > 0) this.deliveries.inc(connections);
-    if (bytes > 0) this.pushBytes.inc(bytes);
+    this.localPushes.set(kind, (this.localPushes.get(kind) ?? 0) + 1);
+    this.localDeliveries += connections;
+    this.localBytes += bytes;
+    this.localBytesOut += bytes * connections;
   }
 
-  /** Counts one refusal by a limit enforced in the acceptor. */
+  /** Counts one refusal by a limit enforced by the control port. */
   countLimit(limit: LimitName): void {
     this.localRefusals.set(limit, (this.localRefusals.get(limit) ?? 0) + 1);
   }
 
   countRequest(route: string, status: number): void {
-    this.requests.inc({ route, status: String(status) });
+    const key = `${route} ${status}`;
+    this.localRequests.set(key, (this.localRequests.get(key) ?? 0) + 1);
   }
 
   /** Prometheus text exposition (`contentType` is its content type). */
   async render(): Promise<string> {
+    const shared = this.source.controlTotals?.() ?? null;
     this.fillWorkers();
-    this.fillLimits();
+    this.fillLimits(shared);
+    this.fillControl(shared);
     this.inFlight.set(this.source.pushesInFlight?.() ?? 0);
     const d = this.loopDelay;
     const lag = (ns: number): number => Math.max(0, ns - this.loopResolutionNs) / 1e9;
@@ -174,18 +202,44 @@ export class ControlMetrics {
     this.loopDelay.disable();
   }
 
-  /** Refusals of every limit so far: the workers' shared counters plus the acceptor's own. */
-  refusals(): Record<LimitName, number> {
+  /** Refusals of every limit so far: the workers' shared counters, their control ports' and this thread's own. */
+  refusals(control: ControlTotals | null = this.source.controlTotals?.() ?? null): Record<LimitName, number> {
     const shared = this.source.limitRefusals?.() ?? {};
     const out = {} as Record<LimitName, number>;
-    for (const limit of LIMITS) out[limit] = (shared[limit] ?? 0) + (this.localRefusals.get(limit) ?? 0);
+    for (const limit of LIMITS) out[limit] = (shared[limit] ?? 0) + (control?.limits[limit] ?? 0) + (this.localRefusals.get(limit) ?? 0);
     return out;
   }
 
-  private fillLimits(): void {
-    const counts = this.refusals();
+  /** Pushes accepted so far, the connections they were queued to and the bytes written out: this thread's and the control ports'. */
+  pushTotals(control: ControlTotals | null = this.source.controlTotals?.() ?? null): PushTotals {
+    let pushes = 0;
+    for (const n of this.localPushes.values()) pushes += n;
+    if (control !== null) for (const kind of PUSH_KINDS) pushes += control.pushes[kind];
+    return { pushes, deliveries: this.localDeliveries + (control?.deliveries ?? 0), bytesOut: this.localBytesOut + (control?.bytesOut ?? 0) };
+  }
+
+  private fillLimits(control: ControlTotals | null): void {
+    const counts = this.refusals(control);
     this.limitRefusals.reset();
     for (const limit of LIMITS) this.limitRefusals.inc({ limit }, counts[limit]);
+  }
+
+  /** Pushes and requests: what was counted here plus what the workers' control ports counted. */
+  private fillControl(control: ControlTotals | null): void {
+    this.pushes.reset();
+    for (const kind of PUSH_KINDS) this.pushes.inc({ kind }, (this.localPushes.get(kind) ?? 0) + (control?.pushes[kind] ?? 0));
+    this.deliveries.reset();
+    this.deliveries.inc(this.localDeliveries + (control?.deliveries ?? 0));
+    this.pushBytes.reset();
+    this.pushBytes.inc(this.localBytes + (control?.pushBytes ?? 0));
+    // Keyed "route status": a route label never holds a space.
+    const requests = new Map(this.localRequests);
+    for (const [route, status, n] of control?.requests ?? []) requests.set(`${route} ${status}`, (requests.get(`${route} ${status}`) ?? 0) + n);
+    this.requests.reset();
+    for (const [key, n] of requests) {
+      const sp = key.lastIndexOf(' ');
+      this.requests.inc({ route: key.slice(0, sp), status: key.slice(sp + 1) }, n);
+    }
   }
 
   private fillWorkers(): void {

@@ -125,6 +125,16 @@ function refuse(socket: Duplex, status: number, message: string): void {
   socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
 }
 
+/**
+ * A socket that did not send its whole request within the deadline is destroyed, as a socket timeout
+ * would (a client that sends nothing and never reads must not hold a half-open socket); bad HTTP is
+ * answered 400.
+ */
+function onClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') socket.destroy();
+  else refuse(socket, 400, 'bad request\n');
+}
+
 export interface WsOptions {
   path: string;
   perMessageDeflate: boolean;
@@ -149,11 +159,15 @@ export function listenWs(fd: number, opts: WsOptions, accept: Accept): Promise<h
     if (page?.(req, res) === true) return;
     res.writeHead(426, { 'Content-Type': 'text/plain' }).end(`WebSocket endpoint: upgrade at ${opts.path}\n`);
   };
+  // Before the upgrade a socket must send its request within upgradeTimeoutMs, or it is destroyed
+  // (an idle socket that sends nothing too: onClientError). node:http checks every connection it still
+  // parses on one interval per server: no timer per socket (a socket timeout would be one), and an
+  // upgraded socket is no longer among them. A deadline is enforced up to one interval late.
+  const checkEveryMs = Math.max(100, Math.min(1000, Math.floor(opts.upgradeTimeoutMs / 2)));
   const server: http.Server =
-    opts.secure === undefined ? http.createServer(notWs) : https.createServer({ ...opts.secure, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, notWs);
-  // Idle or slow before the upgrade: destroyed (no 'timeout' listener on the server means destroy);
-  // headers trickled in slowly: answered 408 and closed. ws clears the socket timeout on upgrade.
-  server.setTimeout(opts.upgradeTimeoutMs);
+    opts.secure === undefined
+      ? http.createServer({ connectionsCheckingInterval: checkEveryMs }, notWs)
+      : https.createServer({ ...opts.secure, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS, connectionsCheckingInterval: checkEveryMs }, notWs);
   server.headersTimeout = opts.upgradeTimeoutMs;
   server.requestTimeout = opts.upgradeTimeoutMs;
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -172,7 +186,7 @@ export function listenWs(fd: number, opts: WsOptions, accept: Accept): Promise<h
       ws.on('error', onError);
     });
   });
-  server.on('clientError', (_err, socket: Duplex) => refuse(socket, 400, 'bad request\n'));
+  server.on('clientError', onClientError);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ fd }, () => {

@@ -4,8 +4,9 @@
  *
  *   PushRoom  acceptor → every worker          [u32 req][i32 op][u16 roomLen][room][body]
  *   PushAll   acceptor → every worker          [u32 req][i32 op][u32 speed][body]
+ *   PushKeys  acceptor → key's directory shard [u32 req][i32 op][u32 n]{[u16 len][key UTF-8]}*n[body]
  *   PushMids  acceptor → mid's router shard    [u32 req][i32 op][u32 n]{[f64 mid]}*n[body]
- *   Deliver   router shard (for keys: the acceptor, which keeps the key directory) → holding worker
+ *   Deliver   router shard or key-directory shard → holding worker
  *                                              [u32 req][i32 op][u32 n][u32 fanout]{[u32 connId]}*n[body]
  *   PushReply    first-hop receiver → acceptor [u32 req][u32 connections][u32 0][u32 0]
  *   DeliverReply holding worker → acceptor     [u32 req][u32 connections][u32 fanout][u32 shard]
@@ -72,6 +73,41 @@ function encodeList(req: number, op: number, n: number, itemBytes: number, write
 
 export function encodeMidsPush(req: number, op: number, mids: number[], body: Uint8Array): Uint8Array {
   return encodeList(req, op, mids.length, 8, (dv, at, i) => dv.setFloat64(at, mids[i]!), body);
+}
+
+export function encodeKeysPush(req: number, op: number, keys: readonly string[], body: Uint8Array): Uint8Array {
+  const encoded = keys.map((k) => enc.encode(k).subarray(0, 0xffff));
+  let size = 12 + body.length;
+  for (const k of encoded) size += 2 + k.length;
+  const out = new Uint8Array(size);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, req);
+  dv.setInt32(4, op);
+  dv.setUint32(8, keys.length);
+  let at = 12;
+  for (const k of encoded) {
+    dv.setUint16(at, k.length);
+    out.set(k, at + 2);
+    at += 2 + k.length;
+  }
+  out.set(body, at);
+  return out;
+}
+
+/**
+ * The keys of a PushKeys record at buf[off..off+len), handed to `each` in order; returns the offset
+ * of the body (from off), or -1 when the record is malformed.
+ */
+export function decodeKeys(buf: Uint8Array, off: number, len: number, n: number, each: (key: string) => void): number {
+  let at = 12;
+  for (let i = 0; i < n; i++) {
+    if (at + 2 > len) return -1;
+    const klen = (buf[off + at]! << 8) | buf[off + at + 1]!;
+    if (at + 2 + klen > len) return -1;
+    each(dec.decode(buf.subarray(off + at + 2, off + at + 2 + klen)));
+    at += 2 + klen;
+  }
+  return at;
 }
 
 export function encodeDeliver(req: number, op: number, fanout: number, connIds: number[], body: Uint8Array): Uint8Array {

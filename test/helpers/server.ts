@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,6 +31,12 @@ export interface RunningServer {
   dataDir: string;
   get(pathname: string): Promise<{ status: number; body: any }>;
   post(pathname: string): Promise<{ status: number; body: any }>;
+  /**
+   * GET /health's body (whatever its status). Every worker serves the control port, and a worker
+   * that dies takes the control connections it holds: a request cut that way (a test that kills a
+   * worker, then waits for its replacement) is asked again on a new connection, a few times.
+   */
+  health(): Promise<any>;
   /** SIGTERM and wait for the exit; resolves with the exit code and how long it took. */
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
 }
@@ -101,8 +108,8 @@ export async function startServer(config: Record<string, unknown> = {}): Promise
     fs.rmSync(file, { force: true });
   }
   const request = async (method: string, pathname: string): Promise<{ status: number; body: any }> => {
-    const res = await fetch(`http://127.0.0.1:${ports.control}${pathname}`, { method });
-    return { status: res.status, body: await res.json() };
+    const res = await controlRequest(ports.control!, method, pathname);
+    return { status: res.status, body: JSON.parse(res.text) };
   };
   return {
     proc,
@@ -116,6 +123,16 @@ export async function startServer(config: Record<string, unknown> = {}): Promise
     dataDir,
     get: (p) => request('GET', p),
     post: (p) => request('POST', p),
+    async health() {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return (await request('GET', '/health')).body;
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (attempt >= 5 || (code !== 'ECONNRESET' && (err as Error).message !== 'socket hang up')) throw err;
+        }
+      }
+    },
     async stop(signal = 'SIGTERM') {
       if (proc.exitCode !== null || proc.signalCode !== null) return { code: proc.exitCode, ms: 0 };
       const t0 = Date.now();
@@ -138,11 +155,30 @@ export async function runMain(args: string[], env: Record<string, string> = {}):
   return { code, stderr, stdout };
 }
 
+/**
+ * One request to the control port on a connection of its own (closed after the answer). Every worker
+ * serves the control port and a connection lives on the worker that took it: a keep-alive connection
+ * pooled by fetch may belong to a worker a test has just killed, while a new one goes to a live worker.
+ */
+export function controlRequest(port: number, method: string, pathname: string, body?: string | Uint8Array, headers: http.OutgoingHttpHeaders = {}): Promise<{ status: number; text: string; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const h = body === undefined ? headers : { 'content-length': Buffer.byteLength(body), ...headers };
+    const req = http.request({ host: '127.0.0.1', port, method, path: pathname, agent: false, headers: h }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString(), headers: res.headers }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 /** The /metrics page (Prometheus text format). */
 export async function metricsText(controlPort: number): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${controlPort}/metrics`);
+  const res = await controlRequest(controlPort, 'GET', '/metrics');
   if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
-  return res.text();
+  return res.text;
 }
 
 /** The ringcast_limit_refusals_total counters from /metrics, by limit. */

@@ -5,7 +5,7 @@
  * test/screenshots/ (git-ignored) on every run (the README's picture is made by bench/dashboard.ts).
  */
 import assert from 'node:assert/strict';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { Op } from '../../src/ops.js';
 import { launchBrowser, openPage, screenshot, type WatchedPage } from '../helpers/browser.js';
 import { GoimClient } from '../helpers/goim-client.js';
@@ -31,7 +31,7 @@ describe('dashboard in a browser', function () {
   };
   const closeClients = async (): Promise<void> => {
     for (const c of clients.splice(0)) c.close();
-    await until(async () => (await s.get('/health')).body.connections === 0, 5000, 'every client gone');
+    await until(async () => (await s.health()).connections === 0, 5000, 'every client gone');
   };
   /** Waits until the element's text is `text`, within `ms`; resolves with the ms it took. */
   const textIs = async (selector: string, text: string, ms: number): Promise<number> => {
@@ -162,19 +162,45 @@ describe('dashboard in a browser', function () {
     w.assertClean();
   });
 
+  /** The worker serving the page's next /dashboard/stream (every worker serves the control port; test servers name it). */
+  const nextStreamWorker = (page: Page): Promise<number> =>
+    page.waitForResponse((r) => new URL(r.url()).pathname === '/dashboard/stream', { timeout: 10_000 }).then((r) => Number(r.headers()['x-ringcast-worker']));
+
   it('a worker killed by the test command shows red, then green after its replacement', async () => {
     w = await openPage(browser);
+    const served = nextStreamWorker(w.page);
     await w.page.goto(url(s, '#workers'));
-    await w.page.waitForSelector('#worker-1.state-ok');
-    const restarts = Number((await s.get('/health')).body.workers[1].restarts);
-    const crash = await fetch(`http://127.0.0.1:${s.controlPort}/debug/workers/1/crash?mode=exit`, { method: 'POST' });
+    // The worker that dies is not the one serving the stream (that case is the next test's).
+    const victim = 1 - (await served);
+    await w.page.waitForSelector(`#worker-${victim}.state-ok`);
+    const restarts = Number((await s.health()).workers[victim].restarts);
+    const crash = await fetch(`http://127.0.0.1:${s.controlPort}/debug/workers/${victim}/crash?mode=exit`, { method: 'POST' });
     assert.equal(crash.status, 200);
-    await w.page.waitForSelector('#worker-1.state-bad', { timeout: 3000 });
-    assert.equal(await w.page.getAttribute('#worker-1', 'data-state'), 'dead');
+    await w.page.waitForSelector(`#worker-${victim}.state-bad`, { timeout: 3000 });
+    assert.equal(await w.page.getAttribute(`#worker-${victim}`, 'data-state'), 'dead');
     await w.page.waitForSelector('#nav-workers .badge');
     await screenshot(w.page, 'dashboard-workers-dead');
-    await w.page.waitForSelector('#worker-1.state-ok', { timeout: 15_000 });
-    assert.equal(await w.page.textContent('#worker-1 td:nth-child(10)'), String(restarts + 1), 'the restart is counted');
+    await w.page.waitForSelector(`#worker-${victim}.state-ok`, { timeout: 15_000 });
+    assert.equal(await w.page.textContent(`#worker-${victim} td:nth-child(10)`), String(restarts + 1), 'the restart is counted');
+    w.assertClean();
+  });
+
+  it("a page whose stream's worker dies opens a new stream and goes on showing the server", async () => {
+    w = await openPage(browser);
+    const served = nextStreamWorker(w.page);
+    await w.page.goto(url(s, '#workers'));
+    const victim = await served;
+    await w.page.waitForSelector(`#worker-${victim}.state-ok`);
+    const restarts = Number((await s.health()).workers[victim].restarts);
+    const again = nextStreamWorker(w.page);
+    const crash = await fetch(`http://127.0.0.1:${s.controlPort}/debug/workers/${victim}/crash?mode=exit`, { method: 'POST' });
+    assert.equal(crash.status, 200);
+    // The stream died with its worker (Chromium logs the cut response); the page's EventSource
+    // opens another, on a live worker, and the figures go on.
+    assert.ok((await again) >= 0, 'a new stream');
+    await w.page.waitForSelector(`#worker-${victim}.state-ok`, { timeout: 15_000 });
+    await until(async () => (await w!.page.textContent(`#worker-${victim} td:nth-child(10)`)) === String(restarts + 1), 10_000, 'the restart shown');
+    w.problems.splice(0, w.problems.length, ...w.problems.filter((p) => !/\/dashboard\/stream/.test(p)));
     w.assertClean();
   });
 

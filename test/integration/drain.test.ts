@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { Op } from '../../src/codec.js';
 import { GoimClient } from '../helpers/goim-client.js';
-import { startServer, until, type RunningServer } from '../helpers/server.js';
+import { metricsText, startServer, until, type RunningServer } from '../helpers/server.js';
 import { sleep } from '../helpers/wait.js';
 
 const GRACE_MS = 3000;
@@ -41,7 +41,7 @@ describe('graceful drain (SIGTERM, SIGINT)', function () {
         // A long merge window: the room push waits in the workers when the signal comes.
         push: { batchWindowMs: 5000 },
         protocol: { handshakeTimeoutMs: 600_000 },
-        // No probe records: the workers' consumed counters move only for the push.
+        // No probe records: the workers' consumed counters move only for the push (health and metrics go to the acceptor by comlink).
         supervisor: { probeIntervalMs: 60_000, reconnectSpreadMs: 2000 },
         nodes: { addrs: '127.0.0.1' },
       });
@@ -58,7 +58,8 @@ describe('graceful drain (SIGTERM, SIGINT)', function () {
       const consumed = async (): Promise<number[]> => (await srv.get('/health')).body.workers.map((w: { mailbox: { consumed: number } }) => w.mailbox.consumed);
       const before = await consumed();
       const pushed = fetch(`http://127.0.0.1:${s.controlPort}/goim/push/room?operation=1000&type=live&room=1`, { method: 'POST', body: 'last words' });
-      await until(async () => (await consumed()).every((n, i) => n > before[i]!), 5000, 'every worker to take the push record');
+      // The worker whose control connection took the push queued it at once; the other takes it from its mailbox.
+      await until(async () => (await consumed()).some((n, i) => n > before[i]!) && (await metricsText(srv.controlPort)).includes('ringcast_pushes_in_flight 1'), 5000, 'every worker to take the push record');
 
       const t0 = Date.now();
       const exited = once(s.proc, 'exit');

@@ -355,10 +355,10 @@ describe('reliable messaging: redelivery, retention, read fan-out groups', funct
     await until(() => c!.bySeq.has(1), 5000, 'message 1');
     c.ack(1);
     await until(async () => (await s.get(`/im/devices?mid=${c!.mid}`)).body.data.devices[0]?.read === 1, 5000, 'read position 1');
-    const restarts = (await s.get('/health')).body.workers[shard].restarts;
+    const restarts = (await s.health()).workers[shard].restarts;
     assert.equal((await s.post(`/debug/workers/${shard}/crash?mode=exit`)).status, 200);
     await until(async () => {
-      const w = (await s.get('/health')).body.workers[shard];
+      const w = (await s.health()).workers[shard];
       return w.restarts === restarts + 1 && w.state === 'ready';
     }, 10_000, 'shard worker replaced');
     // The send may meet the shard while it restarts (503): retried with the same client_msg_id.
@@ -377,7 +377,7 @@ describe('reliable messaging: redelivery, retention, read fan-out groups', funct
     await once(sock, 'data'); // op 115
     sock.pause(); // and never read again
     const big = 'x'.repeat(400_000);
-    const slowClosed = async (): Promise<number> => (await s.get('/health')).body.workers.reduce((n: number, w: any) => n + w.slowConsumersClosed, 0);
+    const slowClosed = async (): Promise<number> => (await s.health()).workers.reduce((n: number, w: any) => n + w.slowConsumersClosed, 0);
     const before = await slowClosed();
     let stored = 0;
     for (let i = 0; i < 60 && (await slowClosed()) === before; i++) {

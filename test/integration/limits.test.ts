@@ -33,7 +33,7 @@ async function authed(kind: Kind, port: number, mid: number, opts: ConnectOption
 }
 
 async function connections(s: RunningServer): Promise<number> {
-  return (await s.get('/health')).body.connections as number;
+  return (await s.health()).connections as number;
 }
 
 describe('limits', function () {
@@ -75,7 +75,7 @@ describe('limits', function () {
     const worker = body.data.sessions[0].worker as number;
     assert.equal((await s.post(`/debug/workers/${worker}/crash?mode=exit`)).status, 200);
     await a.closed;
-    await until(async () => (await srv.get('/health')).body.workers[worker].restarts === 1, 5000, 'the worker to be replaced');
+    await until(async () => (await srv.health()).workers[worker].restarts === 1, 5000, 'the worker to be replaced');
     // Whether b was on the dead worker or not, a new client now has a place.
     clients.push(await authed('tcp', s.tcpPort, 3));
   });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { Op } from '../../src/codec.js';
+import { ControlConnection } from '../helpers/control.js';
 import { GoimClient, type Kind, type Packet } from '../helpers/goim-client.js';
 import { metricsText, startServer, until, type RunningServer } from '../helpers/server.js';
 
@@ -237,15 +238,18 @@ describe('push path: a worker dying under a push', function () {
       }
       const onWorker0 = (await perWorker())[0]!;
       assert.ok(onWorker0 > 0 && onWorker0 < clients.length, `clients on both workers (${onWorker0} of ${clients.length} on worker 0)`);
-      // Both workers hold the push in their 1.5 s merge window; worker 1 dies with it.
+      // The push is taken by worker 0 (a control connection it serves: the one that dies takes its
+      // control connections with it). Both workers hold the push in their 1.5 s merge window; worker 1 dies with it.
+      const conns = await ControlConnection.onEveryWorker(s.controlPort, 2);
       const t0 = Date.now();
-      const answer = fetch(`http://127.0.0.1:${s.controlPort}/goim/push/room?operation=1000&type=live&room=9`, { method: 'POST', body: 'x' });
+      const answer = conns[0]!.post('/goim/push/room?operation=1000&type=live&room=9', 'x');
       await until(async () => (await metricsText(s.controlPort)).includes('ringcast_pushes_in_flight 1'), 1000, 'the push in flight');
-      assert.equal((await s.post('/debug/workers/1/crash?mode=exit')).status, 200);
+      // Asked of the dying worker itself: it answers before it goes.
+      assert.equal((await conns[1]!.post('/debug/workers/1/crash?mode=exit')).status, 200);
       const res = await answer;
-      const json = (await res.json()) as { data: { connections: number } };
       const ms = Date.now() - t0;
-      assert.equal(json.data.connections, onWorker0, 'counted on the live worker only');
+      for (const c of conns) c.close();
+      assert.equal(res.json.data.connections, onWorker0, 'counted on the live worker only');
       assert.ok(ms < 4000, `answered after ${ms} ms (the request timeout is 5 s)`);
     } finally {
       for (const c of clients) c.close();

@@ -175,7 +175,7 @@ describe('dashboard: stream hub', () => {
 
 describe('dashboard: browser guard', () => {
   const make = (readOnly: boolean): Dashboard =>
-    new Dashboard({ enabled: true, readOnly, source: fakeSource(), hello: { workers: 2, startedAt: 0, listeners: [] }, tokenRequired: false, count: () => undefined });
+    new Dashboard({ enabled: true, readOnly, snapshots: new StatsSampler(fakeSource()), hello: { workers: 2, startedAt: 0, listeners: [] }, tokenRequired: false, count: () => undefined });
   const req = (method: string, headers: http.IncomingHttpHeaders): http.IncomingMessage => ({ method, headers }) as http.IncomingMessage;
 
   it('lets API clients and same-origin pages post; refuses other sites', () => {

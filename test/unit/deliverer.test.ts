@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { ST_SLOW_DROPPED, ST_SLOW_GAPS } from '../../src/layout.js';
-import { AcceptorActorId, MessageKind } from '../../src/messages.js';
+import { MessageKind, SystemActorId } from '../../src/messages.js';
+import { requestOrigin } from '../../src/request-table.js';
 import type { PushFrames } from '../../src/protocols/frames.js';
 import { encodeAllPush, encodeDeliver, encodeRoomPush } from '../../src/push/records.js';
 import { SlowConsumerPolicies } from '../../src/push/slow-policy.js';
@@ -73,12 +74,12 @@ function rec(d: Deliverer, kind: number, body: Uint8Array, source = 2): void {
   d.receive(kind, source, body, 0, body.length);
 }
 
-/** [req, connections, fanout, shard] of every reply sent to the acceptor's dispatcher. */
+/** [req, connections, fanout, shard] of every reply sent to the dispatcher that took the request. */
 function replies(w: TestWorker, kind: number): number[][] {
   return w.system.take(kind).map((r) => {
-    assert.equal(r.thread, 2, 'to the acceptor (thread = workers)');
-    assert.equal(r.actorId, AcceptorActorId.PushDispatcher);
     const dv = new DataView(r.body.buffer, r.body.byteOffset, 16);
+    assert.equal(r.thread, requestOrigin(dv.getUint32(0)), 'to the worker the request id names');
+    assert.equal(r.actorId, SystemActorId.PushDispatcher);
     return [dv.getUint32(0), dv.getUint32(4), dv.getUint32(8), dv.getUint32(12)];
   });
 }

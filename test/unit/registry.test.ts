@@ -1,10 +1,14 @@
 /**
  * actors/registry.ts: admission and release counts, ip counts, rooms, the same key on one worker,
- * and id allocation across the 24-bit wrap.
+ * where registrations go (router shard of the mid, key-directory shard of the key) and what a resync
+ * sends again, and id allocation across the 24-bit wrap.
  */
 import assert from 'node:assert/strict';
 import { ACTOR_ID_MASK, ST_CONNECTIONS, ST_ROOMS } from '../../src/layout.js';
-import { MessageKind } from '../../src/messages.js';
+import { ActorKind } from '../../src/actor-system.js';
+import { shardOfKey, shardOfMid } from '../../src/hash.js';
+import { MessageKind, RouterActorId } from '../../src/messages.js';
+import { KEY_FLAG_RESYNC } from '../../src/router-records.js';
 import { ConnectionActor } from '../../actors/connection.js';
 import { FakeTransport, settle, testWorker, type TestWorker } from './fakes.js';
 
@@ -105,5 +109,20 @@ describe('unit: registry', () => {
     assert.equal(d.code, 1001);
     assert.equal(d.reason, 'server shutting down');
     assert.ok(d.reconnect_after_ms !== undefined && d.reconnect_after_ms >= 0 && d.reconnect_after_ms < 100);
+  });
+
+  it("registers with the mid's router shard and the key's directory shard; a resync sends again what the replaced shard owns (keys flagged)", async () => {
+    const w = testWorker({ index: 0, workers: 3 });
+    const keys = Array.from({ length: 12 }, (_, i) => `rk${i}`);
+    for (let i = 0; i < keys.length; i++) await authed(w, keys[i]!, 100 + i);
+    const regs = w.system.take(MessageKind.KeyRegister);
+    assert.deepEqual(regs.map((r) => [r.thread, r.actorKind, r.actorId]), keys.map((k) => [shardOfKey(k, 3), ActorKind.RouterShard, RouterActorId.Keys]));
+    assert.deepEqual(w.system.take(MessageKind.RouterRegister).map((r) => r.thread), keys.map((_, i) => shardOfMid(100 + i, 3)));
+    const shard = 2;
+    w.registry.resync(shard, () => undefined);
+    const keyAgain = w.system.take(MessageKind.KeyRegister);
+    assert.deepEqual(keyAgain.map((r) => r.thread), keys.filter((k) => shardOfKey(k, 3) === shard).map(() => shard));
+    assert.ok(keyAgain.length > 0 && keyAgain.every((r) => r.body[6] === KEY_FLAG_RESYNC));
+    assert.equal(w.system.take(MessageKind.RouterRegister).length, keys.filter((_, i) => shardOfMid(100 + i, 3) === shard).length);
   });
 });

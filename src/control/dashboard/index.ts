@@ -12,10 +12,11 @@
  */
 import type http from 'node:http';
 import { PAGE_PATH, staticFiles, type StaticFile } from './static-files.js';
-import { StatsSampler, type DashboardSource } from './stats.js';
-import { StreamHub } from './stream.js';
+import type { Logger } from '../../logger.js';
+import { StreamHub, type SnapshotSource } from './stream.js';
 
 export type { DashboardSource } from './stats.js';
+export type { SnapshotSource } from './stream.js';
 
 export interface DashboardOptions {
   /** control.dashboard: off = every /dashboard path is 404. */
@@ -25,7 +26,8 @@ export interface DashboardOptions {
 }
 
 export interface DashboardParts extends DashboardOptions {
-  source: DashboardSource;
+  /** Where the stream's snapshots come from: read here (StatsSampler) or asked of the acceptor (remote.ts). */
+  snapshots: SnapshotSource;
   /** Sent once at the start of each stream: what does not change while the server runs. */
   hello: { workers: number; startedAt: number; listeners: ReadonlyArray<{ name: string; host: string; port: number }> };
   /** Whether a token is needed at all (control.token set). */
@@ -34,6 +36,10 @@ export interface DashboardParts extends DashboardOptions {
   count(label: string, status: number): void;
   /** Tick interval of the stream; 1000 but in tests. */
   intervalMs?: number;
+  /** Where a snapshot that did not come is logged. */
+  log?: Logger;
+  /** More headers on every dashboard answer (the serving worker's x-ringcast-worker, with test commands on). */
+  headers?: Readonly<http.OutgoingHttpHeaders>;
 }
 
 /** Only the page's own files, scripts, styles and fetches; nothing inline, nothing framed. */
@@ -57,12 +63,14 @@ export class Dashboard {
   private readonly parts: DashboardParts;
   private readonly files: ReadonlyMap<string, StaticFile>;
   private readonly hub: StreamHub;
+  private readonly headers: Readonly<http.OutgoingHttpHeaders>;
 
   constructor(parts: DashboardParts) {
     this.parts = parts;
+    this.headers = { ...SECURITY_HEADERS, ...parts.headers };
     // Read at start-up, so a broken install stops the server at once instead of failing a page later.
     this.files = parts.enabled ? staticFiles() : new Map();
-    this.hub = new StreamHub(new StatsSampler(parts.source), SECURITY_HEADERS, parts.intervalMs ?? 1000);
+    this.hub = new StreamHub(parts.snapshots, this.headers, parts.intervalMs ?? 1000, parts.log ?? null);
   }
 
   /** Open streams (tests, and the ticking rule). */
@@ -102,7 +110,7 @@ export class Dashboard {
     if (path === STREAM_PATH) {
       this.parts.count(label, 200);
       if (method === 'HEAD') {
-        res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store' });
+        res.writeHead(200, { ...this.headers, 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store' });
         res.end();
       } else {
         this.hub.open(res, { ...this.parts.hello, readOnly: this.parts.readOnly });
@@ -116,7 +124,7 @@ export class Dashboard {
     const f = this.files.get(path === `${PAGE_PATH}/` ? PAGE_PATH : path);
     if (f === undefined) return this.error(req, res, label, 404, `no dashboard file ${path}`);
     if (req.headers['if-none-match'] === f.etag) {
-      res.writeHead(304, { ...SECURITY_HEADERS, ETag: f.etag, 'Cache-Control': 'no-cache' });
+      res.writeHead(304, { ...this.headers, ETag: f.etag, 'Cache-Control': 'no-cache' });
       res.end();
       this.parts.count(label, 304);
       return true;
@@ -130,7 +138,7 @@ export class Dashboard {
   }
 
   private send(req: http.IncomingMessage, res: http.ServerResponse, label: string, status: number, type: string, body: Buffer, cache: string, etag?: string): true {
-    const headers: http.OutgoingHttpHeaders = { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': body.length, 'Cache-Control': cache };
+    const headers: http.OutgoingHttpHeaders = { ...this.headers, 'Content-Type': type, 'Content-Length': body.length, 'Cache-Control': cache };
     if (etag !== undefined) headers['ETag'] = etag;
     // A body we do not read would hold the connection: answer and close it, as the control port does (src/control/http.ts).
     if (status >= 400 && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)) headers['Connection'] = 'close';
