@@ -83,8 +83,8 @@ export class RedisEngine implements ClusterEngine {
   }
 
   async connect(): Promise<void> {
-    await this.link.connect();
     this.lease.watchLive();
+    await this.link.connect();
   }
 
   async close(): Promise<void> {

@@ -144,20 +144,30 @@ export class RedisLink {
           this.onError(err);
         }
       }
-      // `up` once our own publish comes back; node-redis resubscribes first on the subscriber, so give it a moment
-      setTimeout(() => void this.probe(), 20).unref();
+      // `up` once our own publish comes back (node-redis resubscribes what Redis had confirmed; the
+      // probe channel too, unless the first connect never got that far).
+      this.subscribeProbe().then(
+        () => void this.probe(),
+        (err: unknown) => this.onError(err),
+      );
     }
   }
 
   async connect(): Promise<void> {
     const deadline = Math.max(this.opts.commandTimeoutMs * 5, 2000);
+    // Probing runs from now on, even if this first connect fails: the clients keep reconnecting and
+    // the engine becomes up by itself once a probe comes back.
+    if (this.opts.probeIntervalMs > 0 && this.probeTimer === null) {
+      this.probeTimer = setInterval(() => void this.probe(), this.opts.probeIntervalMs);
+      this.probeTimer.unref();
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new EngineUnavailable(this.url, `not reachable within ${deadline} ms`)), deadline);
     });
     try {
       await Promise.race([Promise.all([this.cmd.connect(), this.sub.connect()]), timeout]);
-      await Promise.race([this.sub.sSubscribe(this.probeChannel, (m: Buffer) => this.onProbe(m), true), timeout]);
+      await Promise.race([this.subscribeProbe(), timeout]);
       // A probe sent before the subscription was confirmed may be lost: probe until one comes back.
       for (;;) {
         const r = await Promise.race([this.probe(), timeout]);
@@ -169,10 +179,12 @@ export class RedisLink {
     } finally {
       clearTimeout(timer);
     }
-    if (this.opts.probeIntervalMs > 0) {
-      this.probeTimer = setInterval(() => void this.probe(), this.opts.probeIntervalMs);
-      this.probeTimer.unref();
-    }
+  }
+
+  private readonly onProbeMessage = (m: Buffer): void => this.onProbe(m);
+
+  private subscribeProbe(): Promise<void> {
+    return this.sub.sSubscribe(this.probeChannel, this.onProbeMessage, true);
   }
 
   async close(): Promise<void> {

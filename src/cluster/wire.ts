@@ -8,8 +8,8 @@
  *   Keys, not connection ids: the holder resolves them in its own registry, so a directory entry left
  *   by a dead worker never reaches a connection that reused its id.
  *   16..63     reserved for reliable messaging (src/im/, issue 16's other half)
- * Room channel:  [i32 op][body]
- * All channel:   [i32 op][u32 speed][body]
+ * Room and all channels: [u8 originLen][origin box id][i32 op][u32 speed][body]; the origin box
+ * delivered to its own clients through its rings already, so its workers skip their copy.
  */
 
 export const WireType = Object.freeze({
@@ -88,29 +88,39 @@ export function decodeKick(bytes: Uint8Array): { key: string; code: number; reas
   return { code: dv.getUint16(1), key: dec.decode(bytes.subarray(5, 5 + len)), reason: dec.decode(bytes.subarray(5 + len)) };
 }
 
-export function encodeRoomPush(op: number, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + body.length);
-  new DataView(out.buffer).setInt32(0, op);
-  out.set(body, 4);
-  return out;
-}
-
-export function decodeRoomPush(bytes: Uint8Array): { op: number; body: Uint8Array } | null {
-  if (bytes.length < 4) return null;
-  return { op: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getInt32(0), body: bytes.subarray(4) };
-}
-
-export function encodeAllPush(op: number, speed: number, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(8 + body.length);
+/** A room push or push to all: `[u8 originLen][origin][i32 op][u32 speed][body]` (speed 0 for rooms). */
+export function encodeFanout(origin: string, op: number, speed: number, body: Uint8Array): Uint8Array {
+  const o = enc.encode(origin);
+  const head = 1 + o.length + 8;
+  const out = new Uint8Array(head + body.length);
   const dv = new DataView(out.buffer);
-  dv.setInt32(0, op);
-  dv.setUint32(4, speed);
-  out.set(body, 8);
+  dv.setUint8(0, o.length);
+  out.set(o, 1);
+  dv.setInt32(1 + o.length, op);
+  dv.setUint32(5 + o.length, speed);
+  out.set(body, head);
   return out;
 }
 
-export function decodeAllPush(bytes: Uint8Array): { op: number; speed: number; body: Uint8Array } | null {
-  if (bytes.length < 8) return null;
+export interface FanoutView {
+  /** The origin box's id as bytes (compared with `isFrom`, no string made per message). */
+  origin: Uint8Array;
+  op: number;
+  speed: number;
+  body: Uint8Array;
+}
+
+export function decodeFanout(bytes: Uint8Array): FanoutView | null {
+  if (bytes.length < 1) return null;
+  const n = bytes[0]!;
+  if (bytes.length < 1 + n + 8) return null;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return { op: dv.getInt32(0), speed: dv.getUint32(4), body: bytes.subarray(8) };
+  return { origin: bytes.subarray(1, 1 + n), op: dv.getInt32(1 + n), speed: dv.getUint32(5 + n), body: bytes.subarray(9 + n) };
+}
+
+/** Whether `origin` (from decodeFanout) is `self` (this box's id, encoded once). */
+export function isFrom(origin: Uint8Array, self: Uint8Array): boolean {
+  if (origin.length !== self.length) return false;
+  for (let i = 0; i < self.length; i++) if (origin[i] !== self[i]) return false;
+  return true;
 }
