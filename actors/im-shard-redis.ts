@@ -22,7 +22,7 @@ import type { RedisImStore } from '../src/cluster/im-store-redis.js';
 import { ThrottledWarning } from '../src/cluster/throttled-log.js';
 import type { ImConfig } from '../src/config/index.js';
 import { encodeMessage, messageSeq, setU64, withSeq } from '../src/im/message.js';
-import { decodeAck, decodeNotify, decodeSend, decodeSync, encodeSendReply, ImCode, type DeviceRef } from '../src/im/records.js';
+import { decodeNotify, dispatchImRecord, encodeSendReply, ImCode, type DeviceRef, type ImRecordHandler, type SendRecord } from '../src/im/records.js';
 import { ImError } from '../src/im/requests.js';
 import { ST_IM_REDELIVERED, ST_IM_SENT, ST_IM_STORED } from '../src/im/status.js';
 import { MessageKind, SystemActorId } from '../src/messages.js';
@@ -90,7 +90,7 @@ const SYNC_REPLY_BYTES = 16;
 const SYNC_RETRY_MS = 500;
 const dec = new TextDecoder();
 
-export class RedisImShard implements Actor {
+export class RedisImShard implements Actor, ImRecordHandler {
   private readonly users = new Map<number, ClusterUser>();
   private readonly store: ShardStore;
   private readonly peers: ImPeers;
@@ -111,33 +111,12 @@ export class RedisImShard implements Actor {
   }
 
   receive(kind: number, _source: number, buf: Uint8Array, off: number, len: number): void {
-    switch (kind) {
-      case MessageKind.ImSend: {
-        const r = decodeSend(buf, off, len);
-        if (r !== null) this.onSend(r.req, r.origin, r.from, r.op, r.group, r.ts, r.clientMsgId, r.mids, r.body);
-        return;
-      }
-      case MessageKind.ImSync: {
-        const r = decodeSync(buf, off, len);
-        if (r !== null) this.onSync(r.dev, r.after, r.limit);
-        return;
-      }
-      case MessageKind.ImAck: {
-        const r = decodeAck(buf, off, len);
-        if (r !== null) this.onAck(r.dev, r.seq, r.single);
-        return;
-      }
-      case MessageKind.ImNotify: {
-        const r = decodeNotify(buf, off, len);
-        if (r === null) return;
-        // From another box: a notice for a user whose devices left this shard says the sender's list is stale.
-        if (!this.users.has(r.mid)) this.peers.release(r.mid);
-        else this.onNotify(r.mid, r.seq, r.msg);
-        return;
-      }
-      default:
-        return;
-    }
+    if (dispatchImRecord(this, kind, buf, off, len) || kind !== MessageKind.ImNotify) return;
+    const r = decodeNotify(buf, off, len);
+    if (r === null) return;
+    // From another box: a notice for a user whose devices left this shard says the sender's list is stale.
+    if (!this.users.has(r.mid)) this.peers.release(r.mid);
+    else this.onNotify(r.mid, r.seq, r.msg);
   }
 
   private storeFailed(what: string, err: unknown): void {
@@ -146,7 +125,7 @@ export class RedisImShard implements Actor {
 
   // ---- sending ----
 
-  private onSend(req: number, origin: number, from: number, op: number, group: number, ts: number, cmidBytes: Uint8Array, mids: number[], body: Uint8Array): void {
+  onSend({ req, origin, from, op, group, ts, clientMsgId: cmidBytes, mids, body }: SendRecord): void {
     const cmid = cmidBytes.length === 0 ? '' : dec.decode(cmidBytes);
     // One message for every recipient: the script writes each recipient's seq into its copy.
     const template = encodeMessage(0, from, op, ts, group, cmidBytes, body);
@@ -280,7 +259,7 @@ export class RedisImShard implements Actor {
     this.pump(dev);
   }
 
-  private onSync(ref: DeviceRef, after: number, limit: number): void {
+  onSync(ref: DeviceRef, after: number, limit: number): void {
     let u = this.users.get(ref.mid);
     if (u === undefined) {
       this.users.set(ref.mid, (u = { mid: ref.mid, durable: 0, devices: new Map() }));
@@ -325,7 +304,7 @@ export class RedisImShard implements Actor {
     );
   }
 
-  private onAck(ref: DeviceRef, seq: number, single: boolean): void {
+  onAck(ref: DeviceRef, seq: number, single: boolean): void {
     const dev = this.users.get(ref.mid)?.devices.get(ref.key);
     if (dev === undefined || !dev.same(ref) || dev.pendingSync !== null) {
       // A connection this shard does not track (closed, or synced on another box): the client read

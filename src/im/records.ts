@@ -12,6 +12,7 @@
  *                                 box wrote it; the same bytes follow a type byte on the engine's
  *                                 worker channel, src/cluster/im-peers.ts)
  */
+import { MessageKind } from '../messages.js';
 import { MESSAGE_HEAD } from './message.js';
 
 /** Result codes of a send (ImSendReply's code, op 111's "code", ImError's status): HTTP statuses, 0 = ok. */
@@ -184,4 +185,34 @@ export function decodeNotify(buf: Uint8Array, off: number, len: number): { mid: 
   if (!Number.isSafeInteger(mid) || !Number.isSafeInteger(seq)) return null;
   // Copied: a ring body is valid only during the handler call, and the shard may keep it for a read.
   return { mid, seq, msg: len >= NOTIFY_HEAD + MESSAGE_HEAD ? buf.slice(off + NOTIFY_HEAD, off + len) : null };
+}
+
+/** What an IM shard does with the records addressed to it (actors/im-shard.ts, actors/im-shard-redis.ts). */
+export interface ImRecordHandler {
+  onSend(r: SendRecord): void;
+  onSync(dev: DeviceRef, after: number, limit: number): void;
+  onAck(dev: DeviceRef, seq: number, single: boolean): void;
+}
+
+/** Decodes an ImSend, ImSync or ImAck record and hands it over; false for any other kind (a bad body is dropped). */
+export function dispatchImRecord(h: ImRecordHandler, kind: number, buf: Uint8Array, off: number, len: number): boolean {
+  switch (kind) {
+    case MessageKind.ImSend: {
+      const r = decodeSend(buf, off, len);
+      if (r !== null) h.onSend(r);
+      return true;
+    }
+    case MessageKind.ImSync: {
+      const r = decodeSync(buf, off, len);
+      if (r !== null) h.onSync(r.dev, r.after, r.limit);
+      return true;
+    }
+    case MessageKind.ImAck: {
+      const r = decodeAck(buf, off, len);
+      if (r !== null) h.onAck(r.dev, r.seq, r.single);
+      return true;
+    }
+    default:
+      return false;
+  }
 }
