@@ -27,9 +27,15 @@
  *
  * Accepts filtering as goim: pushes by key/mid and broadcasts reach a connection only if it accepts
  * the op; room pushes are not filtered.
+ *
+ * Push-to-write latency (src/latency-histogram.ts, in this worker's status words): each push record's
+ * arrival is one clock read; when its batch (or Deliver) has been written to every recipient, one
+ * more clock read for the whole batch, and each of its pushes adds to a bucket. No read per socket.
  */
 import { ActorKind, type Actor } from '../src/actor-system.js';
 import type { SlowConsumerPolicy } from '../src/config/index.js';
+import { DeepestQueues } from '../src/deepest-queues.js';
+import { LatencyRecorder } from '../src/latency-histogram.js';
 import { ST_SLOW_DROPPED, ST_SLOW_GAPS } from '../src/layout.js';
 import { MessageKind, SystemActorId } from '../src/messages.js';
 import { PushFrames, type PushItem } from '../src/protocols/frames.js';
@@ -61,6 +67,8 @@ interface Batch {
   op: number;
   items: PushItem[];
   reqs: number[];
+  /** When each push's record arrived (the clock's ms), for the latency histogram. */
+  arrived: number[];
   bytes: number;
 }
 
@@ -74,6 +82,9 @@ export class Deliverer implements Actor {
   private readonly writeQueueBytes: number;
   private readonly policies: SlowConsumerPolicies;
   private readonly clock: () => number;
+  private readonly latency: LatencyRecorder;
+  /** The deepest outbound queues, for the dashboard (src/deepest-queues.ts). */
+  readonly queues: DeepestQueues;
   private readonly pending = new Map<string, Batch>();
   /** A flush of the pending batches is due (a microtask or the timer). */
   private scheduled = false;
@@ -93,6 +104,8 @@ export class Deliverer implements Actor {
     this.maxBytes = opts.maxBytes;
     this.writeQueueBytes = opts.writeQueueBytes;
     this.clock = opts.clock ?? performance.now.bind(performance);
+    this.latency = new LatencyRecorder(ctx.status.words, ctx.index);
+    this.queues = new DeepestQueues(ctx.status.words, ctx.index);
   }
 
   /**
@@ -103,7 +116,10 @@ export class Deliverer implements Actor {
   private write(conn: RegistryMember, frames: PushFrames, policy: SlowConsumerPolicy): boolean {
     const t = conn.transport;
     t.writeFrames(frames);
-    if (t.queuedBytes() <= this.writeQueueBytes) return true;
+    const queued = t.queuedBytes();
+    if (queued === 0) return true;
+    this.queues.queued(conn);
+    if (queued <= this.writeQueueBytes) return true;
     if (policy === 'close') {
       conn.dropSlow();
       return false;
@@ -133,18 +149,19 @@ export class Deliverer implements Actor {
       case MessageKind.PushRoom: {
         const p = decodeRoomPush(buf, off, len);
         if (p === null) return;
-        this.enqueue(`r:${p.room}`, p.room, p.op, buf.slice(off + p.bodyOff, off + len), p.req);
+        this.enqueue(`r:${p.room}`, p.room, p.op, buf.slice(off + p.bodyOff, off + len), p.req, this.clock());
         return;
       }
       case MessageKind.PushAll: {
         const h = decodeHead(buf, off, len);
         if (h === null) return;
-        this.enqueue(`a:${h.op}`, null, h.op, buf.slice(off + 12, off + len), h.req);
+        this.enqueue(`a:${h.op}`, null, h.op, buf.slice(off + 12, off + len), h.req, this.clock());
         return;
       }
       case MessageKind.Deliver: {
         const h = decodeHead(buf, off, len);
         if (h === null || h.n < 1 || 12 + h.n * 4 > len) return;
+        const arrived = this.clock();
         const bodyOff = off + 12 + h.n * 4;
         const frames = new PushFrames([{ op: h.op, body: buf.slice(bodyOff, off + len) }]);
         const dv = new DataView(buf.buffer, buf.byteOffset + off + 12, h.n * 4);
@@ -156,6 +173,7 @@ export class Deliverer implements Actor {
           if (conn === undefined || !conn.open || !conn.accepts.has(h.op)) continue;
           if (this.write(conn, frames, policy)) n++;
         }
+        if (n > 0) this.latency.record((this.clock() - arrived) * 1000);
         this.reply(MessageKind.DeliverReply, h.req, n, fanout, source);
         return;
       }
@@ -164,14 +182,15 @@ export class Deliverer implements Actor {
     }
   }
 
-  private enqueue(key: string, room: string | null, op: number, body: Uint8Array, req: number): void {
+  private enqueue(key: string, room: string | null, op: number, body: Uint8Array, req: number, arrived: number): void {
     let batch = this.pending.get(key);
     if (batch === undefined) {
-      batch = { room, op, items: [], reqs: [], bytes: 0 };
+      batch = { room, op, items: [], reqs: [], arrived: [], bytes: 0 };
       this.pending.set(key, batch);
     }
     batch.items.push({ op, body });
     batch.reqs.push(req);
+    batch.arrived.push(arrived);
     batch.bytes += 16 + body.length;
     if (batch.bytes >= this.maxBytes) {
       this.pending.delete(key);
@@ -240,6 +259,10 @@ export class Deliverer implements Actor {
       for (const conn of this.byId.values()) {
         if (conn.open && conn.accepts.has(batch.op) && this.write(conn, frames, policy)) n++;
       }
+    }
+    if (n > 0) {
+      const written = this.clock();
+      for (const at of batch.arrived) this.latency.record((written - at) * 1000);
     }
     for (const req of batch.reqs) this.reply(MessageKind.PushReply, req, n);
   }

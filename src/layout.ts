@@ -62,7 +62,7 @@ export function targetId(target: number): number {
  * Per-thread status words in one shared Int32Array (STATUS_WORDS per thread), written by the thread
  * itself and read by the supervisor and /health without any message round trip.
  */
-export const STATUS_WORDS = 32;
+export const STATUS_WORDS = 80;
 export const ST_STATE = 0; // WorkerState
 export const ST_CONNECTIONS = 1; // open connection actors
 export const ST_ROOMS = 2; // room actors
@@ -77,8 +77,12 @@ export const ST_ROOM_VERSION = 9; // bumped on every room join/leave: the accept
 export const ST_SLOW_GAPS = 20; // drop-oldest: times a connection started dropping queued pushes (gaps opened)
 export const ST_SLOW_DROPPED = 21; // drop-oldest: pushes dropped from outbound queues (uint32, wraps)
 export const ST_HEAP_KB = 19; // V8 heap in use (KiB), written by the thread when it takes a supervision probe
-/** Words ST_EXT_FIRST .. STATUS_WORDS-1 belong to session extensions, each naming its own (src/im/status.ts). */
+/** Words ST_EXT_FIRST .. ST_EXT_FIRST + 9 belong to session extensions, each naming its own (src/im/status.ts). */
 export const ST_EXT_FIRST = 22;
+/** Words ST_LATENCY_FIRST .. +23: the deliverer's push-to-write latency histogram (src/latency-histogram.ts). */
+export const ST_LATENCY_FIRST = 32;
+/** Words ST_QUEUES_FIRST .. +15: the few deepest outbound queues of the worker's connections (src/deepest-queues.ts). */
+export const ST_QUEUES_FIRST = 56;
 
 export const enum WorkerState {
   Starting = 0,

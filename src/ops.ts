@@ -72,6 +72,12 @@ export const IM_OP_MAX = 115;
 /** The first application op: pushes and upstream payloads use ops from here up. */
 export const APP_OP_MIN = 1000;
 
+/**
+ * The push op of the demo chat's room messages (src/upstream/demo-say.ts, demo/): an application op
+ * the built-in Demo/Say service picks while ws.servePages is on. Body: JSON {"from", "text", "room", "ts"}.
+ */
+export const DEMO_SAY_OP = 1100;
+
 /** Names of goim's protocol ops, indexed by op, for logs. Application push ops have no name here. */
 export const OP_NAMES: readonly string[] = [
   'Handshake', 'HandshakeReply', 'Heartbeat', 'HeartbeatReply', 'SendMsg', 'SendMsgReply',

@@ -28,7 +28,7 @@ import { encodeKick } from './router-records.js';
 import { SessionExtensions } from './session.js';
 import { ThreadStatus } from './thread-status.js';
 import { TimerWheel, type Expiring } from './timer-wheel.js';
-import { UpstreamClient } from './upstream/index.js';
+import { DEMO_SERVICE, demoService, UpstreamClient } from './upstream/index.js';
 import { ImGateway } from './im/gateway.js';
 import { ImService } from './im/service.js';
 import { RedisImPeers } from './cluster/im-peers-redis.js';
@@ -88,16 +88,19 @@ export class WorkerRuntime {
     // The LMDB store on one box; in cluster mode the Redis store (src/cluster/im-data.ts).
     const imStores = openImStore(config, log, () => this.imUp());
     const imRequests = new ImRequests(system, workers, () => status.liveWorkers(workers), config.push.maxInFlight);
-    // A group's live copy to its room on every worker: nobody waits for it (its replies come back
-    // here under a request id no dispatcher hands out, and are ignored).
-    const broadcast = (room: string, msg: Uint8Array): void => {
-      const body = encodeRoomPush(unansweredRequest(index), ImOp.Message, room, msg);
+    // A push to a room from inside a worker (a group's live copy, a Demo/Say) on every worker: nobody
+    // waits for it (its replies come back here under a request id no dispatcher hands out, and are ignored).
+    const pushToRoom = (room: string, op: number, msg: Uint8Array): void => {
+      const body = encodeRoomPush(unansweredRequest(index), op, room, msg);
       for (let w = 0; w < workers; w++) system.send(w, ActorKind.System, SystemActorId.Deliverer, MessageKind.PushRoom, body);
     };
+    const broadcast = (room: string, msg: Uint8Array): void => pushToRoom(room, ImOp.Message, msg);
     const imService = new ImService(imStores.store, imRequests, config.im, broadcast);
     const imGateway = new ImGateway(imService, system, workers, config.im, config.push.writeQueueBytes, IM_SLOT);
 
-    const upstream = new UpstreamClient(upstreamConfig(config.upstream), log);
+    // The demo chat's Demo/Say exists only while the pages are served (ws.servePages).
+    const builtIns = new Map(servePagesEnabled(config) ? [[DEMO_SERVICE, demoService(pushToRoom)] as const] : []);
+    const upstream = new UpstreamClient(upstreamConfig(config.upstream), log, builtIns);
     this.ctx = Object.freeze({
       index,
       workers,

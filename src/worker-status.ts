@@ -17,6 +17,8 @@ import {
   ST_UNDELIVERABLE,
   STATUS_WORDS,
 } from './layout.js';
+import { readDeepestQueues, type DeepQueue } from './deepest-queues.js';
+import { readLatency, type LatencyCounts } from './latency-histogram.js';
 import type { RingReader } from './ring/ring.js';
 
 export type SlotState = 'starting' | 'ready' | 'dead' | 'failed' | 'stopping' | 'stopped';
@@ -51,6 +53,10 @@ export interface WorkerStatus {
   slowConsumerGaps: number;
   slowMessagesDropped: number;
   routerEntries: number;
+  /** Push-to-write latency so far (src/latency-histogram.ts): counts per log-2 bucket, and their sum in µs. */
+  pushWriteLatency: LatencyCounts;
+  /** The few deepest outbound queues of its connections, deepest first, as of up to a second ago (src/deepest-queues.ts). */
+  deepestQueues: DeepQueue[];
   mailbox: { usedBytes: number; capacityBytes: number; consumed: number; fullEvents: number; parked: number; rejected: number; undeliverable: number };
   lastProgressAgoMs: number;
   lastExit: { code: number; error: string | null; agoMs: number } | null;
@@ -79,6 +85,9 @@ export function readWorkerStatus(slot: SlotView, words: Int32Array, extensionSta
     slowMessagesDropped: w(ST_SLOW_DROPPED) >>> 0,
     ...extensionStatus(w),
     routerEntries: w(ST_ROUTER_ENTRIES),
+    pushWriteLatency: readLatency(words, slot.index),
+    // A dead worker's entries described sockets that died with it.
+    deepestQueues: slot.state === 'ready' || slot.state === 'stopping' ? readDeepestQueues(words, slot.index) : [],
     mailbox: {
       usedBytes: slot.probe.used(),
       capacityBytes: slot.probe.capacity,

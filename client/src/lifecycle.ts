@@ -377,6 +377,7 @@ export class Lifecycle extends Emitter<ClientEvents> {
     const c = this.conn;
     if (c === null || !c.isOpen) return false;
     c.sendPacket(Op.ImAck, u64Body(seq));
+    this.emit('ack', seq);
     return true;
   }
 }

@@ -143,5 +143,7 @@ export interface ClientEvents {
   message: [message: Message];
   gap: [gap: Gap];
   count: [count: number];
+  /** An ack (op 113, "everything up to seq is read") went to the server: the messages up to seq count as read. */
+  ack: [seq: number];
   error: [error: Error];
 }

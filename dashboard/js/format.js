@@ -36,6 +36,12 @@ export function fmtBytes(n, decimals = false) {
   return `${i === 0 && !decimals ? int.format(n) : dec.format(n)} ${units[i]}`;
 }
 
+/** A latency given in ms: µs below 1 ms (pushes are written in tens of µs when idle). */
+export function fmtLatency(n) {
+  if (n === null || n === undefined) return '–';
+  return n < 1 ? `${int.format(n * 1000)} µs` : fmtMs(n);
+}
+
 export function fmtMs(n) {
   return n === null || n === undefined ? '–' : `${dec.format(n)} ms`;
 }

@@ -11,6 +11,9 @@ export class History {
     this.pushes = [];
     this.deliveries = [];
     this.bytesOut = [];
+    // push-to-write latency (ms) of the pushes written in each second; null when none was
+    this.latencyP50 = [];
+    this.latencyP99 = [];
     // acceptor first, then worker 0..N-1
     this.lag = Array.from({ length: workers + 1 }, () => []);
     this.version = 0;
@@ -25,6 +28,8 @@ export class History {
     this.pushes.push(r === null ? null : r.pushes);
     this.deliveries.push(r === null ? null : r.deliveries);
     this.bytesOut.push(r === null ? null : r.bytesOut);
+    this.latencyP50.push(snap.latency?.p50Ms ?? null);
+    this.latencyP99.push(snap.latency?.p99Ms ?? null);
     this.lag[0].push(snap.acceptor.loopLagMs);
     for (let i = 1; i < this.lag.length; i++) {
       const w = snap.workers[i - 1];
@@ -35,6 +40,6 @@ export class History {
   }
 
   columns() {
-    return [this.t, this.connections, this.connects, this.disconnects, this.pushes, this.deliveries, this.bytesOut, ...this.lag];
+    return [this.t, this.connections, this.connects, this.disconnects, this.pushes, this.deliveries, this.bytesOut, this.latencyP50, this.latencyP99, ...this.lag];
   }
 }

@@ -7,7 +7,7 @@ export function tlsEnabled(cfg: Config): boolean {
   return cfg.tls.cert !== '' && cfg.tls.key !== '';
 }
 
-/** Whether the WebSocket port serves GET /ringcast-client.js (ws.servePages; auto: only without real auth). */
+/** Whether the WebSocket port serves GET /ringcast-client.js and /demo, and Demo/Say exists (ws.servePages; auto: only without real auth). */
 export function servePagesEnabled(cfg: Config): boolean {
   return cfg.ws.servePages === 'on' || (cfg.ws.servePages === 'auto' && cfg.auth.mode === 'none');
 }

@@ -26,7 +26,7 @@ export const KEYS = {
     servePages: oneOf(
       SERVE_PAGES_MODES,
       'auto',
-      'Serve the browser build of `@ringcast/client` as an ES module at `GET /ringcast-client.js` on the WebSocket port(s). `auto`: on when `auth.mode` is `none`, off with real auth.',
+      'Serve, on the WebSocket port(s), the browser build of `@ringcast/client` at `GET /ringcast-client.js` and the demo chat at `GET /demo`, and answer the built-in upstream service `Demo/Say` (which pushes a client\'s message to its room); off: `/demo` is 404 and `Demo` an unknown service. `auto`: on when `auth.mode` is `none`, off with real auth, so that clients of a production server cannot broadcast to their rooms by accident.',
     ),
   },
   mars: {

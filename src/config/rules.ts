@@ -3,7 +3,7 @@
  * config). Each problem is reported on one key: the one to change.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { tlsEnabled } from './derived.js';
+import { servePagesEnabled, tlsEnabled } from './derived.js';
 import type { Config } from './types.js';
 
 export interface CrossFieldProblem {
@@ -82,6 +82,10 @@ export function crossFieldProblems(cfg: Config): CrossFieldProblem[] {
     out.push({ key: 'ws.enabled', value: false, expected: 'expected true when tcp.enabled is false (at least one of tcp and ws must be enabled)' });
   }
   out.push(...authProblems(cfg));
+  // The demo chat's built-in service (src/upstream/demo-say.ts) owns the name while the pages are served.
+  if (servePagesEnabled(cfg) && cfg.upstream.services.some((svc) => svc.name === 'Demo')) {
+    out.push({ key: 'upstream.services', value: 'Demo', expected: 'expected no service named Demo while ws.servePages is on (the demo chat\'s built-in Demo/Say); rename it or set ws.servePages off' });
+  }
   if ((cfg.tls.cert === '') !== (cfg.tls.key === '')) {
     const [key, other] = cfg.tls.cert === '' ? ['tls.cert', 'tls.key'] : ['tls.key', 'tls.cert'];
     out.push({ key, value: '', expected: `expected a PEM file name when ${other} is set (TLS needs both)` });

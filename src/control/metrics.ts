@@ -6,7 +6,8 @@
  * src/control/counters.ts when every worker serves the port, summed at scrape time (`controlTotals`).
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
+import { bucketUpperSeconds, LATENCY_BUCKETS, type LatencyCounts } from '../latency-histogram.js';
 import { LIMITS, type LimitName } from '../limits.js';
 
 /** One worker as the metrics see it: a subset of the supervisor's `WorkerStatus` (`rooms` optional). */
@@ -28,6 +29,8 @@ export interface WorkerMetrics {
   imStored?: number;
   imSent?: number;
   imRedelivered?: number;
+  /** Push-to-write latency counts (src/latency-histogram.ts), kept by the worker in its status words. */
+  pushWriteLatency?: LatencyCounts;
   mailbox: { usedBytes: number; fullEvents: number; parked: number; rejected: number };
 }
 
@@ -153,6 +156,7 @@ export class ControlMetrics implements ControlCounters {
     this.inFlight = new Gauge({ name: 'ringcast_pushes_in_flight', help: 'Pushes accepted by the control API and not yet answered by the workers (503 past push.maxInFlight).', registers });
     this.loopLag = new Gauge({ name: 'ringcast_event_loop_lag_seconds', help: 'p99 event-loop lag of the acceptor (main thread) since the previous scrape.', registers });
     this.loopLagMax = new Gauge({ name: 'ringcast_event_loop_lag_max_seconds', help: 'Largest event-loop lag of the acceptor (main thread) since the previous scrape.', registers });
+    this.registry.registerMetric(latencyHistogram(() => this.source.workers()));
     // 100 ms, not prom-client's 10: a 10 ms sampler wakes an idle acceptor 100 times a second.
     const resolutionMs = opts.eventLoopResolutionMs ?? 100;
     this.loopResolutionNs = resolutionMs * 1e6;
@@ -274,4 +278,33 @@ export class ControlMetrics implements ControlCounters {
     this.slowByPolicy.inc({ policy: 'close' }, closed);
     this.slowByPolicy.inc({ policy: 'drop-oldest' }, gaps);
   }
+}
+
+const LATENCY_NAME = 'ringcast_push_write_latency_seconds';
+/** The `le` labels of the buckets: 8 µs · 2^i, then +Inf. */
+const LATENCY_LE = Array.from({ length: LATENCY_BUCKETS }, (_, i) => (i === LATENCY_BUCKETS - 1 ? '+Inf' : String(bucketUpperSeconds(i))));
+
+/**
+ * ringcast_push_write_latency_seconds, a Prometheus histogram per worker, read at scrape time from the
+ * counts the workers keep in shared memory (prom-client's Histogram can only observe, not be set).
+ */
+function latencyHistogram(workers: () => readonly WorkerMetrics[]): Metric {
+  const help = "Time from a push record's arrival at the worker to its socket write (per push, written batch by batch).";
+  const get = (): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: Array<{ metricName: string; labels: Record<string, string>; value: number }> }> => {
+    const values: Array<{ metricName: string; labels: Record<string, string>; value: number }> = [];
+    for (const w of workers()) {
+      const h = w.pushWriteLatency;
+      if (h === undefined) continue;
+      const worker = String(w.id);
+      let cumulative = 0;
+      for (let i = 0; i < LATENCY_BUCKETS; i++) {
+        cumulative += h.buckets[i] ?? 0;
+        values.push({ metricName: `${LATENCY_NAME}_bucket`, labels: { le: LATENCY_LE[i]!, worker }, value: cumulative });
+      }
+      values.push({ metricName: `${LATENCY_NAME}_sum`, labels: { worker }, value: h.sumUs / 1e6 });
+      values.push({ metricName: `${LATENCY_NAME}_count`, labels: { worker }, value: cumulative });
+    }
+    return Promise.resolve({ name: LATENCY_NAME, help, type: 'histogram', aggregator: 'sum', values });
+  };
+  return { name: LATENCY_NAME, help, get, reset: () => undefined } as unknown as Metric;
 }

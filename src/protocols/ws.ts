@@ -15,7 +15,7 @@ import { Disconnect } from '../errors.js';
 import { TLS_HANDSHAKE_TIMEOUT_MS } from './stream.js';
 import { PushQueue } from './backlog.js';
 import type { Accept, Transport, TransportSink } from './transport.js';
-import { clientScriptHandler } from './ws-pages.js';
+import { pagesHandler } from './ws-pages.js';
 
 const CONN = Symbol('conn');
 
@@ -147,16 +147,16 @@ export interface WsOptions {
   upgradeTimeoutMs: number;
   /** Serve wss: TLS with this certificate and key (an https server on the descriptor). */
   secure?: tls.SecureContextOptions;
-  /** Serve GET /ringcast-client.js (ws.servePages; src/protocols/ws-pages.ts). */
+  /** Serve GET /ringcast-client.js and the demo chat at /demo (ws.servePages; src/protocols/ws-pages.ts). */
   servePages?: boolean;
 }
 
 export function listenWs(fd: number, opts: WsOptions, accept: Accept): Promise<http.Server> {
   // maxPayload: a goim packet is at most 16 + maxBody bytes; goim ignores trailing bytes, allow some.
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: opts.perMessageDeflate, clientTracking: false, maxPayload: 16 + opts.maxBody + 1024 });
-  const page = opts.servePages === true ? clientScriptHandler() : null;
+  const page = pagesHandler({ enabled: opts.servePages === true, wsPath: opts.path });
   const notWs = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    if (page?.(req, res) === true) return;
+    if (page(req, res)) return;
     res.writeHead(426, { 'Content-Type': 'text/plain' }).end(`WebSocket endpoint: upgrade at ${opts.path}\n`);
   };
   // Before the upgrade a socket must send its request within upgradeTimeoutMs, or it is destroyed

@@ -22,7 +22,15 @@ export interface UpstreamWho {
   mid: number;
   key: string;
   platform: string;
+  /** The connection's goim room ('' when none): what a built-in service such as Demo/Say acts on. */
+  room: string;
 }
+
+/**
+ * A service answered inside the worker instead of by an HTTP backend (Demo/Say, src/upstream/demo-say.ts).
+ * It must not throw; every failure is a reply with a status and a reason.
+ */
+export type LocalService = (method: string, payload: Uint8Array, who: UpstreamWho) => UpstreamReply;
 
 export interface UpstreamReply {
   status: number;
@@ -51,10 +59,18 @@ export class UpstreamClient {
   private readonly httpAgent = new http.Agent({ keepAlive: true });
   private readonly httpsAgent = new https.Agent({ keepAlive: true });
 
+  /** Built-in services by name; they shadow nothing: a configured service of the same name is refused at start. */
+  private readonly local: ReadonlyMap<string, LocalService>;
+
   constructor(
     cfg: UpstreamConfig,
     private readonly log?: Logger,
+    local: ReadonlyMap<string, LocalService> = new Map(),
   ) {
+    this.local = local;
+    for (const name of local.keys()) {
+      if (Object.hasOwn(cfg.services, name)) throw new RangeError(`upstream service ${name}: the name is taken by a built-in service (ws.servePages); rename it or set ws.servePages off`);
+    }
     for (const [name, svc] of Object.entries(cfg.services)) {
       const url = new URL(svc.url);
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new RangeError(`upstream service ${name}: url must be http(s), got ${svc.url}`);
@@ -74,6 +90,8 @@ export class UpstreamClient {
 
   /** Forwards one request. Never rejects: every failure becomes a gateway status with a reason text. */
   call(service: string, method: string, payload: Uint8Array, who: UpstreamWho): Promise<UpstreamReply> {
+    const builtIn = this.local.get(service);
+    if (builtIn !== undefined) return Promise.resolve(builtIn(method, payload, who));
     const t = this.targets.get(service);
     if (t === undefined) return Promise.resolve(gatewayReply(UpstreamStatus.UnknownService, `unknown service ${service}`));
     if (!validMethod(method)) return Promise.resolve(gatewayReply(UpstreamStatus.BadEnvelope, 'bad method name'));

@@ -6,4 +6,5 @@
  */
 export { MAX_REPLY_BODY, MAX_URI_BYTES, UpstreamStatus, decodeReply, decodeRequest, encodeReply, encodeRequest } from './envelope.js';
 export { RequestLimiter } from './limiter.js';
-export { UpstreamClient, type UpstreamConfig, type UpstreamReply, type UpstreamWho } from './client.js';
+export { UpstreamClient, type LocalService, type UpstreamConfig, type UpstreamReply, type UpstreamWho } from './client.js';
+export { DEMO_SERVICE, DEMO_SAY_MAX_BYTES, demoService } from './demo-say.js';

@@ -132,6 +132,10 @@ describe('dashboard in a browser', function () {
     await textIs('#stat-connections', '4', 5000);
     // two snapshots with rates, so that the charts have lines
     await w.page.waitForFunction(() => (globalThis as unknown as PageGlobal).document.querySelector('#stat-connects')?.textContent !== '–', undefined, { timeout: 5000 });
+    // The push-to-write latency of the pushes written in the last second (the workers' histograms).
+    assert.ok(await w.page.isVisible('#chart-latency'));
+    await fetch(`http://127.0.0.1:${s.controlPort}/goim/push/room?operation=1000&type=live&room=lobby`, { method: 'POST', body: 'hello again' });
+    await w.page.waitForFunction(() => /µs|ms/.test((globalThis as unknown as PageGlobal).document.querySelector('#stat-latency')?.textContent ?? ''), undefined, { timeout: 5000 });
     await screenshot(w.page, 'dashboard-overview');
 
     await visit('workers', '#worker-0.state-ok');
@@ -155,6 +159,7 @@ describe('dashboard in a browser', function () {
     await screenshot(w.page, 'dashboard-users');
 
     await visit('slow', '#limits-table tr[data-limit="limits.maxConnections"]');
+    assert.ok(await w.page.isVisible('#deep-queues-none'), 'every client reads: no deep queue');
     await screenshot(w.page, 'dashboard-slow');
 
     await visit('actions', '#push-form');

@@ -191,10 +191,12 @@ describe('client SDK: races and timing (fake server, manual clock)', () => {
     h.client.close();
   });
 
-  it('acks after the handler returned, every 50 messages or every second', async () => {
+  it('acks after the handler returned, every 50 messages or every second, and tells the app each ack (event ack)', async () => {
     const h = harness();
     await h.client.connect();
     const l = h.server.current;
+    const ackEvents: number[] = [];
+    h.client.on('ack', (seq) => ackEvents.push(seq));
     const ackedWhenHanded: number[] = [];
     h.client.on('message', (m) => {
       const acked = l.ops(113).map((p) => u64At(p.body));
@@ -207,6 +209,7 @@ describe('client SDK: races and timing (fake server, manual clock)', () => {
     assert.equal(l.ops(113).length, 2);
     await h.clock.advance(1);
     assert.deepEqual(l.ops(113).map((p) => u64At(p.body)), [50, 100, 120]);
+    assert.deepEqual(ackEvents, [50, 100, 120], 'one ack event per op 113 sent, with its seq');
     assert.deepEqual(ackedWhenHanded, [], 'no message was acked before its handler ran');
     h.client.close();
   });

@@ -13,6 +13,7 @@ import { Dashboard } from '../../src/control/dashboard/index.js';
 import { STATIC_PREFIX, VENDOR_FILES, staticFiles } from '../../src/control/dashboard/static-files.js';
 import { StatsSampler, type DashboardSource } from '../../src/control/dashboard/stats.js';
 import { StreamHub } from '../../src/control/dashboard/stream.js';
+import { LATENCY_BUCKETS, latencyBucket } from '../../src/latency-histogram.js';
 import type { WorkerStatus } from '../../src/worker-status.js';
 import { until } from '../helpers/wait.js';
 
@@ -32,6 +33,8 @@ function worker(id: number, over: Partial<WorkerStatus> = {}): WorkerStatus {
     slowConsumerGaps: 0,
     slowMessagesDropped: 0,
     routerEntries: 0,
+    pushWriteLatency: { buckets: new Array<number>(LATENCY_BUCKETS).fill(0), sumUs: 0 },
+    deepestQueues: [],
     mailbox: { usedBytes: 0, capacityBytes: 1024, consumed: 0, fullEvents: 0, parked: 0, rejected: 0, undeliverable: 0 },
     lastProgressAgoMs: 0,
     lastExit: null,
@@ -133,13 +136,34 @@ describe('dashboard: snapshots', () => {
     }
   });
 
-  it('a stalled worker makes the status degraded; the latency is null (no counter yet)', () => {
+  it('a stalled worker makes the status degraded', () => {
     const src = fakeSource();
     src.ws[1] = worker(1, { stalled: true });
     const s = new StatsSampler(src);
     const snap = s.sample(1000);
     assert.equal(snap.status, 'degraded');
-    assert.equal(snap.latency, null);
+  });
+
+  it('push-to-write p50/p99 are those of the pushes written since the previous snapshot, per worker and over all', () => {
+    const src = fakeSource();
+    const s = new StatsSampler(src);
+    const hist = (counts: Array<[number, number]>): WorkerStatus['pushWriteLatency'] => {
+      const buckets = new Array<number>(LATENCY_BUCKETS).fill(0);
+      for (const [us, n] of counts) buckets[latencyBucket(us)]! += n;
+      return { buckets, sumUs: 0 };
+    };
+    src.ws[0] = worker(0, { pushWriteLatency: hist([[50_000, 1000]]) }); // old pushes, 50 ms: not in the next interval
+    assert.equal(s.sample(1000).latency, null, 'no interval yet');
+    src.ws[0] = worker(0, { pushWriteLatency: hist([[50_000, 1000], [100, 98], [3000, 2]]) });
+    src.ws[1] = worker(1, { pushWriteLatency: hist([[100, 100]]) });
+    const snap = s.sample(2000).latency!;
+    assert.equal(snap.count, 200);
+    assert.ok(snap.p50Ms! > 0.064 && snap.p50Ms! <= 0.128, `p50 ${snap.p50Ms}`);
+    assert.ok(snap.p99Ms! > 0.064 && snap.p99Ms! <= 0.128, `p99 ${snap.p99Ms} (2 in 200 are slower)`);
+    assert.deepEqual(snap.workers.map((w) => [w.id, w.count]), [[0, 100], [1, 100]]);
+    assert.ok(snap.workers[0]!.p99Ms! > 2.048, 'worker 0: its slowest 2 % are the 3 ms pushes');
+    const idle = s.sample(3000).latency!;
+    assert.deepEqual([idle.count, idle.p50Ms, idle.p99Ms], [0, null, null], 'nothing written: no quantiles');
   });
 });
 

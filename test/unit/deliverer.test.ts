@@ -5,6 +5,8 @@
  * clock is the test's: it moves only when a test moves it (a slow socket write, time passing).
  */
 import assert from 'node:assert/strict';
+import { readDeepestQueues } from '../../src/deepest-queues.js';
+import { latencyBucket, readLatency } from '../../src/latency-histogram.js';
 import { ST_SLOW_DROPPED, ST_SLOW_GAPS } from '../../src/layout.js';
 import { MessageKind, SystemActorId } from '../../src/messages.js';
 import { requestOrigin } from '../../src/request-table.js';
@@ -118,6 +120,66 @@ describe('unit: deliverer', () => {
     assert.equal(m.transport.frames.length, 1);
     assert.deepEqual(m.transport.frames[0]!.items.map((i) => [i.op, Buffer.from(i.body).toString()]), [[1000, 'a'], [1001, 'b']]);
     assert.deepEqual(replies(w, MessageKind.PushReply), [[1, 1, 0, 0], [2, 1, 0, 0]]);
+  });
+
+  it('records each push\'s arrival-to-write latency in the worker\'s histogram: one clock read per batch, none per socket', async () => {
+    const w = testWorker();
+    const clock = new Clock();
+    let reads = 0;
+    const counting = { now: (): number => (reads++, clock.t) } as Clock;
+    const d = deliverer(w, 0, '', 1 << 20, counting);
+    const members = [member(w, 1, ['r://1']), member(w, 2, ['r://1']), member(w, 3, ['r://1'])];
+    for (const m of members) slowWrites(m, clock, 2); // every socket write takes 2 ms
+    const hist = (): number[] => [...readLatency(w.status.words, w.ctx.index).buckets];
+    assert.ok(hist().every((n) => n === 0));
+    rec(d, MessageKind.PushRoom, encodeRoomPush(1, 1000, 'r://1', Buffer.from('a')));
+    clock.t += 1; // the second push arrives 1 ms later, in the same drain
+    rec(d, MessageKind.PushRoom, encodeRoomPush(2, 1000, 'r://1', Buffer.from('b')));
+    reads = 0;
+    await tick();
+    assert.equal(members[0]!.transport.frames.length, 1, 'merged: one write per member');
+    assert.ok(reads <= 3, `clock reads in the flush: ${reads} (flush start, batch written, flush end), not one per socket`);
+    // Written 3 × 2 ms after the flush began: the first push waited 7 ms, the second 6 ms.
+    const after = hist();
+    assert.equal(after[latencyBucket(7000)], 2, 'both in the 4.1-8.2 ms bucket');
+    assert.equal(after.reduce((a, b) => a + b, 0), 2, 'one count per push, not per recipient');
+    assert.equal(readLatency(w.status.words, w.ctx.index).sumUs, 13_000);
+    // A Deliver (push by key or mid) to two connections: written 4 ms after its arrival.
+    rec(d, MessageKind.Deliver, encodeDeliver(3, 1000, 1, [1, 2], Buffer.from('c')));
+    assert.equal(hist()[latencyBucket(4000)], 1);
+    // A room nobody here is in: no write, nothing recorded.
+    rec(d, MessageKind.PushRoom, encodeRoomPush(4, 1000, 'r://empty', Buffer.from('d')));
+    await tick();
+    assert.equal(hist().reduce((a, b) => a + b, 0), 3);
+  });
+
+  it('publishes the few deepest outbound queues of its connections in the status words, and forgets those that drained or closed', async () => {
+    const w = testWorker();
+    const d = deliverer(w);
+    const ms = [10, 500, 0, 300, 200, 100].map((queued, i) => {
+      const m = member(w, i + 1, ['r://q']);
+      m.mid = 9_007_199_254_740_000 + i; // mids need both words
+      m.transport.queued = queued; // what is left queued after a write
+      return m;
+    });
+    rec(d, MessageKind.PushRoom, encodeRoomPush(1, 1000, 'r://q', Buffer.from('x')));
+    await tick();
+    assert.deepEqual(readDeepestQueues(w.status.words, 0), [], 'published on the refresh, not per write');
+    d.queues.publish();
+    assert.deepEqual(readDeepestQueues(w.status.words, 0), [
+      { conn: 2, mid: 9_007_199_254_740_001, bytes: 500 },
+      { conn: 4, mid: 9_007_199_254_740_003, bytes: 300 },
+      { conn: 5, mid: 9_007_199_254_740_004, bytes: 200 },
+      { conn: 6, mid: 9_007_199_254_740_005, bytes: 100 },
+    ]);
+    ms[1]!.transport.queued = 0; // drained
+    ms[3]!.open = false; // closed
+    d.queues.publish();
+    assert.deepEqual(readDeepestQueues(w.status.words, 0).map((q) => [q.conn, q.bytes]), [[5, 200], [6, 100], [1, 10]]);
+    for (const m of ms) m.transport.queued = 0;
+    d.queues.publish();
+    assert.deepEqual(readDeepestQueues(w.status.words, 0), []);
+    d.queues.stop();
   });
 
   it('flushes a batch at once when it reaches push.batchMaxBytes', () => {

@@ -16,7 +16,7 @@ import {
 import { TokenBucket } from '../../src/token-bucket.js';
 
 const text = new TextDecoder();
-const who = { mid: 123, key: 'k-1', platform: 'web' };
+const who = { mid: 123, key: 'k-1', platform: 'web', room: '' };
 
 interface Seen {
   method: string;
@@ -236,7 +236,7 @@ describe('UpstreamClient (real HTTP backend)', function () {
 
   it('forwards payload bytes and headers and returns the backend status and body', async () => {
     const payload = new Uint8Array([0, 1, 2, 3, 250, 251, 252, 253, 254, 255]);
-    const r = await client.call('chat', 'Echo', payload, { mid: 9007199254740991, key: 'key-é', platform: 'android' });
+    const r = await client.call('chat', 'Echo', payload, { mid: 9007199254740991, key: 'key-é', platform: 'android', room: '' });
     assert.equal(r.status, 200);
     assert.deepEqual([...r.body], [...payload]);
     assert.equal(backend.seen.length, 1);

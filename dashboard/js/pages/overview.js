@@ -1,7 +1,7 @@
 // Overview: the headline numbers and the charts of the last five minutes.
 import { html } from '../html.js';
 import { Chart } from '../chart.js';
-import { fmtAxisBytes, fmtBytes, fmtInt, fmtMs, fmtRate } from '../format.js';
+import { fmtAxisBytes, fmtBytes, fmtInt, fmtLatency, fmtMs, fmtRate } from '../format.js';
 
 function Stat({ id, label, value, note }) {
   return html`<div class="stat">
@@ -24,6 +24,7 @@ export function Overview({ snap, hello, history }) {
       <${Stat} id="stat-pushes" label="Pushes / s" value=${fmtRate(r?.pushes)} note=${`deliveries ${fmtRate(r?.deliveries)} / s`} />
       <${Stat} id="stat-bytes" label="Bytes out / s" value=${r ? fmtBytes(r.bytesOut) : '–'} note="push bodies × connections" />
       <${Stat} id="stat-inflight" label="Pushes in flight" value=${fmtInt(snap.pushesInFlight)} />
+      <${Stat} id="stat-latency" label="Push-to-write p99" value=${fmtLatency(snap.latency?.p99Ms)} note=${`p50 ${fmtLatency(snap.latency?.p50Ms)}, ${fmtInt(snap.latency?.count)} pushes written`} />
       <${Stat} id="stat-lag" label="Acceptor loop lag" value=${fmtMs(snap.acceptor.loopLagMs)} note=${`max ${fmtMs(snap.acceptor.loopLagMaxMs)}`} />
     </div>
     <div class="charts">
@@ -32,12 +33,7 @@ export function Overview({ snap, hello, history }) {
       <${Chart} id="chart-pushes" title="Pushes and deliveries per second" series=${['pushes', 'deliveries']} data=${[t, history.pushes, history.deliveries]} version=${v} format=${fmtRate} />
       <${Chart} id="chart-bytes" title="Bytes out per second (push bodies × connections)" series=${['bytes out']} data=${[t, history.bytesOut]} version=${v} format=${fmtBytes} axis=${fmtAxisBytes} />
       <${Chart} id="chart-lag" title="Event-loop lag per thread" series=${lagSeries} data=${[t, ...history.lag]} version=${v} format=${fmtMs} axis=${fmtMs} />
-      <section class="card placeholder" id="latency-placeholder">
-        <h3>Push-to-write latency p50 / p99</h3>
-        <p><strong>Not measured yet.</strong> ringcast keeps no counter for it today. It needs a latency histogram per
-        worker in <code>actors/deliverer.ts</code> (time from a push record's arrival at the worker to the socket
-        write), published in the workers' status words; this chart appears once that exists.</p>
-      </section>
+      <${Chart} id="chart-latency" title="Push-to-write latency p50 / p99" series=${['p50', 'p99']} data=${[t, history.latencyP50, history.latencyP99]} version=${v} format=${fmtLatency} axis=${fmtLatency} />
     </div>
   </div>`;
 }

@@ -2,9 +2,15 @@
 import { html } from '../html.js';
 import { fmtBytes, fmtInt, fmtRate } from '../format.js';
 
+/** Entries per worker (src/deepest-queues.ts). */
+const DEEPEST = 4;
+
 export function Slow({ snap }) {
   const rates = snap.rates?.refusals ?? {};
   const limits = Object.entries(snap.refusals);
+  const queues = snap.workers
+    .flatMap((w) => (w.deepestQueues ?? []).map((q) => ({ worker: w.id, ...q })))
+    .sort((a, b) => b.bytes - a.bytes);
   return html`<div class="page" id="page-slow">
     <div class="stats">
       <div class="stat"><div class="stat-label">Slow closes</div><div class="stat-value" id="slow-closed">${fmtInt(snap.slow.closed)}</div><div class="stat-note">policy close (op 6 4005)</div></div>
@@ -29,8 +35,21 @@ export function Slow({ snap }) {
           </tr>`)}
         </tbody>
       </table>
-      <p class="muted">A connection's own outbound queue (socket buffer and backlog, bounded by push.writeQueueBytes) is not
-      summed anywhere shared; what it leads to is: slow closes, gaps and drops.</p>
+    </section>
+    <section class="card">
+      <h3>Deepest outbound queues</h3>
+      ${queues.length === 0
+        ? html`<p class="muted" id="deep-queues-none">No connection has anything queued (each worker reports its ${DEEPEST} deepest, re-read every second while any is backed up).</p>`
+        : html`<table class="grid" id="deep-queues-table">
+            <thead><tr><th>worker</th><th>connection</th><th>mid</th><th>queued</th></tr></thead>
+            <tbody>
+              ${queues.map((q) => html`<tr data-conn=${`${q.worker}:${q.conn}`}>
+                <td>${q.worker}</td><td class="num">${q.conn}</td><td class="num">${q.mid}</td><td class="num">${fmtBytes(q.bytes)}</td>
+              </tr>`)}
+            </tbody>
+          </table>`}
+      <p class="muted">A connection's outbound queue is its socket buffer plus the pushes held for it; past
+      <code>push.writeQueueBytes</code> its slow-consumer policy applies (close, or drop the oldest).</p>
     </section>
     <section class="card">
       <h3>Limit refusals</h3>

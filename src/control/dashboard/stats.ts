@@ -7,6 +7,7 @@
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import v8 from 'node:v8';
+import { latencyQuantileUs, latencySince, sumLatency, type LatencyCounts } from '../../latency-histogram.js';
 import type { WorkerStatus } from '../../worker-status.js';
 import type { PushTotals } from '../metrics.js';
 
@@ -45,11 +46,27 @@ export interface Snapshot {
   slow: { closed: number; gaps: number; dropped: number };
   refusals: Readonly<Record<string, number>>;
   /**
-   * Push-to-write latency p50/p99: null, as no counter exists yet. It needs a per-worker histogram
-   * in actors/deliverer.ts (push record's arrival at the worker → socket write) published through
-   * status words; the page shows a placeholder saying so.
+   * Push-to-write latency (a push record's arrival at its worker → the socket write) of the pushes
+   * written since the previous snapshot, from the workers' histograms (src/latency-histogram.ts);
+   * null in a stream's first snapshot. p50/p99 are null when no push was written.
    */
-  latency: null;
+  latency: LatencySummary | null;
+}
+
+export interface LatencyQuantiles {
+  p50Ms: number | null;
+  p99Ms: number | null;
+  /** Pushes written in the interval. */
+  count: number;
+}
+
+export interface LatencySummary extends LatencyQuantiles {
+  workers: Array<LatencyQuantiles & { id: number }>;
+}
+
+function quantiles(h: LatencyCounts): LatencyQuantiles {
+  const ms = (us: number | null): number | null => (us === null ? null : Math.round(us) / 1000);
+  return { p50Ms: ms(latencyQuantileUs(h, 0.5)), p99Ms: ms(latencyQuantileUs(h, 0.99)), count: h.buckets.reduce((a, b) => a + b, 0) };
 }
 
 /** The same rule as GET /health (src/control/http.ts). */
@@ -66,6 +83,7 @@ interface Previous {
   deliveries: number;
   bytesOut: number;
   refusals: Readonly<Record<string, number>>;
+  latency: LatencyCounts[];
 }
 
 /** 100 ms, as the /metrics monitor (src/control/metrics.ts): fine enough for a 1 s chart, ten wake-ups a second. */
@@ -110,6 +128,7 @@ export class StatsSampler {
     }
     const prev = this.prev;
     const rates = prev === null || now <= prev.t ? null : this.rates(prev, now, workers, totals, refusals);
+    const latency = prev === null || now <= prev.t ? null : this.latency(prev, workers);
     this.prev = {
       t: now,
       accepted: workers.map((w) => w.accepted),
@@ -118,6 +137,7 @@ export class StatsSampler {
       deliveries: totals.deliveries,
       bytesOut: totals.bytesOut,
       refusals,
+      latency: workers.map((w) => w.pushWriteLatency),
     };
     return {
       t: now,
@@ -130,8 +150,14 @@ export class StatsSampler {
       workers,
       slow,
       refusals,
-      latency: null,
+      latency,
     };
+  }
+
+  /** The latency of the pushes written since the previous snapshot, per worker and over all. */
+  private latency(prev: Previous, workers: readonly WorkerStatus[]): LatencySummary {
+    const since = workers.map((w, i) => latencySince(w.pushWriteLatency, prev.latency[i]));
+    return { ...quantiles(sumLatency(since)), workers: since.map((h, i) => ({ id: workers[i]!.id, ...quantiles(h) })) };
   }
 
   private rates(prev: Previous, now: number, workers: readonly WorkerStatus[], totals: Readonly<PushTotals>, refusals: Readonly<Record<string, number>>): Rates {
