@@ -45,6 +45,9 @@ import { requestOrigin } from '../src/request-table.js';
 import type { WorkerContext } from './context.js';
 import type { RegistryMember, Rooms } from './registry.js';
 
+/** The request id of a push nobody waits for (a decoded u32 id is never negative). */
+const NO_REPLY = -1;
+
 /** After a flush that took F ms, pushes merge for this many times F more (adaptive merging). */
 export const HOLD_FACTOR = 4;
 /** The longest adaptive merging holds a push back, however long the last flush took. */
@@ -182,6 +185,24 @@ export class Deliverer implements Actor {
     }
   }
 
+  /**
+   * A room push (room) or a push to all (null) from another box (actors/cluster-member.ts): queued and
+   * merged exactly as a PushRoom/PushAll record is, with no answer (nobody waits across boxes).
+   */
+  fanout(room: string | null, op: number, body: Uint8Array): void {
+    if (room !== null) this.enqueue(`r:${room}`, room, op, body, NO_REPLY, this.clock());
+    else this.enqueue(`a:${op}`, null, op, body, NO_REPLY, this.clock());
+  }
+
+  /** A push by key or mid from another box: written now to these connections, framed once (as a Deliver record). */
+  deliverTo(op: number, conns: readonly RegistryMember[], body: Uint8Array): number {
+    const frames = new PushFrames([{ op, body }]);
+    const policy = this.policies.global;
+    let n = 0;
+    for (const conn of conns) if (conn.open && this.write(conn, frames, policy)) n++;
+    return n;
+  }
+
   private enqueue(key: string, room: string | null, op: number, body: Uint8Array, req: number, arrived: number): void {
     let batch = this.pending.get(key);
     if (batch === undefined) {
@@ -264,6 +285,6 @@ export class Deliverer implements Actor {
       const written = this.clock();
       for (const at of batch.arrived) this.latency.record((written - at) * 1000);
     }
-    for (const req of batch.reqs) this.reply(MessageKind.PushReply, req, n);
+    for (const req of batch.reqs) if (req !== NO_REPLY) this.reply(MessageKind.PushReply, req, n);
   }
 }

@@ -42,6 +42,17 @@ export interface RegistryMember extends Session, Admission {
   onRecord(kind: number, buf: Uint8Array, off: number, len: number): void;
 }
 
+/**
+ * What a cluster member (actors/cluster-member.ts) is told by the registry: connections opened and
+ * gone, rooms that got their first member on this worker or lost their last. Null on one box.
+ */
+export interface ClusterHook {
+  opened(conn: RegistryMember): void;
+  released(conn: RegistryMember): void;
+  roomCreated(room: string): void;
+  roomEmptied(room: string): void;
+}
+
 export class Bucket<C> {
   readonly byKey = new Map<string, C>();
 }
@@ -148,6 +159,8 @@ export class Registry {
   accepting = true;
   /** Called when the last connection has gone (the drain waits for it). */
   onEmpty: (() => void) | null = null;
+  /** Cluster mode only (docs/cluster.md): told of connections and rooms; null on one box. */
+  cluster: ClusterHook | null = null;
   private nextId = 1;
   private readonly opts: RegistryOptions;
   private readonly system: ActorSystem;
@@ -209,16 +222,24 @@ export class Registry {
     const flags = kickPlatforms(this.opts.multiLogin, conn.platform) ? FLAG_KICK_SAME_PLATFORM : 0;
     this.registerRoute(conn, flags);
     this.registerKey(conn, 0);
+    this.cluster?.opened(conn);
   }
 
   joinRoom(conn: RegistryMember, room: string): void {
+    const before = this.cluster !== null ? this.rooms.localCount(room) : 1;
     this.rooms.join(room, conn);
+    if (before === 0) this.cluster!.roomCreated(room);
     this.roomsChanged();
   }
 
   leaveRoom(conn: RegistryMember, room: string): void {
-    this.rooms.leave(room, conn);
+    this.leaveOne(room, conn);
     this.roomsChanged();
+  }
+
+  private leaveOne(room: string, conn: RegistryMember): void {
+    this.rooms.leave(room, conn);
+    if (this.cluster !== null && this.rooms.localCount(room) === 0) this.cluster.roomEmptied(room);
   }
 
   private roomsChanged(): void {
@@ -244,11 +265,12 @@ export class Registry {
     const left = (this.ips.get(ip) ?? 1) - 1;
     if (left <= 0) this.ips.delete(ip);
     else this.ips.set(ip, left);
-    for (const room of conn.rooms) this.rooms.leave(room, conn);
+    for (const room of conn.rooms) this.leaveOne(room, conn);
     if (conn.rooms.size > 0) this.roomsChanged();
     this.byKey.delete(conn.key, conn);
     if (conn.registered) {
       conn.registered = false;
+      this.cluster?.released(conn);
       this.sendToShard(conn.mid, MessageKind.RouterUnregister, encodeUnregister(conn.mid, this.opts.index, conn.id, conn.key));
       this.sendToKeyShard(conn.key, MessageKind.KeyUnregister, encodeKey(this.opts.index, conn.id, conn.key));
     }

@@ -69,6 +69,10 @@ const scenarios: Record<string, Scenario> = {
     description: 'the client SDK: 5,000 @ringcast/client connections in one process receiving room pushes: CPU per push, memory per connection vs bare ws clients',
     load: () => import('./sdk.js'),
   },
+  cluster: {
+    description: '3 boxes + Redis vs one box under the same load: unicast and room push latency p50/p99, server CPU per delivery, the hop through Redis in µs and Redis commands per push',
+    load: () => import('./cluster.js'),
+  },
   codec: {
     description: 'goim codec CPU: encode/decode ns per packet; fan-out framing per-client vs frame-once (PushFrames), no sockets',
     load: () => import('./codec.js'),

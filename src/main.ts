@@ -9,6 +9,9 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { loadConfig, resolvedWorkers, tlsEnabled, type Config } from './config/index.js';
+import { clusterEnabled } from './config/derived.js';
+import type { ClusterBox } from './cluster/box.js';
+import type { Logger } from './logger.js';
 import { StartupError } from './errors.js';
 import * as Comlink from 'comlink';
 import { nodeEndpoint } from './comlink-node.js';
@@ -76,6 +79,58 @@ async function step<T>(run: () => T | Promise<T>, describe: (err: NodeJS.ErrnoEx
     if (err instanceof StartupError) throw err;
     throw new StartupError(describe(err as NodeJS.ErrnoException));
   }
+}
+
+/**
+ * Cluster mode: the acceptor's engine and its part (src/cluster/box.ts): connect, take the lease
+ * (StartupError naming cluster.nodeId when a live box holds it), and the count round's source, read
+ * from the workers over comlink.
+ */
+async function startCluster(config: Config, supervisor: Supervisor, log: Logger, ports: { host: string; tcp: number; ws: number; control: number }): Promise<ClusterBox> {
+  const [{ createEngine }, { engineOptions }, { ClusterBox }] = await Promise.all([import('./cluster/redis-engine.js'), import('./cluster/options.js'), import('./cluster/box.js')]);
+  const engine = createEngine(engineOptions(config, 'acceptor'), (err) => log.debug({ err }, 'cluster engine error'));
+  const admins = (): Array<[number, NonNullable<ReturnType<Supervisor['admin']>>]> =>
+    supervisor.liveWorkers().flatMap((w) => {
+      const a = supervisor.admin(w);
+      return a === null ? [] : [[w, a] as [number, NonNullable<ReturnType<Supervisor['admin']>>]];
+    });
+  const box = new ClusterBox(
+    engine,
+    config.cluster.leaseMs,
+    config.cluster.countIntervalMs,
+    {
+      async counts() {
+        let connections = 0;
+        const ips = new Set<string>();
+        const rooms = new Map<string, number>();
+        for (const [, a] of admins()) {
+          const [c, ipList, rc] = await Promise.all([a.connectionCount(), a.ips(), a.roomCounts()]);
+          connections += c;
+          for (const ip of ipList) ips.add(ip);
+          for (const [room, k] of Object.entries(rc)) rooms.set(room, (rooms.get(room) ?? 0) + k);
+        }
+        return { connections, ips: ips.size, rooms };
+      },
+      async setRoomTotals(totals) {
+        await Promise.all(admins().map(([, a]) => a.setRoomTotals(totals)));
+      },
+      resyncWorkers() {
+        for (const [, a] of admins()) void a.clusterResync();
+      },
+      async workerStats() {
+        const out = await Promise.all(admins().map(async ([w, a]) => ({ worker: w, stats: await a.clusterStats() })));
+        return out.flatMap((o) => (o.stats === null ? [] : [{ worker: o.worker, ...o.stats }]));
+      },
+    },
+    log,
+  );
+  const { host, tcp, ws, control } = ports;
+  const addrs: Record<string, string> = { host, control: `${host}:${control}` };
+  if (tcp > 0) addrs.tcp = `${host}:${tcp}`;
+  if (ws > 0) addrs.ws = `${host}:${ws}`;
+  await box.start({ addrs, weight: 1 });
+  supervisor.localRoomCounts = false;
+  return box;
 }
 
 async function main(): Promise<void> {
@@ -153,6 +208,14 @@ async function main(): Promise<void> {
   const listening = (name: string): number => fds.listeners.find((l) => l.name === name)?.port ?? 0;
   const n = config.nodes;
   const addrs = [...n.addrs];
+  // Cluster mode (docs/cluster.md): the lease of this box's id is taken before any worker starts; a
+  // live box with the same id stops start-up here. Nothing of it is loaded on one box.
+  const cluster = clusterEnabled(config) ? await startCluster(config, supervisor, log, {
+    host: addrs[0] ?? (config.tcp.host === '0.0.0.0' ? '127.0.0.1' : config.tcp.host),
+    tcp: listening('tcp'),
+    ws: listening('ws'),
+    control: controlPort,
+  }) : null;
   // Set at SIGTERM/SIGINT: the control port stays up through the drain and says so.
   let stopping = false;
   const counters = createControlCounters(workers);
@@ -171,7 +234,11 @@ async function main(): Promise<void> {
       limitRefusals: () => supervisor.limits.refusals(),
       pushesInFlight: () => supervisor.process.pushes.count(),
       controlTotals: () => controlTotals(counters, workers),
+      ...(cluster !== null
+        ? { cluster: () => ({ up: cluster.up(), probeMs: cluster.engine.stats().lastProbeMs, errors: cluster.errors(), liveBoxes: cluster.liveNodes().length, countsAgeMs: cluster.health().countsAgeMs }) }
+        : {}),
     },
+    ...(cluster !== null ? { cluster: async () => cluster.health() } : {}),
   });
   // A dead worker's dashboard streams died with it: the acceptor stops sampling for it.
   supervisor.onWorkerDeath = (worker) => acceptorControl.workerGone(worker);
@@ -198,6 +265,7 @@ async function main(): Promise<void> {
       ),
   };
   await step(() => supervisor.start());
+  cluster?.startCounts();
 
   // Signal handlers before the ready lines: whoever waits for those lines may signal at once.
   // Ctrl-C under `npm start` delivers SIGINT twice: the terminal signals the whole process group and
@@ -222,6 +290,8 @@ async function main(): Promise<void> {
     // Listeners close, clients are told to reconnect elsewhere, queues flush; the control port
     // stays up meanwhile (it reports draining and lists no node), and closes last.
     const { forced } = await supervisor.stop(config.shutdown.graceMs);
+    // The lease is given back: a box started with this id may start at once.
+    await cluster?.stop();
     acceptorControl.close();
     imRequests.close();
     log.info({ ms: Date.now() - t0, forced }, 'stopped');

@@ -180,6 +180,19 @@ export type WorkerEvent = { type: 'ready'; index: number; threadId: number };
 export type CrashMode = 'throw' | 'exit' | 'oom';
 
 /** Admin calls the acceptor makes on a worker (comlink). Control plane only, never the hot path. */
+/** A worker's cluster engine as /health and /metrics show it (docs/cluster.md). */
+export interface ClusterWorkerStats {
+  state: 'connecting' | 'up' | 'down' | 'stale';
+  lastProbeMs: number | null;
+  errors: number;
+  commands: number;
+  published: number;
+  received: number;
+  rooms: number;
+  /** Directory writes that failed while the engine was away (made again by the resync). */
+  directoryFailures: number;
+}
+
 export interface WorkerAdmin {
   /** Stops accepting, takes every record in the mailbox and writes pending push batches (shutdown, step 1). */
   quiesce(): Promise<number>;
@@ -214,4 +227,8 @@ export interface WorkerAdmin {
   debugBlock(ms: number): void;
   /** Test only: this worker's heap (after a full GC when `gc`), event-loop resources, timer-wheel entries and connections. */
   debugMemory(gc: boolean): ThreadMemory & { timerEntries: number; connections: number };
+  /** Cluster mode: register every connection of this worker in the directory again (the box's lease was taken again). */
+  clusterResync(): void;
+  /** Cluster mode: this worker's engine (null on one box). */
+  clusterStats(): ClusterWorkerStats | null;
 }

@@ -127,7 +127,7 @@ export class Supervisor {
     this.probeTimer = setInterval(() => this.probe(), this.config.supervisor.probeIntervalMs);
     this.probeTimer.unref();
     this.countTimer = setInterval(() => {
-      if (!this.stopping) void this.roomCounts.run();
+      if (!this.stopping && this.localRoomCounts) void this.roomCounts.run();
     }, this.config.rooms.countIntervalMs);
     this.countTimer.unref();
   }
@@ -282,6 +282,9 @@ export class Supervisor {
       }
     }
   }
+
+  /** False in cluster mode: the cluster's count round hands the workers cluster-wide totals instead (src/cluster/box.ts). */
+  localRoomCounts = true;
 
   admin(index: number): Comlink.Remote<WorkerAdmin> | null {
     return this.slots[index]?.admin ?? null;

@@ -9,7 +9,7 @@ import type { Actor } from './actor-system.js';
 import { Disconnect } from './errors.js';
 import v8 from 'node:v8';
 import { ST_HEAP_KB, ST_LOOP_LAG_MS, ST_STATE, WorkerState } from './layout.js';
-import { MessageKind, type CrashMode, type WorkerAdmin } from './messages.js';
+import { MessageKind, type ClusterWorkerStats, type CrashMode, type WorkerAdmin } from './messages.js';
 import { flushWakes } from './ring/ring.js';
 import { threadMemory, type ThreadMemory } from './thread-memory.js';
 import type { WorkerContext } from '../actors/context.js';
@@ -32,9 +32,20 @@ export class WorkerAdminSurface implements WorkerAdmin {
   private readonly ctx: WorkerContext;
   private readonly parts: AdminParts;
 
+  /** Cluster mode: the worker's cluster member (set by the runtime once its engine is built). */
+  cluster: { resync(): void; stats(): ClusterWorkerStats } | null = null;
+
   constructor(ctx: WorkerContext, parts: AdminParts) {
     this.ctx = ctx;
     this.parts = parts;
+  }
+
+  clusterResync(): void {
+    this.cluster?.resync();
+  }
+
+  clusterStats(): ClusterWorkerStats | null {
+    return this.cluster?.stats() ?? null;
   }
 
   async quiesce(): Promise<number> {

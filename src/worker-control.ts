@@ -16,6 +16,8 @@ import { Disconnect } from './errors.js';
 import { shardOfKey } from './hash.js';
 import { SharedControlCounters } from './control/counters.js';
 import type { ImService } from './im/service.js';
+import type { LiveNodesSource } from './control/goim-api.js';
+import type { PushService } from './push/types.js';
 import { SystemActorId, type AcceptorControl, type WorkerInit } from './messages.js';
 import { ProcessWords } from './process-words.js';
 import type { WorkerAdminSurface } from './worker-admin.js';
@@ -39,6 +41,9 @@ export class WorkerControl {
   private readonly ctx: WorkerContext;
   private readonly init: WorkerInit;
   private readonly im: ImService;
+  /** Cluster mode (set by the runtime before listen): the push service that reaches every box, and the live boxes. */
+  clusterPush: PushService | null = null;
+  liveNodes: LiveNodesSource | null = null;
 
   constructor(ctx: WorkerContext, init: WorkerInit, parts: ControlParts, admin: () => WorkerAdminSurface) {
     this.ctx = ctx;
@@ -87,7 +92,8 @@ export class WorkerControl {
     const server = createControlServer({
       testCommands: config.debug.testCommands,
       log: this.ctx.log,
-      push: this.dispatcher,
+      push: this.clusterPush ?? this.dispatcher,
+      liveNodes: this.liveNodes ?? undefined,
       im: this.im,
       token: c.token,
       maxBodyBytes: c.maxBodyBytes,

@@ -11,6 +11,7 @@ import type net from 'node:net';
 import { ActorKind, ActorSystem } from './actor-system.js';
 import { createAuthenticator } from './auth/index.js';
 import { servePagesEnabled } from './config/index.js';
+import { clusterEnabled } from './config/derived.js';
 import { ST_ROUTER_ENTRIES, ST_STATE, WorkerState } from './layout.js';
 import { SharedLimits } from './limits.js';
 import type { Logger } from './logger.js';
@@ -58,6 +59,9 @@ export class WorkerRuntime {
   private readonly servers: Array<net.Server | http.Server> = [];
   /** Cluster mode: Redis (again) reachable, the shard re-reads what notices it may have missed. */
   private imUp: () => void = () => undefined;
+  private readonly deliverer: Deliverer;
+  /** Closed at the end of a drain (the cluster engine joins them in cluster mode). */
+  private readonly closeAtDrain: Array<{ close(): void }>;
 
   constructor(init: WorkerInit, log: Logger) {
     this.init = init;
@@ -134,7 +138,7 @@ export class WorkerRuntime {
       replyEmpty: (req) => system.send(requestOrigin(req), ActorKind.System, SystemActorId.PushDispatcher, MessageKind.PushReply, encodeReply(req, 0)),
     });
     const push = config.push;
-    const deliverer = new Deliverer(ctx, { windowMs: push.batchWindowMs, maxBytes: push.batchMaxBytes, writeQueueBytes: push.writeQueueBytes }, new SlowConsumerPolicies(push.slowConsumerPolicy, push.roomPolicies));
+    const deliverer = (this.deliverer = new Deliverer(ctx, { windowMs: push.batchWindowMs, maxBytes: push.batchMaxBytes, writeQueueBytes: push.writeQueueBytes }, new SlowConsumerPolicies(push.slowConsumerPolicy, push.roomPolicies)));
     let imShard: ImShard | RedisImShard;
     if (imStores.kind === 'lmdb') imShard = new ImShard(ctx, imStores.store, router, config.im);
     else {
@@ -169,7 +173,12 @@ export class WorkerRuntime {
       { keys, router, im: (process) => new ImService(imStores.store, new BoundedSender(imRequests, process.sends, config.push.maxInFlight), config.im, broadcast) },
       () => this.admin,
     );
-    this.admin = new WorkerAdminSurface(ctx, { router, deliverer, servers: this.servers, timerTickMs: config.protocol.timerTickMs, closeAtDrain: [upstream, imRequests, this.control, ...(imStores.kind === 'redis' ? [{ close: () => void imStores.store.close() }] : [])] });
+    this.closeAtDrain = [upstream, imRequests, this.control, ...(imStores.kind === 'redis' ? [{ close: () => void imStores.store.close() }] : [])];
+    this.admin = new WorkerAdminSurface(ctx, { router, deliverer, servers: this.servers, timerTickMs: config.protocol.timerTickMs, closeAtDrain: this.closeAtDrain });
+  }
+
+  private startCluster(): Promise<void> {
+    return buildCluster({ ctx: this.ctx, deliverer: this.deliverer, control: this.control, admin: this.admin, closeAtDrain: this.closeAtDrain }, this.init.config);
   }
 
   async start(): Promise<void> {
@@ -188,6 +197,8 @@ export class WorkerRuntime {
     if (fds.mars !== undefined) this.servers.push(await listenMars(fds.mars, maxBody, accept));
     if (fds.tcps !== undefined && secure !== undefined) this.servers.push(await listenTcp(fds.tcps, maxBody, accept, secure));
     if (fds.wss !== undefined && secure !== undefined) this.servers.push(await listenWs(fds.wss, { ...wsOpts, secure }, accept));
+    // Cluster mode: this worker's engine, before the listeners, so that the first connection is registered.
+    if (clusterEnabled(config)) await this.startCluster();
     // The control port stays up through a drain (it reports it): not among the servers a drain closes.
     const control = fds.control !== undefined ? await this.control.listen(fds.control, this.admin) : null;
     // An accept can fail (EMFILE: out of descriptors); without a listener that would kill the worker.
@@ -203,6 +214,44 @@ export class WorkerRuntime {
     control?.on('error', onListenerError);
     status.store(ST_STATE, WorkerState.Ready);
   }
+}
+
+/**
+ * Cluster mode (docs/cluster.md): this worker's own engine connections, its cluster member (directory,
+ * rooms, what other boxes send), and the push service that reaches every box for its control port.
+ * Loaded only in cluster mode: on one box no Redis code is imported.
+ */
+async function buildCluster(rt: { ctx: WorkerContext; deliverer: Deliverer; control: WorkerControl; admin: WorkerAdminSurface; closeAtDrain: Array<{ close(): void }> }, config: WorkerInit['config']): Promise<void> {
+  const [{ createEngine }, { engineOptions }, { ClusterPushService }, { ClusterMember }] = await Promise.all([
+    import('./cluster/redis-engine.js'),
+    import('./cluster/options.js'),
+    import('./cluster/push.js'),
+    import('../actors/cluster-member.js'),
+  ]);
+  const { index, registry, log } = rt.ctx;
+  const engine = createEngine(engineOptions(config, `worker-${index}`), (err) => log.debug({ err }, 'cluster engine error'));
+  const member = new ClusterMember(engine, {
+    index,
+    byKey: registry.byKey,
+    connections: () => [...registry.byId.values()].filter((c) => c.registered),
+    roomMembers: (room) => registry.rooms.byId.get(room)?.members,
+    deliver: (op, conns, body) => void rt.deliverer.deliverTo(op, conns, body),
+    fanout: (room, op, body) => rt.deliverer.fanout(room, op, body),
+    multiLogin: config.multiLogin,
+    log,
+  });
+  registry.cluster = member;
+  rt.admin.cluster = member;
+  rt.control.clusterPush = new ClusterPushService(rt.control.dispatcher, engine);
+  rt.control.liveNodes = async () => (await engine.liveNodes()).map((n) => ({ node_id: n.nodeId, addrs: n.addrs, weight: n.weight }));
+  rt.closeAtDrain.push({ close: () => void engine.close() });
+  try {
+    await engine.connect();
+  } catch (err) {
+    // The acceptor reached Redis a moment ago; the engine goes on reconnecting and subscribes then.
+    log.warn({ err }, 'cluster engine not reachable at start: cross-box pushes refused until it is');
+  }
+  await member.start();
 }
 
 /** upstream.services (parsed at load) with each service's timeout. */

@@ -7,6 +7,7 @@
  */
 import { StartupError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { ClusterWorkerStats } from '../messages.js';
 import type { BoxCounts, ClusterEngine, EngineStats, LiveNode, NodeAdvert } from './engine.js';
 
 /** What the round reads of this box and hands back (the supervisor's workers, over comlink). */
@@ -15,6 +16,8 @@ export interface BoxCountSource {
   setRoomTotals(totals: Record<string, number>): Promise<void>;
   /** The workers must register their connections again (the lease was taken again after running out). */
   resyncWorkers(): void;
+  /** Each running worker's engine, for /health and /metrics. */
+  workerStats(): Promise<Array<ClusterWorkerStats & { worker: number }>>;
 }
 
 export interface ClusterHealth {
@@ -25,6 +28,8 @@ export interface ClusterHealth {
   /** Age of the oldest count in the last sum (ms). */
   readonly countsAgeMs: number;
   readonly countErrors: number;
+  /** Each worker's own engine (each has its connections to Redis). */
+  readonly workers: ReadonlyArray<ClusterWorkerStats & { worker: number }>;
 }
 
 export class ClusterBox {
@@ -32,6 +37,7 @@ export class ClusterBox {
   private running = false;
   private live: LiveNode[] = [];
   private countsAgeMs = 0;
+  private workers: Array<ClusterWorkerStats & { worker: number }> = [];
   countErrors = 0;
 
   constructor(
@@ -78,6 +84,7 @@ export class ClusterBox {
     if (this.running) return;
     this.running = true;
     try {
+      this.workers = await this.source.workerStats();
       const counts = await this.source.counts();
       await this.engine.publishCounts(counts);
       const [sum, live] = await Promise.all([this.engine.readCounts([...counts.rooms.keys()]), this.engine.liveNodes()]);
@@ -100,12 +107,22 @@ export class ClusterBox {
     const now = Date.now();
     return {
       nodeId: this.engine.nodeId,
-      engine: this.engine.stats(),
+      engine: { ...this.engine.stats(), state: this.up() ? 'up' : this.engine.state === 'up' ? (this.workers.find((w) => w.state !== 'up')?.state ?? 'up') : this.engine.state },
       leaseMs: this.leaseMs,
       boxes: this.live.map((n) => ({ nodeId: n.nodeId, leaseLeftMs: Math.max(0, n.leaseUntil - now), addrs: n.addrs })),
       countsAgeMs: this.countsAgeMs,
       countErrors: this.countErrors,
+      workers: this.workers,
     };
+  }
+
+  /** Up only when the acceptor's engine and every worker's are (each has its own connections). */
+  up(): boolean {
+    return this.engine.state === 'up' && this.workers.every((w) => w.state === 'up');
+  }
+
+  errors(): number {
+    return this.engine.stats().errors + this.workers.reduce((n, w) => n + w.errors, 0);
   }
 
   async stop(): Promise<void> {

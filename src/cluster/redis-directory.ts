@@ -58,6 +58,9 @@ redis.call('DEL', p .. ':counts:{n:' .. id .. '}', p .. ':rooms:{n:' .. id .. '}
 return #members
 `);
 
+/** Commands per pipelined lookup write (and per deadline). */
+const LOOKUP_CHUNK = 2000;
+
 function text(v: unknown): string {
   return Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
 }
@@ -124,36 +127,41 @@ export class RedisDirectory {
     });
   }
 
-  lookupMids(mids: readonly number[]): Promise<LookupResult> {
-    return this.link.call(async () => {
-      const c = this.link.cmd;
-      const replies = await Promise.all(mids.map((m) => c.sendCommand(['HGETALL', this.names.user(m)])));
-      const groups = new Grouper(this.lease);
+  /**
+   * Lookups go in chunks of LOOKUP_CHUNK commands, each one pipelined write with its own deadline: a
+   * batch of 100,000 targets is many round trips of a few ms each, never one call past the deadline.
+   */
+  async lookupMids(mids: readonly number[]): Promise<LookupResult> {
+    const groups = new Grouper(this.lease);
+    const c = this.link.cmd;
+    for (let at = 0; at < mids.length; at += LOOKUP_CHUNK) {
+      const chunk = mids.slice(at, at + LOOKUP_CHUNK);
+      const replies = await this.link.call(() => Promise.all(chunk.map((m) => c.sendCommand(['HGETALL', this.names.user(m)]))));
       for (const r of replies) {
         const flat = (r as unknown as unknown[]) ?? [];
         for (let i = 0; i < flat.length; i += 2) {
-          const key = text(flat[i]);
-          const h = holding(key, text(flat[i + 1]));
+          const h = holding(text(flat[i]), text(flat[i + 1]));
           if (h) groups.add(h);
         }
       }
-      return groups.result();
-    });
+    }
+    return groups.result();
   }
 
-  lookupKeys(keys: readonly string[]): Promise<LookupResult> {
-    return this.link.call(async () => {
-      const c = this.link.cmd;
-      const replies = await Promise.all(keys.map((k) => c.sendCommand(['GET', this.names.key(k)])));
-      const groups = new Grouper(this.lease);
-      for (let i = 0; i < keys.length; i++) {
+  async lookupKeys(keys: readonly string[]): Promise<LookupResult> {
+    const groups = new Grouper(this.lease);
+    const c = this.link.cmd;
+    for (let at = 0; at < keys.length; at += LOOKUP_CHUNK) {
+      const chunk = keys.slice(at, at + LOOKUP_CHUNK);
+      const replies = await this.link.call(() => Promise.all(chunk.map((k) => c.sendCommand(['GET', this.names.key(k)]))));
+      for (let i = 0; i < chunk.length; i++) {
         const r = replies[i];
         if (r == null) continue;
-        const h = holding(keys[i]!, text(r));
+        const h = holding(chunk[i]!, text(r));
         if (h) groups.add(h);
       }
-      return groups.result();
-    });
+    }
+    return groups.result();
   }
 
   /** Remove a dead box's entries (or, with force, this box's own leftovers); returns how many. */

@@ -82,8 +82,14 @@ export class RedisLease {
   private advert: NodeAdvert | null = null;
   private timer: NodeJS.Timeout | null = null;
   private renewing = false;
-  /** The live boxes as last listed (workers' lookups filter on it), refreshed every leaseMs/3. */
+  /** The live boxes as last listed, refreshed every leaseMs/3. */
   private live = new Set<string>();
+  /**
+   * Boxes seen live once and absent from a later list: their lease ran out. Lookups skip only these.
+   * A box never listed yet (it started a moment ago) counts as live: wrongly live costs a publish that
+   * reaches nobody (Redis says 0 receivers and nothing is counted), wrongly dead would lose pushes.
+   */
+  private readonly gone = new Set<string>();
   private liveTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -108,7 +114,6 @@ export class RedisLease {
         `cluster.nodeId ${JSON.stringify(id)} is held by a live box (its lease runs ${Number(r[1])} ms more): give this box another cluster.nodeId (RINGCAST_CLUSTER_NODE_ID), or stop the other one`,
       );
     }
-    this.live.add(id);
     const every = Math.max(50, Math.floor(this.link.opts.leaseMs / 3));
     this.timer = setInterval(() => void this.renew(), every);
     this.timer.unref();
@@ -160,7 +165,10 @@ export class RedisLease {
       }
       out.push({ nodeId: str(flat[i]), leaseUntil: Number(str(flat[i + 1])), addrs: advert.addrs ?? {}, weight: advert.weight ?? 1, meta: advert.meta });
     }
-    this.live = new Set(out.map((n) => n.nodeId));
+    const now = new Set(out.map((n) => n.nodeId));
+    for (const id of this.live) if (!now.has(id)) this.gone.add(id);
+    for (const id of now) this.gone.delete(id);
+    this.live = now;
     return out;
   }
 
@@ -177,7 +185,7 @@ export class RedisLease {
   }
 
   isLive(nodeId: string): boolean {
-    return nodeId === this.link.opts.nodeId || this.live.has(nodeId);
+    return nodeId === this.link.opts.nodeId || !this.gone.has(nodeId);
   }
 
   stop(): void {

@@ -23,6 +23,8 @@ export interface AcceptorRouteOptions {
   draining: () => boolean;
   /** Starts the graceful drain (POST /admin/drain); null = that route answers 503. */
   drain: (() => void) | null;
+  /** Cluster mode: the /health section of the cluster (docs/cluster.md); absent on one box. */
+  cluster?: () => Promise<{ readonly engine: { readonly state: string } }>;
 }
 
 /** /health, /metrics and /admin/drain by path, and the /debug route (every path under /debug/). */
@@ -33,13 +35,17 @@ export function acceptorRoutes(opts: AcceptorRouteOptions): { byPath: Array<[str
     const workers = supervisor.statuses();
     const ready = workers.filter((w) => w.state === 'ready' && !w.stalled).length;
     // Draining answers 503 so that load balancers stop sending clients here.
-    const status = draining() ? 'draining' : ready === workers.length ? 'ok' : ready > 0 ? 'degraded' : 'down';
+    const cluster = opts.cluster !== undefined ? await opts.cluster() : undefined;
+    // A box whose cluster engine is not up still serves its own clients: degraded, not down.
+    const clusterUp = cluster === undefined || cluster.engine.state === 'up';
+    const status = draining() ? 'draining' : ready === workers.length && clusterUp ? 'ok' : ready > 0 ? 'degraded' : 'down';
     const body = {
       status,
       uptimeSec: Math.round((Date.now() - opts.startedAt) / 1000),
       workers,
       listeners: opts.listeners,
       connections: workers.reduce((n, w) => n + w.connections, 0),
+      ...(cluster !== undefined ? { cluster } : {}),
     };
     return new RawReply(ready > 0 && status !== 'draining' ? 200 : 503, JSON_TYPE, JSON.stringify(body));
   }

@@ -67,6 +67,8 @@ export interface ApiContext {
   batchMaxTargets: number;
   log: Logger;
   nodes: NodesReplies;
+  /** Cluster mode: the live boxes (null on one box). */
+  liveNodes: LiveNodesSource | null;
   /** True once the server is shutting down: it stops advertising itself in /goim/nodes. */
   draining(): boolean;
 }
@@ -193,6 +195,14 @@ export interface NodesWeighted {
   backoff: { max_delay: number; base_delay: number; factor: number; jitter: number };
 }
 
+/** A live box as /goim/nodes/weighted lists it in cluster mode: its id and advertised addresses (host, tcp, ws, wss). */
+export interface LiveNodeInfo {
+  node_id: string;
+  addrs: Readonly<Record<string, string>>;
+  weight: number;
+}
+export type LiveNodesSource = () => Promise<LiveNodeInfo[]>;
+
 export interface NodesReplies {
   web: NodesWeighted;
   other: NodesWeighted;
@@ -286,9 +296,20 @@ async function onlineTotal(ctx: ApiContext): Promise<unknown> {
 }
 
 async function nodesWeighted(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
-  const reply = first(req.apiQuery, 'platform') === 'web' ? ctx.nodes.web : ctx.nodes.other;
+  const web = first(req.apiQuery, 'platform') === 'web';
+  const reply = web ? ctx.nodes.web : ctx.nodes.other;
   // A draining node sends clients elsewhere: it lists no node (itself included) any more.
-  return ctx.draining() ? { ...reply, nodes: [] } : reply;
+  if (ctx.draining()) return { ...reply, nodes: [] };
+  if (ctx.liveNodes === null) return reply;
+  // Cluster mode: every live box. `nodes` keeps goim's shape (hosts; the ports are the fields
+  // beside it), `ringcast_nodes` has each box's own addresses, for boxes that differ in ports.
+  const live = await ctx.liveNodes();
+  const hosts: string[] = [];
+  for (const n of live) {
+    const h = (web && ctx.nodes.web.domain !== '' ? ctx.nodes.web.domain : n.addrs.host) ?? '';
+    if (h !== '' && !hosts.includes(h)) hosts.push(h);
+  }
+  return { ...reply, nodes: hosts.length > 0 ? hosts : reply.nodes, ringcast_nodes: live };
 }
 
 async function nodesInstances(ctx: ApiContext): Promise<unknown> {

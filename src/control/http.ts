@@ -48,6 +48,7 @@ import {
   GOIM_ROUTES,
   RawReply,
   nodesReplies,
+  type LiveNodesSource,
   type ApiContext,
   type ApiRequest,
   type ApiRoute,
@@ -79,6 +80,8 @@ export interface ControlOptions {
   batchMaxTargets?: number;
   /** What /goim/nodes/* report. Default: goim's defaults (DEFAULT_NODES). */
   nodes?: NodesOptions;
+  /** Cluster mode: the live boxes, which /goim/nodes/weighted lists (docs/cluster.md). */
+  liveNodes?: LiveNodesSource;
   /** Per-worker figures for /metrics. Default: the supervisor's statuses and shared limit counters. */
   metrics?: MetricsSource;
   /** Requests per second over the whole port (GET /health exempt); past it 429. 0/absent = no limit. */
@@ -383,6 +386,7 @@ export function createControlServer(opts: ControlOptions): http.Server {
     batchMaxTargets: opts.batchMaxTargets ?? DEFAULT_BATCH_MAX_TARGETS,
     log: opts.log,
     nodes: nodesReplies(opts.nodes ?? DEFAULT_NODES),
+    liveNodes: opts.liveNodes ?? null,
     draining,
   };
   let own: { byPath: Array<[string, ApiRoute]>; debug: ApiRoute };
@@ -471,6 +475,8 @@ export interface AcceptorControlOptions {
   draining: () => boolean;
   /** Starts the graceful drain (POST /admin/drain). */
   drain: (() => void) | null;
+  /** Cluster mode: the /health section of the cluster. */
+  cluster?: () => Promise<{ readonly engine: { readonly state: string } }>;
 }
 
 /**
@@ -481,7 +487,7 @@ export interface AcceptorControlOptions {
  */
 export function createAcceptorControl(opts: AcceptorControlOptions): AcceptorControl & DashboardHop & { close(): void; workerGone(worker: number): void } {
   const metrics = new ControlMetrics(opts.metrics);
-  const api: ApiContext = { push: null, im: opts.im, metrics, batchMaxTargets: DEFAULT_BATCH_MAX_TARGETS, log: opts.log, nodes: nodesReplies(DEFAULT_NODES), draining: opts.draining };
+  const api: ApiContext = { push: null, im: opts.im, metrics, batchMaxTargets: DEFAULT_BATCH_MAX_TARGETS, log: opts.log, nodes: nodesReplies(DEFAULT_NODES), liveNodes: null, draining: opts.draining };
   const { routes, debug } = routeTable(acceptorRoutes({ ...opts, metrics }));
   // The same figures the dashboard of a server answering alone reads (localSnapshots).
   const samplers = new SnapshotSamplers({

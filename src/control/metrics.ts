@@ -42,6 +42,20 @@ export interface MetricsSource {
   pushesInFlight?(): number;
   /** What the control ports of the workers counted (src/control/counters.ts), added to what is counted here. */
   controlTotals?(): ControlTotals;
+  /** Cluster mode only: the acceptor's view of the engine and the cluster (docs/cluster.md). */
+  cluster?(): ClusterMetrics;
+}
+
+export interface ClusterMetrics {
+  /** The engine is up (commands answer and the last probe came back). */
+  up: boolean;
+  /** Round trip of the last probe (ms), null when it did not come back. */
+  probeMs: number | null;
+  /** Engine errors (connection errors, calls past their deadline), the acceptor's and its workers'. */
+  errors: number;
+  liveBoxes: number;
+  /** Age of the oldest count in the last cluster sum (ms). */
+  countsAgeMs: number;
 }
 
 export const PUSH_KINDS = ['keys', 'mids', 'room', 'all', 'batch'] as const;
@@ -113,6 +127,7 @@ export class ControlMetrics implements ControlCounters {
   private localBytesOut = 0;
   private readonly localRequests = new Map<string, number>();
   private readonly inFlight: Gauge;
+  private readonly clusterGauges: { up: Gauge; probe: Gauge; errors: Gauge; boxes: Gauge; age: Gauge } | null = null;
   private readonly imStored: Counter<'worker'>;
   private readonly imSent: Counter<'worker'>;
   private readonly imRedelivered: Counter<'worker'>;
@@ -153,6 +168,16 @@ export class ControlMetrics implements ControlCounters {
       labelNames: ['limit'] as const,
       registers,
     });
+    if (this.source.cluster !== undefined) {
+      const g = (name: string, help: string): Gauge => new Gauge({ name, help, registers });
+      this.clusterGauges = {
+        up: g('ringcast_cluster_engine_up', '1 while the cluster engine is up (commands answer and its probe comes back), else 0 (docs/cluster.md).'),
+        probe: g('ringcast_cluster_probe_seconds', 'Round trip of the last probe of the cluster engine pub/sub path; -1 when it did not come back.'),
+        errors: g('ringcast_cluster_engine_errors', 'Cluster engine errors so far (lost connections, calls past cluster.commandTimeoutMs), acceptor and workers.'),
+        boxes: g('ringcast_cluster_live_boxes', 'Boxes whose lease is live, this one included.'),
+        age: g('ringcast_cluster_counts_age_seconds', 'Age of the oldest box count in the last cluster-wide sum.'),
+      };
+    }
     this.inFlight = new Gauge({ name: 'ringcast_pushes_in_flight', help: 'Pushes accepted by the control API and not yet answered by the workers (503 past push.maxInFlight).', registers });
     this.loopLag = new Gauge({ name: 'ringcast_event_loop_lag_seconds', help: 'p99 event-loop lag of the acceptor (main thread) since the previous scrape.', registers });
     this.loopLagMax = new Gauge({ name: 'ringcast_event_loop_lag_max_seconds', help: 'Largest event-loop lag of the acceptor (main thread) since the previous scrape.', registers });
@@ -189,6 +214,15 @@ export class ControlMetrics implements ControlCounters {
     this.fillLimits(shared);
     this.fillControl(shared);
     this.inFlight.set(this.source.pushesInFlight?.() ?? 0);
+    if (this.clusterGauges !== null && this.source.cluster !== undefined) {
+      const c = this.source.cluster();
+      const g = this.clusterGauges;
+      g.up.set(c.up ? 1 : 0);
+      g.probe.set(c.probeMs === null ? -1 : c.probeMs / 1000);
+      g.errors.set(c.errors);
+      g.boxes.set(c.liveBoxes);
+      g.age.set(c.countsAgeMs / 1000);
+    }
     const d = this.loopDelay;
     const lag = (ns: number): number => Math.max(0, ns - this.loopResolutionNs) / 1e9;
     this.loopLag.set(d.count > 0 ? lag(d.percentile(99)) : 0);
