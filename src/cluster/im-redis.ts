@@ -6,7 +6,7 @@
  * (retryable with the same client_msg_id). Nothing waits for Redis to come back: while it is down,
  * commands fail at once (no offline queue) and the client reconnects in the background.
  */
-import { createClient, RESP_TYPES } from 'redis';
+import type { RedisClientType } from 'redis';
 import { ImError } from '../im/requests.js';
 import type { Script } from './im-scripts.js';
 import { displayUrl } from './options.js';
@@ -24,7 +24,11 @@ export class ImEngineUnavailable extends ImError {
 
 export type Reply = null | number | Buffer | string | Reply[];
 
-const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
+/** Bulk strings as Buffers (RESP_TYPES.BLOB_STRING of node-redis is 36; not imported: see `load`). */
+const BUFFERS = { 36: Buffer } as const;
+
+/** A RESP2 client with no modules, functions or scripts registered. */
+type Client = RedisClientType<{}, {}, {}, 2, {}>;
 
 interface Waiting {
   /** When it was sent (0: not yet). */
@@ -51,11 +55,13 @@ export interface ImRedisOptions {
 }
 
 export class ImRedis {
-  private readonly client: ReturnType<typeof createClient>;
+  /** Null until node-redis is loaded (a few ms after the constructor): calls fail meanwhile. */
+  private client: Client | null = null;
   private readonly where: string;
   private readonly opts: ImRedisOptions;
   /** The subscriber connection (pub/sub needs its own), made by the first subscribe. */
-  private sub: ReturnType<typeof createClient> | null = null;
+  private sub: Client | null = null;
+  private readonly loaded: Promise<Client>;
   private closed = false;
   private down = false;
   /**
@@ -72,29 +78,42 @@ export class ImRedis {
   constructor(opts: ImRedisOptions) {
     this.opts = opts;
     this.where = displayUrl(opts.url);
-    this.client = createClient({
+    this.loaded = this.load(opts);
+    this.loaded.catch((err: unknown) => opts.onError?.(err as Error));
+  }
+
+  /**
+   * node-redis is imported here, not at the top: this module is part of every thread's graph, and on
+   * one box (no cluster.redisUrl) no Redis code is loaded.
+   */
+  private async load(opts: ImRedisOptions): Promise<Client> {
+    const { createClient: create } = await import('redis');
+    const client = create({
       url: opts.url,
       RESP: 2,
       disableOfflineQueue: true,
       socket: { connectTimeout: opts.timeoutMs, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) },
     });
-    this.client.on('error', (err: Error) => {
+    client.on('error', (err: Error) => {
       if (!this.down) opts.onError?.(err);
       this.down = true;
     });
-    this.client.on('ready', () => {
+    client.on('ready', () => {
       this.down = false;
       // Loaded before the calls that follow (one connection answers in order): after a restart Redis's
       // script cache is empty, and a burst of calls would each fail with NOSCRIPT and send the source.
-      for (const sc of opts.scripts ?? []) this.client.sendCommand(['SCRIPT', 'LOAD', sc.source]).catch(() => undefined);
+      for (const sc of opts.scripts ?? []) client.sendCommand(['SCRIPT', 'LOAD', sc.source]).catch(() => undefined);
       opts.onReady?.();
     });
+    this.client = client;
+    if (this.closed) return client;
     // The first connect may fail (Redis not up yet): commands fail fast until it succeeds.
-    this.client.connect().catch(() => undefined);
+    client.connect().catch(() => undefined);
+    return client;
   }
 
   get ready(): boolean {
-    return this.client.isReady;
+    return this.client?.isReady === true;
   }
 
   /**
@@ -105,6 +124,7 @@ export class ImRedis {
    */
   call(args: Array<string | Buffer>, buffers = false): Promise<Reply> {
     if (this.closed) return Promise.reject(new ImEngineUnavailable(this.where, 'the connection is closed'));
+    if (this.client === null) return Promise.reject(new ImEngineUnavailable(this.where, 'not connected yet'));
     return new Promise<Reply>((resolve, reject) => {
       const w: Waiting = { at: 0, args, buffers, resolve, reject };
       if (this.waiting.size < MAX_IN_FLIGHT) this.issue(w);
@@ -116,7 +136,7 @@ export class ImRedis {
     w.at = Date.now();
     this.waiting.add(w);
     if (this.ticker === null) this.ticker = setInterval(() => this.expire(), Math.max(10, this.opts.timeoutMs >> 2));
-    this.client.sendCommand(w.args, w.buffers ? { typeMapping: BUFFERS } : undefined).then(
+    this.client!.sendCommand(w.args, w.buffers ? { typeMapping: BUFFERS } : undefined).then(
       (r) => this.settle(w, null, r as unknown as Reply),
       (err: unknown) => this.settle(w, new ImEngineUnavailable(this.where, (err as Error).message), null),
     );
@@ -180,7 +200,7 @@ export class ImRedis {
    */
   async subscribe(channel: string, listener: (msg: Buffer) => void): Promise<void> {
     if (this.sub === null) {
-      const sub = this.client.duplicate();
+      const sub = (await this.loaded).duplicate();
       sub.on('error', () => undefined); // the command connection reports the outage
       sub.on('ready', () => this.opts.onReady?.());
       this.sub = sub;
@@ -209,10 +229,12 @@ export class ImRedis {
     this.waiting.clear();
     this.queued = [];
     if (this.sub !== null) this.sub.destroy();
+    const client = this.client;
+    if (client === null) return;
     try {
-      await this.client.close();
+      await client.close();
     } catch {
-      this.client.destroy();
+      client.destroy();
     }
   }
 }
