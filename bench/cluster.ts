@@ -6,7 +6,7 @@
  *   - unicast: pushes by key to a random client, paced at --rate per second;
  *   - room: pushes to one room every client is in, paced at --room-rate per second.
  * It reports push-to-arrival latency p50/p99 (the clients live in this process, so one clock),
- * server CPU per delivery (every server process, Redis apart and Redis included), the hop's cost
+ * server CPU per delivery (every server process, less what the setup costs idle; Redis apart), the hop's cost
  * (cluster minus one box, µs per push) and Redis commands per push (INFO commandstats).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -20,7 +20,7 @@ import { formatNumber, parseBenchArgs, printTable, quantile, writeResult } from 
 const HELP = `usage: npm run bench -- cluster [--clients N] [--seconds S] [--rate R] [--room-rate R] [--quick]
   --clients    clients in all (spread over the boxes; default 600)
   --seconds    seconds per phase (default 8)
-  --rate       unicast pushes per second (default 500)
+  --rate       unicast pushes per second (default 200)
   --room-rate  room pushes per second (default 50)`;
 
 const OP = 1000;
@@ -161,8 +161,28 @@ interface PhaseResult {
   redisCalls: number;
 }
 
-async function phase(boxes: ServerHandle[], redis: Redis | null, clients: Client[], kind: 'unicast' | 'room', rate: number, seconds: number): Promise<PhaseResult> {
+/** What the setup costs with no push at all over `seconds` (lease renewals, counts, probes): subtracted from each phase. */
+interface Idle {
+  serverCpuMsPerSec: number;
+  redisCpuMsPerSec: number;
+  redisCallsPerSec: number;
+}
+
+async function idle(boxes: ServerHandle[], redis: Redis | null, seconds: number): Promise<Idle> {
+  const cpu0 = boxes.reduce((n, b) => n + cpuMs(b.pid), 0);
+  const rcpu0 = redis ? cpuMs(redis.proc.pid!) : 0;
+  const calls0 = redis ? await redisCalls(redis.port) : 0;
+  await new Promise((r) => setTimeout(r, seconds * 1000)); // the idle cost is what is measured: nothing to await
+  return {
+    serverCpuMsPerSec: (boxes.reduce((n, b) => n + cpuMs(b.pid), 0) - cpu0) / seconds,
+    redisCpuMsPerSec: redis ? (cpuMs(redis.proc.pid!) - rcpu0) / seconds : 0,
+    redisCallsPerSec: redis ? ((await redisCalls(redis.port)) - calls0 - 1) / seconds : 0,
+  };
+}
+
+async function phase(boxes: ServerHandle[], redis: Redis | null, clients: Client[], kind: 'unicast' | 'room', rate: number, seconds: number, base: Idle): Promise<PhaseResult> {
   for (const c of clients) (c.latencies = []), (c.received = 0);
+  const began = performance.now();
   const cpu0 = boxes.map((b) => cpuMs(b.pid));
   const rcpu0 = redis ? cpuMs(redis.proc.pid!) : 0;
   const calls0 = redis ? await redisCalls(redis.port) : 0;
@@ -187,7 +207,8 @@ async function phase(boxes: ServerHandle[], redis: Redis | null, clients: Client
   const expected = kind === 'unicast' ? pushes : pushes * clients.length;
   const t0 = Date.now();
   while (clients.reduce((n, c) => n + c.received, 0) < expected && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 50));
-  const serverCpuMs = boxes.reduce((n, b, i) => n + cpuMs(b.pid) - cpu0[i]!, 0);
+  const took = (performance.now() - began) / 1000;
+  const serverCpuMs = boxes.reduce((n, b, i) => n + cpuMs(b.pid) - cpu0[i]!, 0) - base.serverCpuMsPerSec * took;
   const lat = clients.flatMap((c) => c.latencies).sort((a, b) => a - b);
   return {
     pushes,
@@ -196,8 +217,8 @@ async function phase(boxes: ServerHandle[], redis: Redis | null, clients: Client
     p50Us: quantile(lat, 0.5),
     p99Us: quantile(lat, 0.99),
     serverCpuMs,
-    redisCpuMs: redis ? cpuMs(redis.proc.pid!) - rcpu0 : 0,
-    redisCalls: redis ? (await redisCalls(redis.port)) - calls0 - 1 : 0,
+    redisCpuMs: redis ? cpuMs(redis.proc.pid!) - rcpu0 - base.redisCpuMsPerSec * took : 0,
+    redisCalls: redis ? (await redisCalls(redis.port)) - calls0 - 1 - base.redisCallsPerSec * took : 0,
   };
 }
 
@@ -212,7 +233,7 @@ export async function run(args: string[]): Promise<void> {
   if (a === null) return;
   const n = a.num('clients', a.quick ? 150 : 600, 3);
   const seconds = a.num('seconds', a.quick ? 3 : 8, 1);
-  const rate = a.num('rate', 500, 1);
+  const rate = a.num('rate', 200, 1);
   const roomRate = a.num('room-rate', 50, 1);
   const results: Record<string, Record<string, PhaseResult>> = {};
 
@@ -220,7 +241,8 @@ export async function run(args: string[]): Promise<void> {
   {
     const box = await startRingcast({ workers: 2, batchWindowMs: null });
     const clients = await setup([box], n);
-    results['one box'] = { unicast: await phase([box], null, clients, 'unicast', rate, seconds), room: await phase([box], null, clients, 'room', roomRate, seconds) };
+    const base = await idle([box], null, 3);
+    results['one box'] = { unicast: await phase([box], null, clients, 'unicast', rate, seconds, base), room: await phase([box], null, clients, 'room', roomRate, seconds, base) };
     for (const c of clients) c.socket.destroy();
     await box.stop();
   }
@@ -233,8 +255,9 @@ export async function run(args: string[]): Promise<void> {
         boxes.push(await startRingcast({ workers: 2, batchWindowMs: null, extraConfig: { cluster: { redisUrl: `redis://127.0.0.1:${redis.port}`, nodeId: id } } }));
       }
       const clients = await setup(boxes, n);
-      await new Promise((r) => setTimeout(r, 1500)); // the directory and room subscriptions settle (asynchronous writes after auth)
-      results['3 boxes + Redis'] = { unicast: await phase(boxes, redis, clients, 'unicast', rate, seconds), room: await phase(boxes, redis, clients, 'room', roomRate, seconds) };
+      // (the idle phase also lets the directory writes and room subscriptions that follow auth settle)
+      const base = await idle(boxes, redis, 3);
+      results['3 boxes + Redis'] = { unicast: await phase(boxes, redis, clients, 'unicast', rate, seconds, base), room: await phase(boxes, redis, clients, 'room', roomRate, seconds, base) };
       for (const c of clients) c.socket.destroy();
     } finally {
       for (const b of boxes) await b.stop();

@@ -129,6 +129,9 @@ export class ClusterBox {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     try {
+      // The workers have drained: what is left of this box's entries (unregisters cut by the engine's
+      // close) goes now, then the id, so that a box may take it at once.
+      await this.engine.sweepOwnEntries();
       await this.engine.releaseLease();
     } catch {
       // Redis away: the lease runs out by itself
