@@ -16,6 +16,8 @@ import { RequestTable } from '../src/request-table.js';
 interface Pending {
   left: number;
   code: number;
+  /** A shard's reason for refusing (cluster mode: which engine is unavailable), or ''. */
+  reason: string;
   seqs: Map<number, number>;
   startedAt: number;
   resolve: (seqs: Map<number, number>) => void;
@@ -56,7 +58,7 @@ export class ImRequests implements Actor, InboxSender {
     }
     const ts = Date.now();
     return new Promise((resolve, reject) => {
-      const req = this.pending.add({ left: byShard.size, code: ImCode.Ok, seqs: new Map(), startedAt: ts, resolve, reject });
+      const req = this.pending.add({ left: byShard.size, code: ImCode.Ok, reason: '', seqs: new Map(), startedAt: ts, resolve, reject });
       if (byShard.size === 0) return this.finish(req);
       for (const [shard, mids] of byShard) {
         const body = encodeSend({ req, origin: this.system.self, from: input.from, op: input.op, group: input.group, ts, clientMsgId: input.clientMsgId, mids, body: input.body });
@@ -76,7 +78,10 @@ export class ImRequests implements Actor, InboxSender {
     if (r === null) return;
     const p = this.pending.get(r.req);
     if (p === undefined) return; // timed out already
-    if (r.code !== ImCode.Ok) p.code = r.code;
+    if (r.code !== ImCode.Ok) {
+      p.code = r.code;
+      if (r.reason !== '') p.reason = r.reason;
+    }
     for (const [mid, seq] of r.seqs) p.seqs.set(mid, seq);
     if (--p.left <= 0) this.finish(r.req);
   }
@@ -90,6 +95,7 @@ export class ImRequests implements Actor, InboxSender {
     const p = this.pending.take(req);
     if (p === undefined) return;
     if (p.code === ImCode.Ok) p.resolve(p.seqs);
+    else if (p.reason !== '') p.reject(new ImError(p.code, p.reason));
     else p.reject(new ImError(p.code, p.code === ImCode.Timeout ? 'not confirmed durable in time; retry with the same client_msg_id' : 'store unavailable; retry with the same client_msg_id'));
   }
 }

@@ -16,7 +16,7 @@
 import { ActorKind, type Actor, type ActorSystem } from '../src/actor-system.js';
 import type { ImConfig } from '../src/config/index.js';
 import { encodeMessage, messageSeq, setU64 } from '../src/im/message.js';
-import { decodeAck, decodeSend, decodeSync, encodeSendReply, ImCode, type DeviceRef } from '../src/im/records.js';
+import { dispatchImRecord, encodeSendReply, ImCode, type DeviceRef, type ImRecordHandler, type SendRecord } from '../src/im/records.js';
 import { ST_IM_REDELIVERED, ST_IM_SENT, ST_IM_STORED } from '../src/im/status.js';
 import type { ImStore } from '../src/im/store.js';
 import type { Logger } from '../src/logger.js';
@@ -92,7 +92,7 @@ const IDLE_USERS_MAX = 100_000;
 const RETAIN_BUDGET = 8;
 const dec = new TextDecoder();
 
-export class ImShard implements Actor {
+export class ImShard implements Actor, ImRecordHandler {
   private readonly users = new Map<number, UserState>();
   /** Sends allocated but not yet durable, by idempotency key: a retry racing the original gets its seq. */
   private readonly pendingIdem = new Map<string, number>();
@@ -121,25 +121,7 @@ export class ImShard implements Actor {
   }
 
   receive(kind: number, _source: number, buf: Uint8Array, off: number, len: number): void {
-    switch (kind) {
-      case MessageKind.ImSend: {
-        const r = decodeSend(buf, off, len);
-        if (r !== null) this.onSend(r.req, r.origin, r.from, r.op, r.group, r.ts, r.clientMsgId, r.mids, r.body);
-        return;
-      }
-      case MessageKind.ImSync: {
-        const r = decodeSync(buf, off, len);
-        if (r !== null) this.onSync(r.dev, r.after, r.limit);
-        return;
-      }
-      case MessageKind.ImAck: {
-        const r = decodeAck(buf, off, len);
-        if (r !== null) this.onAck(r.dev, r.seq, r.single);
-        return;
-      }
-      default:
-        return;
-    }
+    dispatchImRecord(this, kind, buf, off, len);
   }
 
   private user(mid: number): UserState {
@@ -156,7 +138,7 @@ export class ImShard implements Actor {
 
   // ---- sending ----
 
-  private onSend(req: number, origin: number, from: number, op: number, group: number, ts: number, cmidBytes: Uint8Array, mids: number[], body: Uint8Array): void {
+  onSend({ req, origin, from, op, group, ts, clientMsgId: cmidBytes, mids, body }: SendRecord): void {
     const cmid = cmidBytes.length === 0 ? '' : dec.decode(cmidBytes);
     const idemOn = cmid !== '' && this.cfg.idempotencyMs > 0;
     const seqs: Array<[number, number]> = [];
@@ -316,7 +298,7 @@ export class ImShard implements Actor {
     this.pump(dev);
   }
 
-  private onSync(ref: DeviceRef, after: number, limit: number): void {
+  onSync(ref: DeviceRef, after: number, limit: number): void {
     const u = this.user(ref.mid);
     let dev = u.devices.get(ref.key);
     const window = limit > 0 ? Math.min(limit, this.cfg.ackWindow) : this.cfg.ackWindow;
@@ -343,7 +325,7 @@ export class ImShard implements Actor {
     this.pump(dev);
   }
 
-  private onAck(ref: DeviceRef, seq: number, single: boolean): void {
+  onAck(ref: DeviceRef, seq: number, single: boolean): void {
     const u = this.users.get(ref.mid);
     const dev = u?.devices.get(ref.key);
     if (u === undefined || dev === undefined || dev.connId !== ref.connId || dev.worker !== ref.worker) {

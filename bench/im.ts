@@ -7,16 +7,21 @@
  *   3. send-to-deliver latency for an online user (TCP client synced, acking): HTTP request start →
  *      op 112 received, at `--rate` sends per second for `--seconds` (the first second not measured).
  * Server: ringcast with 2 workers on a temp data dir (bench/load/servers.ts removes it afterwards).
+ * `--engines lmdb,redis` runs every phase once per store in the same run: the single-box LMDB store,
+ * then cluster mode on a redis-server started for the run (appendonly yes, appendfsync always: a 200
+ * means fsync'd there too; test/helpers/redis.ts), and adds the ratio redis / lmdb.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ImClient } from '../test/helpers/im-client.js';
 import { procCpuSeconds } from '../test/helpers/proc.js';
-import { parseBenchArgs, printTable, quantile, writeResult } from './report.js';
+import { startRedis, type RunningRedis } from '../test/helpers/redis.js';
+import { parseBenchArgs, printTable, quantile, UsageError, writeResult } from './report.js';
 import { PipeConn } from './load/pusher.js';
 import { startRingcast } from './load/servers.js';
 
-const HELP = `usage: npm run bench -- im [--seconds N] [--concurrency N] [--rate N] [--against DIR] [--quick]
+const HELP = `usage: npm run bench -- im [--seconds N] [--concurrency N] [--rate N] [--engines lmdb,redis] [--against DIR] [--quick]
+  --engines      stores to measure, in this order (default lmdb; redis = cluster mode on a local redis-server)
   --seconds      length of each throughput phase and of the latency phase (default 5; --quick 2)
   --concurrency  HTTP requests in flight in the throughput phases (default 256)
   --rate         sends per second in the latency phase (default 500)
@@ -150,13 +155,16 @@ async function latency(s: { tcp: number; control: number }, seconds: number, rat
   return { sent: total - warm, delivered: lat.length, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), max: lat[lat.length - 1] ?? NaN };
 }
 
-export async function run(args: string[]): Promise<void> {
-  const a = parseBenchArgs(args, ['seconds', 'concurrency', 'rate', 'against'], HELP);
-  if (a === null) return;
-  const seconds = a.num('seconds', a.quick ? 2 : 5, 1, 3600);
-  const concurrency = a.num('concurrency', 256, 1, 10_000);
-  const rate = a.num('rate', 500, 1, 100_000);
-  const server = await startRingcast({ workers: 2, batchWindowMs: 5, extraConfig: { im: { sendRatePerSec: 1_000_000, sendBurst: 1_000_000 } } });
+interface Row {
+  case: string;
+  value: number;
+  unit: string;
+  detail: string;
+}
+
+/** Every phase against one server; rows named by `engine` when there are several. */
+async function phases(engine: string, extraConfig: Record<string, unknown>, seconds: number, concurrency: number, rate: number): Promise<Row[]> {
+  const server = await startRingcast({ workers: 2, batchWindowMs: 5, extraConfig: { ...extraConfig, im: { sendRatePerSec: 1_000_000, sendBurst: 1_000_000 } } });
   try {
     // Latency first, on a quiet server: the throughput phases leave flushes and caches behind them.
     const lat = await latency({ tcp: server.ports.tcp!, control: server.ports.control }, seconds, rate);
@@ -166,20 +174,48 @@ export async function run(args: string[]): Promise<void> {
     const batched = await throughput(server.ports.control, seconds, concurrency, 100, 2_000_000);
     const batchedCost = costText(c0, cpu(server.pid), batched.messages);
     const op110 = await clientSends(server.ports.tcp!, seconds, 16, 64);
-    const rows = [
-      { case: 'persisted msgs/s, 1 recipient per POST /im/send', value: single.rate, unit: 'msg/s', detail: `${single.messages} msgs, ${single.errors} errors; ${singleCost}` },
-      { case: 'persisted msgs/s, 100 recipients per POST /im/send', value: batched.rate, unit: 'msg/s', detail: `${batched.messages} msgs, ${batched.errors} errors; ${batchedCost}` },
-      { case: 'persisted msgs/s, client op 110 (16 connections × 64 in flight)', value: op110.rate, unit: 'msg/s', detail: `${op110.messages} msgs, ${op110.errors} errors` },
-      { case: `send→deliver latency p50, online user, ${rate}/s`, value: lat.p50, unit: 'ms', detail: `${lat.delivered}/${lat.sent} delivered` },
-      { case: `send→deliver latency p99, online user, ${rate}/s`, value: lat.p99, unit: 'ms', detail: `max ${lat.max.toFixed(1)} ms` },
+    return [
+      { case: `${engine}persisted msgs/s, 1 recipient per POST /im/send`, value: single.rate, unit: 'msg/s', detail: `${single.messages} msgs, ${single.errors} errors; ${singleCost}` },
+      { case: `${engine}persisted msgs/s, 100 recipients per POST /im/send`, value: batched.rate, unit: 'msg/s', detail: `${batched.messages} msgs, ${batched.errors} errors; ${batchedCost}` },
+      { case: `${engine}persisted msgs/s, client op 110 (16 connections × 64 in flight)`, value: op110.rate, unit: 'msg/s', detail: `${op110.messages} msgs, ${op110.errors} errors` },
+      { case: `${engine}send→deliver latency p50, online user, ${rate}/s`, value: lat.p50, unit: 'ms', detail: `${lat.delivered}/${lat.sent} delivered` },
+      { case: `${engine}send→deliver latency p99, online user, ${rate}/s`, value: lat.p99, unit: 'ms', detail: `max ${lat.max.toFixed(1)} ms` },
     ];
-    const against = a.values.against;
-    if (against !== undefined) rows.push(...(await baseline(against, seconds, concurrency)));
-    printTable(['case', 'value', 'unit', 'detail'], rows.map((r) => [r.case, r.value, r.unit, r.detail]));
-    writeResult('im', { seconds, concurrency, rate, workers: 2, against: against ?? null }, rows);
   } finally {
     await server.stop();
   }
+}
+
+export async function run(args: string[]): Promise<void> {
+  const a = parseBenchArgs(args, ['seconds', 'concurrency', 'rate', 'against', 'engines'], HELP);
+  if (a === null) return;
+  const seconds = a.num('seconds', a.quick ? 2 : 5, 1, 3600);
+  const concurrency = a.num('concurrency', 256, 1, 10_000);
+  const rate = a.num('rate', 500, 1, 100_000);
+  const engines = (a.values['engines'] ?? 'lmdb').split(',');
+  for (const e of engines) if (e !== 'lmdb' && e !== 'redis') throw new UsageError(`--engines: unknown store ${JSON.stringify(e)} (lmdb, redis)\n\n${HELP}`);
+  const rows: Row[] = [];
+  const perEngine = new Map<string, Row[]>();
+  for (const engine of engines) {
+    let redis: RunningRedis | null = null;
+    try {
+      if (engine === 'redis') redis = await startRedis({ appendfsync: 'always' });
+      const r = await phases(engines.length > 1 ? `${engine}: ` : '', redis === null ? {} : { cluster: { redisUrl: redis.url, nodeId: 'bench' } }, seconds, concurrency, rate);
+      perEngine.set(engine, r);
+      rows.push(...r);
+    } finally {
+      await redis?.stop();
+    }
+  }
+  const lmdb = perEngine.get('lmdb');
+  const red = perEngine.get('redis');
+  if (lmdb !== undefined && red !== undefined) {
+    for (let i = 0; i < lmdb.length; i++) rows.push({ case: `redis / lmdb: ${lmdb[i]!.case.slice('lmdb: '.length)}`, value: red[i]!.value / lmdb[i]!.value, unit: '×', detail: '' });
+  }
+  const against = a.values.against;
+  if (against !== undefined) rows.push(...(await baseline(against, seconds, concurrency)));
+  printTable(['case', 'value', 'unit', 'detail'], rows.map((r) => [r.case, r.value, r.unit, r.detail]));
+  writeResult('im', { seconds, concurrency, rate, workers: 2, engines, against: against ?? null }, rows);
 }
 
 /** The POST /im/send phases against another ringcast tree, with this tree's client, for the ratio. */

@@ -30,7 +30,7 @@ import { imStatus } from './im/status.js';
 import { ImRequests } from '../actors/im-requests.js';
 import { ImOp } from './ops.js';
 import { ImService } from './im/service.js';
-import { ImStore } from './im/store.js';
+import { checkImPersistence, openImStore } from './cluster/im-data.js';
 
 /**
  * Reads and checks tls.cert and tls.key (PEM files); a problem stops start-up with exit code 2 and a
@@ -151,13 +151,26 @@ async function main(): Promise<void> {
   const fds = await step(() => ListenFdPool.open(specs, workers, config.supervisor.spareListenFds));
   // The message store, once the listeners are bound: a data directory that cannot be opened stops
   // start-up with its reason.
-  const imStore = await step(() => new ImStore(config.im.dataDir), (err) => `cannot open the message store in im.dataDir "${config.im.dataDir}": ${err.message}`);
+  // In cluster mode the store is Redis (src/cluster/im-data.ts): nothing to open here, and the first
+  // connection says in the log what an acknowledged message survives.
+  let persistenceChecked = false;
+  const imStores = await step(
+    () => openImStore(config, log, () => {
+      if (persistenceChecked || imStores.kind !== 'redis') return;
+      persistenceChecked = true;
+      void checkImPersistence(imStores.store, log);
+    }),
+    (err) => `cannot open the message store in im.dataDir "${config.im.dataDir}": ${err.message}`,
+  );
+  const imStore = imStores.store;
   // Idempotency entries expire by whole time buckets (src/im/store.ts): one sweep per half window.
-  if (config.im.idempotencyMs > 0) {
+  // (Redis expires them by itself: each has its own TTL.)
+  if (imStores.kind === 'lmdb' && config.im.idempotencyMs > 0) {
+    const lmdb = imStores.store;
     const windowMs = config.im.idempotencyMs;
     setInterval(() => {
       try {
-        const n = imStore.expireIdempotency(Date.now(), windowMs);
+        const n = lmdb.expireIdempotency(Date.now(), windowMs);
         if (n > 0) log.debug({ n }, 'im: expired idempotency entries');
       } catch (err) {
         log.warn({ err }, 'im: idempotency expiry failed');

@@ -143,6 +143,8 @@ export const enum MessageKind {
   ImDeliver = 44,
   /** Shard → connection actor: write op 115 with this body (sync reply). */
   ImSyncReply = 45,
+  /** A box's worker → this box's shard of the user (cluster mode): the user's inbox holds seq n (src/im/records.ts). */
+  ImNotify = 46,
   /** A worker's question to another worker (online counts, sessions): [u32 req][u8 type][msgpack]; actors/worker-queries.ts. */
   Query = 50,
   /** The answer, in one or more records: [u32 req][u8 last][msgpack bytes]. */

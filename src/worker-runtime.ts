@@ -32,7 +32,9 @@ import { TimerWheel, type Expiring } from './timer-wheel.js';
 import { DEMO_SERVICE, demoService, UpstreamClient } from './upstream/index.js';
 import { ImGateway } from './im/gateway.js';
 import { ImService } from './im/service.js';
-import { ImStore } from './im/store.js';
+import { RedisImPeers } from './cluster/im-peers-redis.js';
+import { clusterNodeId } from './config/derived.js';
+import { openImStore } from './cluster/im-data.js';
 import { SupervisionActor, WorkerAdminSurface } from './worker-admin.js';
 import { WorkerControl } from './worker-control.js';
 import { ConnectionActor } from '../actors/connection.js';
@@ -41,6 +43,7 @@ import { Deliverer } from '../actors/deliverer.js';
 import { ImRequests } from '../actors/im-requests.js';
 import { ImShard } from '../actors/im-shard.js';
 import { KeyDirectory } from '../actors/key-directory.js';
+import { RedisImShard } from '../actors/im-shard-redis.js';
 import { Registry } from '../actors/registry.js';
 import { RouterShard } from '../actors/router-shard.js';
 
@@ -54,6 +57,8 @@ export class WorkerRuntime {
   readonly control: WorkerControl;
   private readonly init: WorkerInit;
   private readonly servers: Array<net.Server | http.Server> = [];
+  /** Cluster mode: Redis (again) reachable, the shard re-reads what notices it may have missed. */
+  private imUp: () => void = () => undefined;
   private readonly deliverer: Deliverer;
   /** Closed at the end of a drain (the cluster engine joins them in cluster mode). */
   private readonly closeAtDrain: Array<{ close(): void }>;
@@ -84,7 +89,8 @@ export class WorkerRuntime {
     );
 
     // Reliable messaging: this worker's shard of users, its senders' pending requests, its client ops.
-    const imStore = new ImStore(config.im.dataDir);
+    // The LMDB store on one box; in cluster mode the Redis store (src/cluster/im-data.ts).
+    const imStores = openImStore(config, log, () => this.imUp());
     const imRequests = new ImRequests(system, workers, () => status.liveWorkers(workers), config.push.maxInFlight);
     // A push to a room from inside a worker (a group's live copy, a Demo/Say) on every worker: nobody
     // waits for it (its replies come back here under a request id no dispatcher hands out, and are ignored).
@@ -93,7 +99,7 @@ export class WorkerRuntime {
       for (let w = 0; w < workers; w++) system.send(w, ActorKind.System, SystemActorId.Deliverer, MessageKind.PushRoom, body);
     };
     const broadcast = (room: string, msg: Uint8Array): void => pushToRoom(room, ImOp.Message, msg);
-    const imService = new ImService(imStore, imRequests, config.im, broadcast);
+    const imService = new ImService(imStores.store, imRequests, config.im, broadcast);
     const imGateway = new ImGateway(imService, system, workers, config.im, config.push.writeQueueBytes, IM_SLOT);
 
     // The demo chat's Demo/Say exists only while the pages are served (ws.servePages).
@@ -133,7 +139,16 @@ export class WorkerRuntime {
     });
     const push = config.push;
     const deliverer = (this.deliverer = new Deliverer(ctx, { windowMs: push.batchWindowMs, maxBytes: push.batchMaxBytes, writeQueueBytes: push.writeQueueBytes }, new SlowConsumerPolicies(push.slowConsumerPolicy, push.roomPolicies)));
-    const imShard = new ImShard(ctx, imStore, router, config.im);
+    let imShard: ImShard | RedisImShard;
+    if (imStores.kind === 'lmdb') imShard = new ImShard(ctx, imStores.store, router, config.im);
+    else {
+      // Cluster mode: notices from the other boxes come on this worker's own channel, for its shard.
+      const peers = new RedisImPeers(imStores.store, config.cluster.keyPrefix, clusterNodeId(config), index, log);
+      const shard = new RedisImShard(ctx, imStores.store, peers, router, config.im);
+      peers.start((body) => shard.receive(MessageKind.ImNotify, index, body, 0, body.length)).catch((err: unknown) => log.error({ err }, 'im (cluster): cannot subscribe to notices'));
+      this.imUp = () => shard.engineUp();
+      imShard = shard;
+    }
     router.onRemoved = (mid, key, e) => imShard.connectionGone(mid, key, e.worker, e.connId);
 
     system.register(ActorKind.System, SystemActorId.Supervision, new SupervisionActor(ctx));
@@ -155,10 +170,10 @@ export class WorkerRuntime {
     this.control = new WorkerControl(
       ctx,
       init,
-      { keys, router, im: (process) => new ImService(imStore, new BoundedSender(imRequests, process.sends, config.push.maxInFlight), config.im, broadcast) },
+      { keys, router, im: (process) => new ImService(imStores.store, new BoundedSender(imRequests, process.sends, config.push.maxInFlight), config.im, broadcast) },
       () => this.admin,
     );
-    this.closeAtDrain = [upstream, imRequests, this.control];
+    this.closeAtDrain = [upstream, imRequests, this.control, ...(imStores.kind === 'redis' ? [{ close: () => void imStores.store.close() }] : [])];
     this.admin = new WorkerAdminSurface(ctx, { router, deliverer, servers: this.servers, timerTickMs: config.protocol.timerTickMs, closeAtDrain: this.closeAtDrain });
   }
 

@@ -106,19 +106,19 @@ function page(req: ApiRequest): { after: number; limit: number } {
 async function inbox(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
   const m = intParam(req.apiQuery, 'mid', 1, Number.MAX_SAFE_INTEGER);
   const { after, limit } = page(req);
-  return { messages: im(ctx).inbox(m, after, limit) };
+  return { messages: await im(ctx).inbox(m, after, limit) };
 }
 
 async function devices(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
   const m = intParam(req.apiQuery, 'mid', 1, Number.MAX_SAFE_INTEGER);
   // last_seq: the newest message's seq, so that a reader (the dashboard) can ask for the inbox's tail.
-  return { devices: im(ctx).store.readPositions(m), last_seq: im(ctx).store.lastSeq(m) };
+  return { devices: await im(ctx).store.readPositions(m), last_seq: await im(ctx).store.lastSeq(m) };
 }
 
 async function groupInbox(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
   const gid = intParam(req.apiQuery, 'group', 1, Number.MAX_SAFE_INTEGER);
   const { after, limit } = page(req);
-  return { messages: im(ctx).groupInbox(gid, after, limit) };
+  return { messages: await im(ctx).groupInbox(gid, after, limit) };
 }
 
 async function groupCreate(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
@@ -126,7 +126,7 @@ async function groupCreate(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
   const gid = mid(b['group'], '"group"');
   const members = midList(b['members'] ?? [], '"members"', MAX_GROUP_CHANGE);
   if (!(await im(ctx).store.createGroup(gid, members))) throw new HttpError(409, `group ${gid} exists`);
-  return { group: gid, member_count: im(ctx).store.group(gid)![1] };
+  return { group: gid, member_count: (await im(ctx).store.group(gid))![1] };
 }
 
 function groupChange(kind: 'add' | 'remove') {
@@ -136,14 +136,14 @@ function groupChange(kind: 'add' | 'remove') {
     const members = midList(b['members'], '"members"', MAX_GROUP_CHANGE);
     const ok = await im(ctx).changeMembers(gid, kind === 'add' ? members : [], kind === 'remove' ? members : []);
     if (!ok) throw new HttpError(404, `unknown group ${gid}`);
-    return { group: gid, member_count: im(ctx).store.group(gid)![1] };
+    return { group: gid, member_count: (await im(ctx).store.group(gid))![1] };
   };
 }
 
 async function groupMembers(ctx: ApiContext, req: ApiRequest): Promise<unknown> {
   const gid = intParam(req.apiQuery, 'group', 1, Number.MAX_SAFE_INTEGER);
-  if (im(ctx).store.group(gid) === undefined) throw new HttpError(404, `unknown group ${gid}`);
-  return { group: gid, members: im(ctx).store.groupMembers(gid) };
+  if ((await im(ctx).store.group(gid)) === undefined) throw new HttpError(404, `unknown group ${gid}`);
+  return { group: gid, members: await im(ctx).store.groupMembers(gid) };
 }
 
 const GET = ['GET'] as const;

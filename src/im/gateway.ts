@@ -81,7 +81,10 @@ export class ImGateway implements SessionExtension {
   mayJoin(s: Session, room: string): boolean {
     if (!room.startsWith(GROUP_ROOM_PREFIX)) return true;
     const gid = Number(room.slice(GROUP_ROOM_PREFIX.length));
-    return Number.isSafeInteger(gid) && gid > 0 && this.service.store.isMember(gid, s.mid);
+    if (!Number.isSafeInteger(gid) || gid <= 0) return false;
+    // In cluster mode membership is in Redis and this answer must be synchronous: refused (not built;
+    // docs/cluster.md says so), never allowed on a pending answer.
+    return this.service.store.isMember(gid, s.mid) === true;
   }
 
   /** A message (op 112) or a sync reply (op 115) from the shard, for this session. */
@@ -159,16 +162,33 @@ export class ImGateway implements SessionExtension {
 
   /** Read fan-out group: a page straight from the group inbox (no cursor: the client pages by group seq). */
   private syncGroup(conn: Session, ver: number, seq: number, gid: number, after: number, limit: number): void {
-    if (!this.service.store.isMember(gid, conn.mid)) {
+    const store = this.service.store;
+    const member = store.isMember(gid, conn.mid);
+    // LMDB answers at once (memory-mapped reads); the Redis store of cluster mode later.
+    const page = (): ReturnType<typeof store.groupRange> => store.groupRange(gid, after, Math.min(limit || MAX_PAGE, MAX_PAGE), Date.now() - this.cfg.retainMs);
+    if (typeof member === 'boolean') {
+      if (!member) return this.groupPage(conn, ver, seq, gid, after, false, [], 0);
+      return this.groupPage(conn, ver, seq, gid, after, true, page() as Uint8Array[], (store.group(gid) as [number, number, number] | undefined)?.[2] ?? 0);
+    }
+    Promise.all([member, page(), store.group(gid)]).then(
+      ([m, msgs, g]) => this.groupPage(conn, ver, seq, gid, after, m, msgs, g?.[2] ?? 0),
+      (err: unknown) => {
+        if (conn.open) conn.transport.sendPacket(ver, ExtOp.ErrorReply, seq, enc.encode(JSON.stringify({ op: ImOp.Sync, code: ImCode.Unavailable, reason: (err as Error).message })));
+      },
+    );
+  }
+
+  private groupPage(conn: Session, ver: number, seq: number, gid: number, after: number, member: boolean, page: Uint8Array[], latest: number): void {
+    if (!conn.open) return;
+    if (!member) {
       conn.transport.sendPacket(ver, ExtOp.ErrorReply, seq, enc.encode(JSON.stringify({ op: ImOp.Sync, code: ImCode.NotMember, reason: `not a member of group ${gid}` })));
       return;
     }
-    const page = this.service.store.groupRange(gid, after, Math.min(limit || MAX_PAGE, MAX_PAGE), Date.now() - this.cfg.retainMs);
     for (const msg of page) conn.transport.sendPacket(ver, ImOp.Message, 0, msg);
     const reply = new Uint8Array(16);
     const dv = new DataView(reply.buffer);
     setU64(dv, 0, after);
-    setU64(dv, 8, this.service.store.group(gid)?.[2] ?? 0);
+    setU64(dv, 8, latest);
     conn.transport.sendPacket(ver, ImOp.SyncReply, seq, reply);
   }
 

@@ -3,11 +3,18 @@
  *
  *   ImSend       sender → shard   [u32 req][u16 origin thread][f64 from][i32 op][f64 group][f64 ts]
  *                                 [u16 cmidLen][cmid][u32 n]{[f64 mid]}*n[body]
- *   ImSendReply  shard → origin   [u32 req][u16 code][u32 n]{[f64 mid][f64 seq]}*n
+ *   ImSendReply  shard → origin   [u32 req][u16 code][u32 n]{[f64 mid][f64 seq]}*n[reason UTF-8, optional]
  *   ImSync       worker → shard   [f64 mid][u16 worker][u32 connId][f64 after (-1: the device's read position)][u32 limit][key]
  *   ImAck        worker → shard   [f64 mid][u16 worker][u32 connId][f64 seq][u8 single][key]
  *   ImDeliver / ImSyncReply       shard → connection actor: the packet body as is
+ *   ImNotify     worker → shard   [f64 mid][f64 seq][message (src/im/message.ts), or nothing]: in
+ *                                 cluster mode, the user's inbox holds everything up to seq (another
+ *                                 box wrote it; the same bytes follow a type byte on the engine's
+ *                                 worker channel, src/cluster/im-peers.ts)
  */
+import { MessageKind } from '../messages.js';
+import { MESSAGE_HEAD } from './message.js';
+
 /** Result codes of a send (ImSendReply's code, op 111's "code", ImError's status): HTTP statuses, 0 = ok. */
 export const enum ImCode {
   Ok = 0,
@@ -78,8 +85,10 @@ export function decodeSend(buf: Uint8Array, off: number, len: number): SendRecor
   };
 }
 
-export function encodeSendReply(req: number, code: number, seqs: Array<[number, number]>): Uint8Array {
-  const out = new Uint8Array(10 + seqs.length * 16);
+export function encodeSendReply(req: number, code: number, seqs: Array<[number, number]>, reason = ''): Uint8Array {
+  const r = reason === '' ? null : enc.encode(reason);
+  const out = new Uint8Array(10 + seqs.length * 16 + (r?.length ?? 0));
+  if (r !== null) out.set(r, 10 + seqs.length * 16);
   const dv = new DataView(out.buffer);
   dv.setUint32(0, req);
   dv.setUint16(4, code);
@@ -91,14 +100,16 @@ export function encodeSendReply(req: number, code: number, seqs: Array<[number, 
   return out;
 }
 
-export function decodeSendReply(buf: Uint8Array, off: number, len: number): { req: number; code: number; seqs: Array<[number, number]> } | null {
+export function decodeSendReply(buf: Uint8Array, off: number, len: number): { req: number; code: number; seqs: Array<[number, number]>; reason: string } | null {
   if (len < 10) return null;
   const dv = new DataView(buf.buffer, buf.byteOffset + off, len);
   const n = dv.getUint32(6);
   if (10 + n * 16 > len) return null;
   const seqs: Array<[number, number]> = [];
   for (let i = 0; i < n; i++) seqs.push([dv.getFloat64(10 + i * 16), dv.getFloat64(18 + i * 16)]);
-  return { req: dv.getUint32(0), code: dv.getUint16(4), seqs };
+  // The reason of a refusal (the cluster engine's error names the engine); empty when none.
+  const reason = 10 + n * 16 < len ? dec.decode(buf.subarray(off + 10 + n * 16, off + len)) : '';
+  return { req: dv.getUint32(0), code: dv.getUint16(4), seqs, reason };
 }
 
 /** The device a sync or ack comes from. */
@@ -152,4 +163,56 @@ export function encodeAck(d: DeviceRef, seq: number, single: boolean): Uint8Arra
 export function decodeAck(buf: Uint8Array, off: number, len: number): { dev: DeviceRef; seq: number; single: boolean } | null {
   const r = decodeDeviceRecord(buf, off, len, 1);
   return r === null ? null : { dev: r.dev, seq: r.pos, single: r.tail !== 0 };
+}
+
+export const NOTIFY_HEAD = 16;
+
+/** ImNotify's body, with `head` bytes left free in front (the engine wire's type byte). */
+export function encodeNotify(mid: number, seq: number, msg: Uint8Array | null, head = 0): Uint8Array {
+  const out = new Uint8Array(head + NOTIFY_HEAD + (msg?.length ?? 0));
+  const dv = new DataView(out.buffer);
+  dv.setFloat64(head, mid);
+  dv.setFloat64(head + 8, seq);
+  if (msg !== null) out.set(msg, head + NOTIFY_HEAD);
+  return out;
+}
+
+export function decodeNotify(buf: Uint8Array, off: number, len: number): { mid: number; seq: number; msg: Uint8Array | null } | null {
+  if (len < NOTIFY_HEAD) return null;
+  const dv = new DataView(buf.buffer, buf.byteOffset + off, len);
+  const mid = dv.getFloat64(0);
+  const seq = dv.getFloat64(8);
+  if (!Number.isSafeInteger(mid) || !Number.isSafeInteger(seq)) return null;
+  // Copied: a ring body is valid only during the handler call, and the shard may keep it for a read.
+  return { mid, seq, msg: len >= NOTIFY_HEAD + MESSAGE_HEAD ? buf.slice(off + NOTIFY_HEAD, off + len) : null };
+}
+
+/** What an IM shard does with the records addressed to it (actors/im-shard.ts, actors/im-shard-redis.ts). */
+export interface ImRecordHandler {
+  onSend(r: SendRecord): void;
+  onSync(dev: DeviceRef, after: number, limit: number): void;
+  onAck(dev: DeviceRef, seq: number, single: boolean): void;
+}
+
+/** Decodes an ImSend, ImSync or ImAck record and hands it over; false for any other kind (a bad body is dropped). */
+export function dispatchImRecord(h: ImRecordHandler, kind: number, buf: Uint8Array, off: number, len: number): boolean {
+  switch (kind) {
+    case MessageKind.ImSend: {
+      const r = decodeSend(buf, off, len);
+      if (r !== null) h.onSend(r);
+      return true;
+    }
+    case MessageKind.ImSync: {
+      const r = decodeSync(buf, off, len);
+      if (r !== null) h.onSync(r.dev, r.after, r.limit);
+      return true;
+    }
+    case MessageKind.ImAck: {
+      const r = decodeAck(buf, off, len);
+      if (r !== null) h.onAck(r.dev, r.seq, r.single);
+      return true;
+    }
+    default:
+      return false;
+  }
 }

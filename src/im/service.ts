@@ -8,7 +8,7 @@ import type { ImConfig } from '../config/index.js';
 import { decodeMessage, encodeMessage, messageJson, utf8 } from './message.js';
 import { ImCode } from './records.js';
 import { ImError, type InboxSender } from './requests.js';
-import type { ImStore } from './store.js';
+import type { GroupIdempotency } from './store.js';
 
 export const GROUP_ROOM_PREFIX = 'group://';
 
@@ -27,6 +27,27 @@ export interface GroupSendResult {
   group_seq?: number;
 }
 
+/** A value now (the LMDB store's memory-mapped reads) or later (the Redis store in cluster mode). */
+export type Maybe<T> = T | Promise<T>;
+
+/**
+ * What the service reads and writes besides the user inboxes' appends: the single-box LMDB store
+ * (src/im/store.ts), or in cluster mode the Redis store (src/cluster/im-store-redis.ts).
+ */
+export interface ImData {
+  range(mid: number, after: number, upTo: number, limit: number, minTs: number): Maybe<Uint8Array[]>;
+  lastSeq(mid: number): Maybe<number>;
+  readPositions(mid: number): Maybe<Array<{ device: string; read: number }>>;
+  /** [created ts, member count, last group seq] */
+  group(gid: number): Maybe<[number, number, number] | undefined>;
+  isMember(gid: number, mid: number): Maybe<boolean>;
+  groupMembers(gid: number): Maybe<number[]>;
+  createGroup(gid: number, members: number[]): Promise<boolean>;
+  changeMembers(gid: number, add: number[], remove: number[]): Promise<boolean>;
+  appendGroup(gid: number, make: (seq: number) => Uint8Array, idem: GroupIdempotency | null): Promise<{ seq: number; fresh: boolean }>;
+  groupRange(gid: number, after: number, limit: number, minTs: number): Maybe<Uint8Array[]>;
+}
+
 export type RoomBroadcast = (room: string, msg: Uint8Array) => void;
 /** Takes a user's connections out of a room (all workers); resolves when done. */
 export type RoomEvict = (mid: number, room: string) => Promise<void>;
@@ -37,13 +58,13 @@ export function checkMid(v: unknown, what: string): number {
 }
 
 export class ImService {
-  readonly store: ImStore;
+  readonly store: ImData;
   private readonly requests: InboxSender;
   private readonly cfg: ImConfig;
   private readonly broadcast: RoomBroadcast;
   private readonly evict: RoomEvict | null;
 
-  constructor(store: ImStore, requests: InboxSender, cfg: ImConfig, broadcast: RoomBroadcast, evict: RoomEvict | null = null) {
+  constructor(store: ImData, requests: InboxSender, cfg: ImConfig, broadcast: RoomBroadcast, evict: RoomEvict | null = null) {
     this.store = store;
     this.requests = requests;
     this.cfg = cfg;
@@ -74,12 +95,12 @@ export class ImService {
 
   async sendToGroup(from: number, gid: number, op: number, body: Uint8Array, clientMsgId: string): Promise<GroupSendResult> {
     this.checkSize(body);
-    const g = this.store.group(gid);
+    const g = await this.store.group(gid);
     if (g === undefined) throw new ImError(ImCode.UnknownTarget, `unknown group ${gid}`);
-    if (!this.store.isMember(gid, from)) throw new ImError(ImCode.NotMember, `${from} is not a member of group ${gid}`);
+    if (!(await this.store.isMember(gid, from))) throw new ImError(ImCode.NotMember, `${from} is not a member of group ${gid}`);
     const cmid = utf8(clientMsgId);
     if (g[1] <= this.cfg.groupFanoutMax) {
-      const seqs = await this.requests.send({ from, op, group: gid, clientMsgId: cmid, body, mids: this.store.groupMembers(gid) });
+      const seqs = await this.requests.send({ from, op, group: gid, clientMsgId: cmid, body, mids: await this.store.groupMembers(gid) });
       return { seq: Object.fromEntries([...seqs].map(([mid, seq]) => [String(mid), seq])) };
     }
     // Read fan-out: one copy in the group's inbox under a group-level seq, broadcast to the group's room.
@@ -92,13 +113,13 @@ export class ImService {
     return { group_seq: r.seq };
   }
 
-  inbox(mid: number, after: number, limit: number): Array<ReturnType<typeof messageJson>> {
-    const msgs = this.store.range(mid, after, Number.MAX_SAFE_INTEGER - 1, Math.min(limit, MAX_PAGE), Date.now() - this.cfg.retainMs);
+  async inbox(mid: number, after: number, limit: number): Promise<Array<ReturnType<typeof messageJson>>> {
+    const msgs = await this.store.range(mid, after, Number.MAX_SAFE_INTEGER - 1, Math.min(limit, MAX_PAGE), Date.now() - this.cfg.retainMs);
     return msgs.map((m) => messageJson(decodeMessage(m)!));
   }
 
-  groupInbox(gid: number, after: number, limit: number): Array<ReturnType<typeof messageJson>> {
-    if (this.store.group(gid) === undefined) throw new ImError(ImCode.UnknownTarget, `unknown group ${gid}`);
-    return this.store.groupRange(gid, after, Math.min(limit, MAX_PAGE), Date.now() - this.cfg.retainMs).map((m) => messageJson(decodeMessage(m)!));
+  async groupInbox(gid: number, after: number, limit: number): Promise<Array<ReturnType<typeof messageJson>>> {
+    if ((await this.store.group(gid)) === undefined) throw new ImError(ImCode.UnknownTarget, `unknown group ${gid}`);
+    return (await this.store.groupRange(gid, after, Math.min(limit, MAX_PAGE), Date.now() - this.cfg.retainMs)).map((m) => messageJson(decodeMessage(m)!));
   }
 }

@@ -17,6 +17,7 @@ import { TimerWheel, type Expiring } from '../../src/timer-wheel.js';
 import { UpstreamClient } from '../../src/upstream/index.js';
 import type { SessionSettings, WorkerContext } from '../../actors/context.js';
 import { Registry } from '../../actors/registry.js';
+import { RouterShard } from '../../actors/router-shard.js';
 
 export const silentLog = createLogger('silent', 'unit');
 
@@ -194,4 +195,21 @@ export function testWorker(opts: ContextOptions = {}): TestWorker {
 /** Lets promise callbacks (an auth result) run. */
 export function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** What an IM shard's unit test starts from: one device registered with a router shard, a fake system, status words and a wheel. */
+export function imShardParts(mid: number): {
+  DEV: { mid: number; worker: number; connId: number; key: string };
+  system: FakeSystem;
+  status: ThreadStatus;
+  wheel: TimerWheel<Expiring>;
+  router: RouterShard;
+} {
+  const DEV = { mid, worker: 1, connId: 3, key: 'phone' };
+  const system = new FakeSystem(0);
+  const status = new ThreadStatus(new SharedArrayBuffer(3 * STATUS_WORDS * 4), 0);
+  const wheel = new TimerWheel<Expiring>(10, 64, (owner) => owner.onTimeout());
+  const router = new RouterShard({ entriesChanged: () => undefined, kick: () => undefined, deliver: () => undefined, replyEmpty: () => undefined });
+  router.register(DEV.mid, DEV.key, { worker: DEV.worker, connId: DEV.connId, platform: '' }, false);
+  return { DEV, system, status, wheel, router };
 }

@@ -14,12 +14,8 @@ import { decodeSendReply, encodeAck, encodeSend, encodeSync, ImCode } from '../.
 import { ST_IM_REDELIVERED, ST_IM_SENT, ST_IM_STORED } from '../../src/im/status.js';
 import { ImStore } from '../../src/im/store.js';
 import { MessageKind, SystemActorId } from '../../src/messages.js';
-import { STATUS_WORDS } from '../../src/layout.js';
-import { ThreadStatus } from '../../src/thread-status.js';
-import { TimerWheel, type Expiring } from '../../src/timer-wheel.js';
 import { ImShard } from '../../actors/im-shard.js';
-import { RouterShard } from '../../actors/router-shard.js';
-import { FakeSystem, silentLog } from './fakes.js';
+import { imShardParts, silentLog } from './fakes.js';
 
 const CFG = { redeliverMs: 50, ackWindow: 10, retainCount: 100, retainMs: 60_000, idempotencyMs: 0 } as ImConfig;
 let nextMid = 70;
@@ -37,12 +33,7 @@ describe('unit: im shard', () => {
   });
 
   function shard() {
-    const DEV = { mid: nextMid++, worker: 1, connId: 3, key: 'phone' };
-    const system = new FakeSystem(0);
-    const status = new ThreadStatus(new SharedArrayBuffer(3 * STATUS_WORDS * 4), 0);
-    const wheel = new TimerWheel<Expiring>(10, 64, (owner) => owner.onTimeout());
-    const router = new RouterShard({ entriesChanged: () => undefined, kick: () => undefined, deliver: () => undefined, replyEmpty: () => undefined });
-    router.register(DEV.mid, DEV.key, { worker: DEV.worker, connId: DEV.connId, platform: '' }, false);
+    const { DEV, system, status, wheel, router } = imShardParts(nextMid++);
     const im = new ImShard({ system: system.asSystem(), wheel, status, log: silentLog }, store, router, CFG);
     router.onRemoved = (mid, key, e) => im.connectionGone(mid, key, e.worker, e.connId);
     const rec = (kind: number, body: Uint8Array): void => im.receive(kind, 0, body, 0, body.length);
