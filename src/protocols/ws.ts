@@ -16,6 +16,7 @@ import { TLS_HANDSHAKE_TIMEOUT_MS } from './stream.js';
 import { PushQueue } from './backlog.js';
 import type { Accept, Transport, TransportSink } from './transport.js';
 import { pagesHandler } from './ws-pages.js';
+import { installFastReceive } from './ws-receive.js';
 
 const CONN = Symbol('conn');
 
@@ -182,6 +183,8 @@ export function listenWs(fd: number, opts: WsOptions, accept: Accept): Promise<h
       t.onPacket = sink.onPacket.bind(sink);
       (ws as WsWithConn)[CONN] = t;
       ws.on('message', onMessage);
+      // Small whole binary frames (heartbeats, most packets) skip ws's Writable parser (ws-receive.ts).
+      installFastReceive(ws, onMessage);
       ws.on('close', onClose);
       ws.on('error', onError);
     });

@@ -36,16 +36,32 @@ describe('push path: goim control API → rings → frame-once writes', function
   before(async () => {
     s = await startServer({ workers: 2, push: { batchWindowMs: 30 }, rooms: { countIntervalMs: 100 } });
     members = [];
-    for (let i = 0; i < N; i++) {
+    const join = async (i: number): Promise<Member> => {
       const kind: Kind = i % 2 === 0 ? 'tcp' : 'ws';
       const c = await GoimClient.connect(kind, kind === 'tcp' ? s.tcpPort : s.wsPort);
       const m = { c, mid: 100 + i, key: `key-${i}`, room: i % 3 === 0 ? 'live://1' : 'live://2' };
       assert.equal((await c.auth({ mid: m.mid, key: m.key, room_id: m.room, platform: 'web', accepts: [1000] })).op, Op.AuthReply);
-      members.push(m);
+      return m;
+    };
+    for (let i = 0; i < N; i++) members.push(await join(i));
+    // Both workers hold members. The kernel picks the worker of each connection, unevenly on a loaded
+    // machine (all 12 on one worker, seen once): reconnect members one by one until both hold some.
+    const perWorker = async (): Promise<number[]> => (await s.health()).workers.map((w: { connections: number }) => w.connections);
+    const counted = async (n: number): Promise<void> => {
+      await until(async () => (await s.health()).connections === n, 5000, `${n} connections counted`);
+    };
+    await counted(N);
+    for (let attempt = 0; attempt < 60 && (await perWorker()).some((n) => n === 0); attempt++) {
+      const i = attempt % N;
+      members[i]!.c.close();
+      await members[i]!.c.closed;
+      await counted(N - 1);
+      members[i] = await join(i);
+      await counted(N);
     }
-    // Both workers hold members, and every router entry has landed.
-    const workers = (await get('/health')).workers.map((w: { connections: number }) => w.connections);
-    assert.ok(workers[0] > 0 && workers[1] > 0, `members spread over both workers: ${workers}`);
+    const workers = await perWorker();
+    assert.ok(workers[0]! > 0 && workers[1]! > 0, `members spread over both workers: ${workers}`);
+    // Every router entry has landed.
     await until(async () => (await get('/goim/online/total')).data.conn_count === N, 5000, 'all connections counted');
     await drainAll('ready');
   });
