@@ -242,6 +242,7 @@ async function main(): Promise<void> {
   });
   // A dead worker's dashboard streams died with it: the acceptor stops sampling for it.
   supervisor.onWorkerDeath = (worker) => acceptorControl.workerGone(worker);
+  if (cluster !== null) supervisor.cleanUpWorker = (worker) => cluster.workerDied(worker);
   supervisor.control = {
     counters,
     dashboard: { enabled: config.control.dashboard, readOnly: config.control.dashboardReadOnly, startedAt, listeners },

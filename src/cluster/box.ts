@@ -99,6 +99,20 @@ export class ClusterBox {
     }
   }
 
+  /**
+   * A worker of this box died: its connections died with it, so its directory entries go before
+   * its replacement starts (the supervisor waits for this). Never rejects: with the engine away the
+   * entries stay until the box stops or is found dead, and pushes to them reach nobody.
+   */
+  async workerDied(worker: number): Promise<void> {
+    try {
+      const n = await this.engine.sweepWorker(worker);
+      this.log.info({ worker, entries: n }, 'cluster: removed the directory entries of a dead worker');
+    } catch (err) {
+      this.log.warn({ err, worker }, 'cluster: could not remove the directory entries of a dead worker (engine unavailable)');
+    }
+  }
+
   liveNodes(): LiveNode[] {
     return this.live;
   }

@@ -181,6 +181,11 @@ export interface ClusterEngine {
   sweepOwnEntries(): Promise<number>;
   /** Remove a dead box's directory entries and counts (called by the box `onNodeDead` told); stops if it is live again. */
   sweepNode(nodeId: string): Promise<number>;
+  /**
+   * Remove the directory entries a dead worker of this box held (its connections died with it),
+   * before its replacement registers anything: a push to them answers 0, not "delivered".
+   */
+  sweepWorker(worker: number): Promise<number>;
 
   // ---- directory (workers) ---------------------------------------------------------------------
   /** Record a connection (on auth): key → this box/worker/connection, mid → its holders. */

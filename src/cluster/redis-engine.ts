@@ -120,6 +120,9 @@ export class RedisEngine implements ClusterEngine {
   sweepNode(nodeId: string): Promise<number> {
     return this.directory.sweep(nodeId, false);
   }
+  sweepWorker(worker: number): Promise<number> {
+    return this.directory.sweepWorker(worker);
+  }
 
   register(entry: DirectoryEntry): Promise<RegisterResult> {
     return this.directory.register(entry);
