@@ -121,6 +121,8 @@ export interface ClusterCounts {
   /** Boxes counted, and the age of the oldest count (ms). */
   readonly boxes: number;
   readonly oldestMs: number;
+  /** Each counted box's own totals and when it published them (ms since the epoch), by box id. */
+  readonly byBox: ReadonlyMap<string, { readonly connections: number; readonly ips: number; readonly at: number }>;
 }
 
 export interface ProbeResult {
