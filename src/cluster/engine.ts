@@ -196,6 +196,8 @@ export interface ClusterEngine {
   unregister(entry: DirectoryEntry): Promise<void>;
   /** The live holders of these users' connections, grouped per box and worker (pipelined). */
   lookupMids(mids: readonly number[]): Promise<LookupResult>;
+  /** One user's connections on the live boxes, as the directory has them (GET /sessions). */
+  lookupUser(mid: number): Promise<Holding[]>;
   /** The live holders of these keys, grouped per box and worker (pipelined). */
   lookupKeys(keys: readonly string[]): Promise<LookupResult>;
 

@@ -180,6 +180,16 @@ export class RedisDirectory {
     return groups.result();
   }
 
+  async lookupUser(mid: number): Promise<Holding[]> {
+    const flat = ((await this.link.call(() => this.link.cmd.sendCommand(['HGETALL', this.names.user(mid)]))) as unknown as unknown[]) ?? [];
+    const out: Holding[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      const h = holding(text(flat[i]), text(flat[i + 1]));
+      if (h && this.lease.isLive(h.nodeId)) out.push(h);
+    }
+    return out;
+  }
+
   async lookupKeys(keys: readonly string[]): Promise<LookupResult> {
     const groups = new Grouper(this.lease);
     const c = this.link.cmd;

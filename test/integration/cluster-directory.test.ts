@@ -63,6 +63,24 @@ describe('cluster: the directory is written before the auth reply, and a dead wo
     }
   });
 
+  it('GET /sessions?mid= on any box lists the user\'s sessions on every box', async () => {
+    proxy.delay(0);
+    const devices: Array<[RunningServer, string, string]> = [[a, 'sess-a', 'ios'], [b, 'sess-b', 'web']];
+    for (const [box, key, platform] of devices) {
+      const c = await GoimClient.connect('tcp', box.tcpPort);
+      clients.push(c);
+      assert.equal((await c.auth({ mid: 4000, key, room_id: 'live://s', platform, accepts: [1000] })).op, Op.AuthReply);
+    }
+    for (const [box, self] of [[a, 'a'], [b, 'b']] as const) {
+      const r = await box.get('/sessions?mid=4000');
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const sessions = r.body.data.sessions as Array<{ key: string; node: string; platform: string; rooms: string[] | null }>;
+      assert.deepEqual(sessions.map((x) => [x.key, x.node, x.platform]).sort(), [['sess-a', 'a', 'ios'], ['sess-b', 'b', 'web']]);
+      // this box's own sessions in full; the other's as the directory has them
+      for (const x of sessions) assert.deepEqual(x.rooms, x.node === self ? ['live://s'] : null, x.key);
+    }
+  });
+
   it("a worker's death removes its directory entries: a push from box B to its clients answers 0", async () => {
     proxy.delay(0);
     const mine: Array<{ c: GoimClient; key: string; gone: boolean }> = [];
