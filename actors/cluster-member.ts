@@ -72,8 +72,8 @@ export class ClusterMember implements ClusterHook {
 
   // ---- ClusterHook (called by the registry) ----------------------------------------------------
 
-  opened(conn: RegistryMember): void {
-    this.register(conn);
+  opened(conn: RegistryMember): Promise<void> {
+    return this.register(conn);
   }
 
   released(conn: RegistryMember): void {
@@ -97,12 +97,14 @@ export class ClusterMember implements ClusterHook {
 
   // ----------------------------------------------------------------------------------------------
 
-  private register(conn: RegistryMember): void {
+  /** Resolves (never rejects) once the entry is written and the kicks are sent, or the write failed. */
+  private register(conn: RegistryMember): Promise<void> {
     this.unregisterLater.delete(conn.key);
-    this.engine.register(this.entry(conn)).then(
+    return this.engine.register(this.entry(conn)).then(
       (r) => {
-        this.parts.log.debug({ key: conn.key, open: conn.open, replaced: r.replaced, others: r.others.length }, 'cluster: registered');
-        if (!conn.open) return;
+        this.parts.log.debug({ key: conn.key, registered: conn.registered, replaced: r.replaced, others: r.others.length }, 'cluster: registered');
+        // Not open yet on the first write (the auth reply waits for this); released meanwhile: no kicks.
+        if (!conn.registered) return;
         if (r.replaced !== null) this.kickRemote(r.replaced, Disconnect.SameKey.code, Disconnect.SameKey.reason);
         if (kickPlatforms(this.parts.multiLogin, conn.platform)) {
           for (const o of r.others) {
@@ -133,7 +135,7 @@ export class ClusterMember implements ClusterHook {
     let n = 0;
     for (const conn of this.parts.connections()) {
       if (!conn.open) continue;
-      this.register(conn);
+      void this.register(conn);
       n++;
     }
     this.parts.log.info({ connections: n }, 'cluster: directory entries registered again');

@@ -262,7 +262,6 @@ export class ConnectionActor implements TransportSink, RegistryMember, Expiring 
       return;
     }
     this.mid = result.mid;
-    this.state = ConnState.Open;
     const registry = this.ctx.registry;
     // The auth body's room is the client's choice, so it passes the same admission as op 12 (a read
     // fan-out group's room is for members); rooms granted by the auth result are the backend's.
@@ -277,7 +276,18 @@ export class ConnectionActor implements TransportSink, RegistryMember, Expiring 
       this.rooms.add(r);
       registry.joinRoom(this, r);
     }
-    registry.opened(this);
+    const registering = registry.opened(this);
+    if (registering === null) this.authReplied(ver, seq, refusedRoom, roomId);
+    // Cluster mode: the reply waits for the directory write (bounded by the engine's deadline), so
+    // that a push sent from another box once the client has its reply finds it. Until then the
+    // connection is not open: pushes in that window skip it, as they would have before its auth.
+    else registering.then(() => {
+      if (this.state === ConnState.Authenticating) this.authReplied(ver, seq, refusedRoom, roomId);
+    });
+  }
+
+  private authReplied(ver: number, seq: number, refusedRoom: boolean, roomId: string): void {
+    this.state = ConnState.Open;
     this.ctx.wheel.schedule(this.timer, this.ctx.settings.heartbeatTimeoutMs);
     this.transport.sendPacket(ver, Op.AuthReply, seq, null);
     if (refusedRoom) this.errorReply(ver, Op.Auth, seq, 403, `not allowed to join ${roomId}`);

@@ -199,7 +199,7 @@ export class PushDispatcher implements PushService, Actor {
         return infos.map((info): SessionInfo => ({ key: info.key, platform: platforms.get(info.key) ?? '', worker, rooms: info.rooms, since: info.since, protocol: info.protocol }));
       }),
     );
-    return parts.flat().sort((a, b) => a.since - b.since);
+    return parts.flat().sort((a, b) => (a.since ?? 0) - (b.since ?? 0));
   }
 
   /** Pushes in flight in the whole process. */

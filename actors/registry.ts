@@ -47,7 +47,12 @@ export interface RegistryMember extends Session, Admission {
  * gone, rooms that got their first member on this worker or lost their last. Null on one box.
  */
 export interface ClusterHook {
-  opened(conn: RegistryMember): void;
+  /**
+   * Resolves (never rejects) once the connection is in the directory and its same-key and
+   * multi-login checks are done, or the write failed or ran past the engine's deadline (the
+   * resync writes it again): the auth reply waits for it (docs/cluster.md#keys-unique-cluster-wide-multi-login).
+   */
+  opened(conn: RegistryMember): Promise<void>;
   released(conn: RegistryMember): void;
   roomCreated(room: string): void;
   roomEmptied(room: string): void;
@@ -210,8 +215,12 @@ export class Registry {
     return Math.floor(Math.random() * this.opts.reconnectSpreadMs);
   }
 
-  /** The connection authenticated: index it by key, register it with its router shard and its key's directory shard. */
-  opened(conn: RegistryMember): void {
+  /**
+   * The connection authenticated: index it by key, register it with its router shard and its key's
+   * directory shard. In cluster mode, returns what the auth reply must wait for (the directory
+   * write); null on one box, where nothing waits (and nothing is allocated).
+   */
+  opened(conn: RegistryMember): Promise<void> | null {
     this.handshakeDone(conn);
     // Same key on this worker: the newer connection wins at once; the key's directory shard catches
     // the other workers.
@@ -222,7 +231,7 @@ export class Registry {
     const flags = kickPlatforms(this.opts.multiLogin, conn.platform) ? FLAG_KICK_SAME_PLATFORM : 0;
     this.registerRoute(conn, flags);
     this.registerKey(conn, 0);
-    this.cluster?.opened(conn);
+    return this.cluster === null ? null : this.cluster.opened(conn);
   }
 
   joinRoom(conn: RegistryMember, room: string): void {

@@ -86,7 +86,7 @@ async function step<T>(run: () => T | Promise<T>, describe: (err: NodeJS.ErrnoEx
  * (StartupError naming cluster.nodeId when a live box holds it), and the count round's source, read
  * from the workers over comlink.
  */
-async function startCluster(config: Config, supervisor: Supervisor, log: Logger, ports: { host: string; tcp: number; ws: number; control: number }): Promise<ClusterBox> {
+async function startCluster(config: Config, supervisor: Supervisor, log: Logger, ports: { host: string; tcp: number; ws: number; control: number }, startedAt: number): Promise<ClusterBox> {
   const [{ createEngine }, { engineOptions }, { ClusterBox }] = await Promise.all([import('./cluster/redis-engine.js'), import('./cluster/options.js'), import('./cluster/box.js')]);
   const engine = createEngine(engineOptions(config, 'acceptor'), (err) => log.debug({ err }, 'cluster engine error'));
   const admins = (): Array<[number, NonNullable<ReturnType<Supervisor['admin']>>]> =>
@@ -128,7 +128,7 @@ async function startCluster(config: Config, supervisor: Supervisor, log: Logger,
   const addrs: Record<string, string> = { host, control: `${host}:${control}` };
   if (tcp > 0) addrs.tcp = `${host}:${tcp}`;
   if (ws > 0) addrs.ws = `${host}:${ws}`;
-  await box.start({ addrs, weight: 1 });
+  await box.start({ addrs, weight: 1, meta: { startedAt: String(startedAt) } });
   supervisor.localRoomCounts = false;
   return box;
 }
@@ -215,7 +215,7 @@ async function main(): Promise<void> {
     tcp: listening('tcp'),
     ws: listening('ws'),
     control: controlPort,
-  }) : null;
+  }, startedAt) : null;
   // Set at SIGTERM/SIGINT: the control port stays up through the drain and says so.
   let stopping = false;
   const counters = createControlCounters(workers);
@@ -238,10 +238,11 @@ async function main(): Promise<void> {
         ? { cluster: () => ({ up: cluster.up(), probeMs: cluster.engine.stats().lastProbeMs, errors: cluster.errors(), liveBoxes: cluster.liveNodes().length, countsAgeMs: cluster.health().countsAgeMs }) }
         : {}),
     },
-    ...(cluster !== null ? { cluster: async () => cluster.health() } : {}),
+    ...(cluster !== null ? { cluster: async () => cluster.health(), clusterSnapshot: () => cluster.dashboard() } : {}),
   });
   // A dead worker's dashboard streams died with it: the acceptor stops sampling for it.
   supervisor.onWorkerDeath = (worker) => acceptorControl.workerGone(worker);
+  if (cluster !== null) supervisor.cleanUpWorker = (worker) => cluster.workerDied(worker);
   supervisor.control = {
     counters,
     dashboard: { enabled: config.control.dashboard, readOnly: config.control.dashboardReadOnly, startedAt, listeners },

@@ -30,6 +30,7 @@ interface Slot extends SlotView {
   worker: Worker | null;
   admin: Comlink.Remote<WorkerAdmin> | null;
   deaths: number[]; // times of recent deaths, for the crash-loop guard
+  cleanup: Promise<void> | null; // what the replacement waits for (cleanUpWorker)
   lastConsumed: number; // stall detection
 }
 
@@ -64,6 +65,11 @@ export class Supervisor {
   private stopping = false;
   /** Called when a worker has died (after its router entries are purged from the shards). */
   onWorkerDeath: (worker: number) => void = () => undefined;
+  /**
+   * Cluster mode: removes what a dead worker left outside this process (its directory entries,
+   * src/cluster/box.ts); its replacement starts once this has settled. Null on one box.
+   */
+  cleanUpWorker: ((worker: number) => Promise<void>) | null = null;
   /** Called when no worker is left alive and none will be restarted. */
   onAllFailed: () => void = () => undefined;
   /** Figures of the session extensions, read from their status words (src/layout.ts, ST_EXT_FIRST), added to each WorkerStatus. */
@@ -99,6 +105,7 @@ export class Supervisor {
       threadId: 0,
       restarts: 0,
       deaths: [],
+      cleanup: null,
       lastExit: null,
       probe: new RingReader(this.mailboxes[index]!), // read-only use: used()/consumed()
       lastConsumed: 0,
@@ -215,6 +222,7 @@ export class Supervisor {
       this.system.send(other.index, ActorKind.System, SystemActorId.PushDispatcher, MessageKind.RouterPurgeWorker, body);
     }
     this.onWorkerDeath(slot.index);
+    if (this.cleanUpWorker !== null) slot.cleanup = this.cleanUpWorker(slot.index);
     const now = Date.now();
     slot.deaths = slot.deaths.filter((t) => now - t < this.config.supervisor.crashLoopWindowMs);
     slot.deaths.push(now);
@@ -232,6 +240,9 @@ export class Supervisor {
     if (this.stopping) return;
     slot.restarts++;
     try {
+      // The dead worker's entries elsewhere go first: the replacement's would carry the same worker index.
+      if (slot.cleanup !== null) await slot.cleanup;
+      slot.cleanup = null;
       await this.fds.refill();
       await this.spawn(slot);
     } catch (err) {

@@ -1,5 +1,6 @@
 // The ringcast dashboard: asks whether it may see the data (the control token), then keeps one
-// stream open (GET /dashboard/stream) and shows its snapshots on six pages chosen by the URL's hash.
+// stream open (GET /dashboard/stream) and shows its snapshots on the pages chosen by the URL's hash
+// (Cluster only in cluster mode).
 import { html, render, Component } from './html.js';
 import { LiveStream, clearToken, getToken, session, setToken } from './api.js';
 import { History } from './history.js';
@@ -10,10 +11,12 @@ import { Rooms } from './pages/rooms.js';
 import { Users } from './pages/users.js';
 import { Slow } from './pages/slow.js';
 import { Actions } from './pages/actions.js';
+import { Cluster } from './pages/cluster.js';
 
 const PAGES = [
   ['overview', 'Overview'],
   ['workers', 'Workers'],
+  ['cluster', 'Cluster'],
   ['rooms', 'Rooms'],
   ['users', 'User lookup'],
   ['slow', 'Slow consumers & limits'],
@@ -106,6 +109,7 @@ class App extends Component {
     const readOnly = hello.readOnly;
     if (page === 'overview') return html`<${Overview} snap=${snap} hello=${hello} history=${this.history} />`;
     if (page === 'workers') return html`<${Workers} snap=${snap} />`;
+    if (page === 'cluster') return html`<${Cluster} snap=${snap} />`;
     if (page === 'rooms') return html`<${Rooms} />`;
     if (page === 'users') return html`<${Users} />`;
     if (page === 'slow') return html`<${Slow} snap=${snap} />`;
@@ -117,7 +121,8 @@ class App extends Component {
     if (phase === 'error') return html`<main class="prompt"><div class="card"><h2>ringcast dashboard</h2><p class="error" id="fatal-error">${error}</p><button onClick=${() => void this.check()}>Try again</button></div></main>`;
     if (phase === 'token') return html`<${TokenPrompt} error=${error} checking=${checking} onToken=${(t) => this.onToken(t)} />`;
     const ready = hello !== null && snap !== null;
-    const pages = hello?.readOnly ? PAGES.filter(([p]) => p !== 'actions') : PAGES;
+    const pages = PAGES.filter(([p]) => !(p === 'actions' && hello?.readOnly) && !(p === 'cluster' && (!ready || snap.cluster == null)));
+    const clusterBad = ready && snap.cluster != null && snap.cluster.state !== 'up';
     const bad = ready ? snap.workers.filter((w) => health(w) === 'bad').length : 0;
     return html`<div class="layout">
       <header>
@@ -129,7 +134,7 @@ class App extends Component {
         <span class=${`pill stream-${stream}`} id="stream-state">${stream === 'live' ? 'live' : stream === 'lost' ? 'disconnected' : 'connecting'}</span>
       </header>
       <nav>
-        ${pages.map(([p, label]) => html`<a id=${`nav-${p}`} href=${`#${p}`} class=${p === page ? 'active' : ''}>${label}${p === 'workers' && bad > 0 ? html` <span class="badge">${bad}</span>` : null}</a>`)}
+        ${pages.map(([p, label]) => html`<a id=${`nav-${p}`} href=${`#${p}`} class=${p === page ? 'active' : ''}>${label}${p === 'workers' && bad > 0 ? html` <span class="badge">${bad}</span>` : null}${p === 'cluster' && clusterBad ? html` <span class="badge" id="cluster-badge">${snap.cluster.state}</span>` : null}</a>`)}
       </nav>
       ${stream === 'lost' ? html`<div class="banner" id="stream-banner">Lost the live stream (${streamError}); reconnecting…</div>` : null}
       <main>${ready ? this.renderPage() : html`<p class="loading">Waiting for the first figures…</p>`}</main>

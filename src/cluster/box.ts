@@ -8,7 +8,7 @@
 import { StartupError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ClusterWorkerStats } from '../messages.js';
-import type { BoxCounts, ClusterEngine, EngineStats, LiveNode, NodeAdvert } from './engine.js';
+import type { BoxCounts, ClusterCounts, ClusterEngine, EngineStats, LiveNode, NodeAdvert } from './engine.js';
 
 /** What the round reads of this box and hands back (the supervisor's workers, over comlink). */
 export interface BoxCountSource {
@@ -32,11 +32,39 @@ export interface ClusterHealth {
   readonly workers: ReadonlyArray<ClusterWorkerStats & { worker: number }>;
 }
 
+/** The dashboard's view of the cluster (src/control/dashboard/stats.ts), from what the box holds: no call to the engine. */
+export interface ClusterSnapshot {
+  readonly nodeId: string;
+  readonly url: string;
+  readonly leaseMs: number;
+  /** This box's own lease as last read: live (held) and how long it runs unless renewed. */
+  readonly lease: { readonly held: boolean; readonly leftMs: number };
+  /** The state /health shows (the acceptor's engine and every worker's). */
+  readonly state: string;
+  readonly probeMs: number | null;
+  readonly errors: number;
+  readonly countErrors: number;
+  readonly countsAgeMs: number;
+  readonly boxes: ReadonlyArray<{
+    readonly nodeId: string;
+    readonly leaseLeftMs: number;
+    /** Since the box started (its advert), ms; null when it did not say. */
+    readonly upMs: number | null;
+    /** Its published totals; null before its first count. */
+    readonly connections: number | null;
+    readonly ips: number | null;
+    readonly countAgeMs: number | null;
+    readonly addrs: Readonly<Record<string, string>>;
+  }>;
+  readonly workers: ReadonlyArray<{ readonly worker: number; readonly state: string; readonly probeMs: number | null; readonly errors: number; readonly directoryFailures: number }>;
+}
+
 export class ClusterBox {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
   private live: LiveNode[] = [];
   private countsAgeMs = 0;
+  private byBox: ClusterCounts['byBox'] = new Map();
   private workers: Array<ClusterWorkerStats & { worker: number }> = [];
   countErrors = 0;
 
@@ -90,12 +118,27 @@ export class ClusterBox {
       const [sum, live] = await Promise.all([this.engine.readCounts([...counts.rooms.keys()]), this.engine.liveNodes()]);
       this.live = live;
       this.countsAgeMs = sum.oldestMs;
+      this.byBox = sum.byBox;
       await this.source.setRoomTotals(Object.fromEntries(sum.rooms));
     } catch (err) {
       this.countErrors++;
       this.log.debug({ err }, 'cluster count round failed; the next one retries');
     } finally {
       this.running = false;
+    }
+  }
+
+  /**
+   * A worker of this box died: its connections died with it, so its directory entries go before
+   * its replacement starts (the supervisor waits for this). Never rejects: with the engine away the
+   * entries stay until the box stops or is found dead, and pushes to them reach nobody.
+   */
+  async workerDied(worker: number): Promise<void> {
+    try {
+      const n = await this.engine.sweepWorker(worker);
+      this.log.info({ worker, entries: n }, 'cluster: removed the directory entries of a dead worker');
+    } catch (err) {
+      this.log.warn({ err, worker }, 'cluster: could not remove the directory entries of a dead worker (engine unavailable)');
     }
   }
 
@@ -113,6 +156,37 @@ export class ClusterBox {
       countsAgeMs: this.countsAgeMs,
       countErrors: this.countErrors,
       workers: this.workers,
+    };
+  }
+
+  dashboard(): ClusterSnapshot {
+    const now = Date.now();
+    const h = this.health();
+    const self = this.live.find((n) => n.nodeId === h.nodeId);
+    return {
+      nodeId: h.nodeId,
+      url: h.engine.url,
+      leaseMs: this.leaseMs,
+      lease: { held: self !== undefined && self.leaseUntil > now, leftMs: self === undefined ? 0 : Math.max(0, self.leaseUntil - now) },
+      state: h.engine.state,
+      probeMs: h.engine.lastProbeMs,
+      errors: this.errors(),
+      countErrors: this.countErrors,
+      countsAgeMs: this.countsAgeMs,
+      boxes: [...this.live].sort((x, y) => (x.nodeId < y.nodeId ? -1 : 1)).map((n) => {
+        const c = this.byBox.get(n.nodeId);
+        const started = Number(n.meta?.startedAt);
+        return {
+          nodeId: n.nodeId,
+          leaseLeftMs: Math.max(0, n.leaseUntil - now),
+          upMs: Number.isFinite(started) && started > 0 ? Math.max(0, now - started) : null,
+          connections: c?.connections ?? null,
+          ips: c?.ips ?? null,
+          countAgeMs: c === undefined || c.at === 0 ? null : Math.max(0, now - c.at),
+          addrs: n.addrs,
+        };
+      }),
+      workers: this.workers.map((w) => ({ worker: w.worker, state: w.state, probeMs: w.lastProbeMs, errors: w.errors, directoryFailures: w.directoryFailures })),
     };
   }
 

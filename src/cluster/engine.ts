@@ -121,6 +121,8 @@ export interface ClusterCounts {
   /** Boxes counted, and the age of the oldest count (ms). */
   readonly boxes: number;
   readonly oldestMs: number;
+  /** Each counted box's own totals and when it published them (ms since the epoch), by box id. */
+  readonly byBox: ReadonlyMap<string, { readonly connections: number; readonly ips: number; readonly at: number }>;
 }
 
 export interface ProbeResult {
@@ -181,6 +183,11 @@ export interface ClusterEngine {
   sweepOwnEntries(): Promise<number>;
   /** Remove a dead box's directory entries and counts (called by the box `onNodeDead` told); stops if it is live again. */
   sweepNode(nodeId: string): Promise<number>;
+  /**
+   * Remove the directory entries a dead worker of this box held (its connections died with it),
+   * before its replacement registers anything: a push to them answers 0, not "delivered".
+   */
+  sweepWorker(worker: number): Promise<number>;
 
   // ---- directory (workers) ---------------------------------------------------------------------
   /** Record a connection (on auth): key → this box/worker/connection, mid → its holders. */
@@ -189,6 +196,8 @@ export interface ClusterEngine {
   unregister(entry: DirectoryEntry): Promise<void>;
   /** The live holders of these users' connections, grouped per box and worker (pipelined). */
   lookupMids(mids: readonly number[]): Promise<LookupResult>;
+  /** One user's connections on the live boxes, as the directory has them (GET /sessions). */
+  lookupUser(mid: number): Promise<Holding[]>;
   /** The live holders of these keys, grouped per box and worker (pipelined). */
   lookupKeys(keys: readonly string[]): Promise<LookupResult>;
 

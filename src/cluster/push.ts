@@ -92,7 +92,23 @@ export class ClusterPushService implements PushService {
   }
 
   /** This box's sessions of the user (the directory names the other boxes' keys only). */
-  sessions(mid: number): Promise<SessionInfo[]> {
-    return this.local.sessions(mid);
+  /**
+   * This box's sessions in full, and the other boxes' as the directory has them (box, worker, key,
+   * platform): one read, no box asked. With the engine away: 503, saying how many this box holds.
+   */
+  async sessions(mid: number): Promise<SessionInfo[]> {
+    const [local, remote] = await Promise.allSettled([this.local.sessions(mid), this.engine.lookupUser(mid)]);
+    if (local.status === 'rejected') throw local.reason;
+    if (remote.status === 'rejected') {
+      const err = remote.reason;
+      if (err instanceof EngineUnavailable) throw new EngineUnavailable(err.engineUrl, `${err.reason}; this box holds ${local.value.length} of the user's sessions`);
+      throw err;
+    }
+    const self = this.engine.nodeId;
+    const out: SessionInfo[] = local.value.map((s) => ({ ...s, node: self }));
+    for (const h of remote.value) {
+      if (h.nodeId !== self) out.push({ key: h.key, platform: h.platform, worker: h.worker, node: h.nodeId, rooms: null, since: null, protocol: null });
+    }
+    return out;
   }
 }

@@ -78,16 +78,23 @@ export class RedisCounts {
       let boxes = 0;
       let oldest = Date.now();
       const sum = new Map<string, number>();
-      for (const [totals, roomReply] of replies) {
+      const byBox = new Map<string, { connections: number; ips: number; at: number }>();
+      for (let b = 0; b < replies.length; b++) {
+        const [totals, roomReply] = replies[b]!;
         const t = (totals as unknown as unknown[]) ?? [];
         if (t.length === 0) continue; // a box that has not published yet
         boxes++;
+        const own = { connections: 0, ips: 0, at: 0 };
         for (let i = 0; i < t.length; i += 2) {
           const f = Buffer.isBuffer(t[i]) ? (t[i] as Buffer).toString('latin1') : String(t[i]);
-          if (f === 'c') connections += num(t[i + 1]);
-          else if (f === 'i') ips += num(t[i + 1]);
-          else if (f === 't') oldest = Math.min(oldest, num(t[i + 1]));
+          if (f === 'c') own.connections = num(t[i + 1]);
+          else if (f === 'i') own.ips = num(t[i + 1]);
+          else if (f === 't') own.at = num(t[i + 1]);
         }
+        connections += own.connections;
+        ips += own.ips;
+        if (own.at > 0) oldest = Math.min(oldest, own.at);
+        byBox.set(live[b]!.nodeId, own);
         const r = (roomReply as unknown as unknown[]) ?? [];
         if (rooms === undefined) {
           for (let i = 0; i < r.length; i += 2) {
@@ -98,7 +105,7 @@ export class RedisCounts {
           for (let i = 0; i < rooms.length; i++) if (r[i] != null) sum.set(rooms[i]!, (sum.get(rooms[i]!) ?? 0) + num(r[i]));
         }
       }
-      return { connections, ips, rooms: sum, boxes, oldestMs: boxes === 0 ? 0 : Math.max(0, Date.now() - oldest) };
+      return { connections, ips, rooms: sum, boxes, oldestMs: boxes === 0 ? 0 : Math.max(0, Date.now() - oldest), byBox };
     });
   }
 }

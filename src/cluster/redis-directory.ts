@@ -58,6 +58,38 @@ redis.call('DEL', p .. ':counts:{n:' .. id .. '}', p .. ':rooms:{n:' .. id .. '}
 return #members
 `);
 
+/**
+ * ARGV prefix, nodeId, worker, cursor, count: one SSCAN step over this box's entries, removing those
+ * a dead worker of this box held (key and user field still naming box␟worker␟). A member whose key or
+ * field now names another worker of this box (the client reconnected there) stays in the set.
+ * Returns {next cursor, entries removed}. The worker's replacement registers nothing before the
+ * sweep is done (src/supervisor.ts waits for it), so every box␟worker␟ entry is the dead one's.
+ */
+const SWEEP_WORKER = new Script(`
+local p, id = ARGV[1], ARGV[2]
+local mine, box = id .. '\\31' .. ARGV[3] .. '\\31', id .. '\\31'
+local set = p .. ':entries:{n:' .. id .. '}'
+local r = redis.call('SSCAN', set, ARGV[4], 'COUNT', tonumber(ARGV[5]))
+local removed = 0
+for _, m in ipairs(r[2]) do
+  local sep = string.find(m, '\\31', 1, true)
+  if sep then
+    local mid, key = string.sub(m, 1, sep - 1), string.sub(m, sep + 1)
+    local keep = false
+    local kk = p .. ':key:{' .. key .. '}'
+    local v = redis.call('GET', kk)
+    if v and string.sub(v, 1, #mine) == mine then redis.call('DEL', kk); removed = removed + 1
+    elseif v and string.sub(v, 1, #box) == box then keep = true end
+    local uk = p .. ':user:{u' .. mid .. '}'
+    local f = redis.call('HGET', uk, key)
+    if f and string.sub(f, 1, #mine) == mine then redis.call('HDEL', uk, key)
+    elseif f and string.sub(f, 1, #box) == box then keep = true end
+    if not keep then redis.call('SREM', set, m) end
+  end
+end
+return {r[1], removed}
+`);
+
 /** Commands per pipelined lookup write (and per deadline). */
 const LOOKUP_CHUNK = 2000;
 
@@ -148,6 +180,16 @@ export class RedisDirectory {
     return groups.result();
   }
 
+  async lookupUser(mid: number): Promise<Holding[]> {
+    const flat = ((await this.link.call(() => this.link.cmd.sendCommand(['HGETALL', this.names.user(mid)]))) as unknown as unknown[]) ?? [];
+    const out: Holding[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      const h = holding(text(flat[i]), text(flat[i + 1]));
+      if (h && this.lease.isLive(h.nodeId)) out.push(h);
+    }
+    return out;
+  }
+
   async lookupKeys(keys: readonly string[]): Promise<LookupResult> {
     const groups = new Grouper(this.lease);
     const c = this.link.cmd;
@@ -172,6 +214,18 @@ export class RedisDirectory {
       if (n <= 0) return total;
       total += n;
     }
+  }
+
+  /** Remove the entries a dead worker of this box held (its connections died with it); returns how many. */
+  async sweepWorker(worker: number): Promise<number> {
+    let total = 0;
+    let cursor = '0';
+    do {
+      const r = (await this.link.call(() => SWEEP_WORKER.run(this.link.cmd, [], [this.names.prefix, this.nodeId, String(worker), cursor, '1000']))) as unknown as unknown[];
+      cursor = text(r[0]);
+      total += Number(r[1]);
+    } while (cursor !== '0');
+    return total;
   }
 }
 

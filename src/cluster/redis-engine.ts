@@ -17,6 +17,7 @@ import type {
   EngineState,
   EngineStateEvent,
   EngineStats,
+  Holding,
   LiveNode,
   LookupResult,
   NodeAdvert,
@@ -119,6 +120,12 @@ export class RedisEngine implements ClusterEngine {
   }
   sweepNode(nodeId: string): Promise<number> {
     return this.directory.sweep(nodeId, false);
+  }
+  lookupUser(mid: number): Promise<Holding[]> {
+    return this.directory.lookupUser(mid);
+  }
+  sweepWorker(worker: number): Promise<number> {
+    return this.directory.sweepWorker(worker);
   }
 
   register(entry: DirectoryEntry): Promise<RegisterResult> {

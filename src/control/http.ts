@@ -39,6 +39,7 @@ import { authorized, bearer } from './bearer.js';
 import { attachPushStream } from './stream.js';
 import { BATCH_ROUTES } from './batch.js';
 import { Dashboard, type DashboardOptions } from './dashboard/index.js';
+import type { ClusterSnapshot } from '../cluster/box.js';
 import { StatsSampler } from './dashboard/stats.js';
 import { SnapshotSamplers, type DashboardHop } from './dashboard/remote.js';
 import type { SnapshotSource } from './dashboard/stream.js';
@@ -477,6 +478,8 @@ export interface AcceptorControlOptions {
   drain: (() => void) | null;
   /** Cluster mode: the /health section of the cluster. */
   cluster?: () => Promise<{ readonly engine: { readonly state: string } }>;
+  /** Cluster mode: the dashboard's cluster figures (src/cluster/box.ts). */
+  clusterSnapshot?: () => ClusterSnapshot;
 }
 
 /**
@@ -496,6 +499,7 @@ export function createAcceptorControl(opts: AcceptorControlOptions): AcceptorCon
     pushTotals: () => metrics.pushTotals(),
     pushesInFlight: () => opts.metrics.pushesInFlight?.() ?? 0,
     draining: opts.draining,
+    ...(opts.clusterSnapshot !== undefined ? { cluster: opts.clusterSnapshot } : {}),
   });
   return {
     dashboard: (from, op) => samplers.dashboard(from, op),

@@ -21,10 +21,13 @@ export interface SessionInfo {
   key: string;
   platform: string;
   worker: number;
-  rooms: string[];
-  /** Connected since, ms since the epoch. */
-  since: number;
-  protocol: 'tcp' | 'ws' | 'mars';
+  /** Cluster mode: the box holding it (docs/cluster.md); absent on one box. */
+  node?: string;
+  /** Null for a session on another box: the directory knows only its box, worker, key and platform. */
+  rooms: string[] | null;
+  /** Connected since, ms since the epoch; null on another box. */
+  since: number | null;
+  protocol: 'tcp' | 'ws' | 'mars' | null;
 }
 
 export interface OnlineTotal {

@@ -74,6 +74,10 @@ describe('dashboard in a browser', function () {
     const down = await textIs('#stat-connections', String(N - 2), 2000);
     assert.equal(await w.page.textContent('#stat-workers'), '2 / 2');
     assert.equal(await w.page.textContent('#server-status'), 'ok');
+    // one box: no Cluster page in the navigation, and its address says so
+    assert.equal(await w.page.$('#nav-cluster'), null);
+    await w.page.goto(url(s, '#cluster'));
+    assert.match((await w.page.textContent('#cluster-single', { timeout: 5000 })) ?? '', /Single box/);
     console.log(`      (overview: ${N} shown after ${up} ms, ${N - 2} after ${down} ms)`);
     w.assertClean();
   });

@@ -38,10 +38,10 @@ export class Users extends Component {
           <h3>Connections of ${result.mid}</h3>
           ${result.sessions.error !== undefined ? html`<p class="error">${result.sessions.error}</p>` : result.sessions.value.sessions.length === 0 ? html`<p class="muted">No connection.</p>` : html`
             <table class="grid">
-              <thead><tr><th>key</th><th>platform</th><th>protocol</th><th>worker</th><th>rooms</th><th>since</th></tr></thead>
+              <thead><tr><th>key</th><th>platform</th><th>protocol</th><th>box</th><th>worker</th><th>rooms</th><th>since</th></tr></thead>
               <tbody>${result.sessions.value.sessions.map((s) => html`<tr data-key=${s.key}>
-                <td><code>${s.key}</code></td><td>${s.platform || '–'}</td><td>${s.protocol}</td><td>${s.worker}</td>
-                <td>${s.rooms.length === 0 ? '–' : s.rooms.map((r) => html`<code class="tag">${r}</code>`)}</td><td>${fmtTime(s.since)}</td>
+                <td><code>${s.key}</code></td><td>${s.platform || '–'}</td><td>${s.protocol ?? '–'}</td><td>${s.node ?? '–'}</td><td>${s.worker}</td>
+                <td>${s.rooms === null || s.rooms.length === 0 ? '–' : s.rooms.map((r) => html`<code class="tag">${r}</code>`)}</td><td>${fmtTime(s.since)}</td>
               </tr>`)}</tbody>
             </table>`}
         </section>

@@ -8,6 +8,7 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { latencyQuantileUs, latencySince, sumLatency, type LatencyCounts } from '../../latency-histogram.js';
+import type { ClusterSnapshot } from '../../cluster/box.js';
 import type { WorkerStatus } from '../../worker-status.js';
 import type { PushTotals } from '../metrics.js';
 
@@ -19,6 +20,8 @@ export interface DashboardSource {
   pushTotals(): Readonly<PushTotals>;
   pushesInFlight(): number;
   draining(): boolean;
+  /** Cluster mode: what the acceptor's cluster part holds (src/cluster/box.ts); absent on one box. */
+  cluster?: () => ClusterSnapshot;
 }
 
 /** Per second, over the time since the previous snapshot; null in a stream's first snapshot. */
@@ -51,6 +54,8 @@ export interface Snapshot {
    * null in a stream's first snapshot. p50/p99 are null when no push was written.
    */
   latency: LatencySummary | null;
+  /** Cluster mode: the boxes, their leases, the engine's state, probe latency and errors; null on one box. */
+  cluster: ClusterSnapshot | null;
 }
 
 export interface LatencyQuantiles {
@@ -69,10 +74,10 @@ function quantiles(h: LatencyCounts): LatencyQuantiles {
   return { p50Ms: ms(latencyQuantileUs(h, 0.5)), p99Ms: ms(latencyQuantileUs(h, 0.99)), count: h.buckets.reduce((a, b) => a + b, 0) };
 }
 
-/** The same rule as GET /health (src/control/http.ts). */
-export function overallStatus(workers: readonly WorkerStatus[], draining: boolean): Snapshot['status'] {
+/** The same rule as GET /health (src/control/acceptor-routes.ts): a box whose cluster engine is not up is degraded. */
+export function overallStatus(workers: readonly WorkerStatus[], draining: boolean, clusterUp = true): Snapshot['status'] {
   const ready = workers.filter((w) => w.state === 'ready' && !w.stalled).length;
-  return draining ? 'draining' : ready === workers.length ? 'ok' : ready > 0 ? 'degraded' : 'down';
+  return draining ? 'draining' : ready === workers.length && clusterUp ? 'ok' : ready > 0 ? 'degraded' : 'down';
 }
 
 interface Previous {
@@ -139,9 +144,10 @@ export class StatsSampler {
       refusals,
       latency: workers.map((w) => w.pushWriteLatency),
     };
+    const cluster = src.cluster?.() ?? null;
     return {
       t: now,
-      status: overallStatus(workers, src.draining()),
+      status: overallStatus(workers, src.draining(), cluster === null || cluster.state === 'up'),
       connections,
       ready,
       pushesInFlight: src.pushesInFlight(),
@@ -151,6 +157,7 @@ export class StatsSampler {
       slow,
       refusals,
       latency,
+      cluster,
     };
   }
 
