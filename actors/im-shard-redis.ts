@@ -21,12 +21,12 @@ import type { ImPeers } from '../src/cluster/im-peers.js';
 import type { RedisImStore } from '../src/cluster/im-store-redis.js';
 import { ThrottledWarning } from '../src/cluster/throttled-log.js';
 import type { ImConfig } from '../src/config/index.js';
-import { encodeMessage, messageSeq, setU64, withSeq } from '../src/im/message.js';
+import { DeviceCursor, encodeSyncReply, syncFrom, syncWindow } from '../src/im/device-cursor.js';
+import { encodeMessage, messageSeq, withSeq } from '../src/im/message.js';
 import { decodeNotify, dispatchImRecord, encodeSendReply, ImCode, type DeviceRef, type ImRecordHandler, type SendRecord } from '../src/im/records.js';
 import { ImError } from '../src/im/requests.js';
 import { ST_IM_REDELIVERED, ST_IM_SENT, ST_IM_STORED } from '../src/im/status.js';
 import { MessageKind, SystemActorId } from '../src/messages.js';
-import { TimerEntry, type Expiring } from '../src/timer-wheel.js';
 import type { ImShardContext } from './im-shard.js';
 import type { RouterShard } from './router-shard.js';
 
@@ -42,17 +42,9 @@ interface PendingSync {
   after: number;
 }
 
-class ClusterDevice {
-  readonly mid: number;
-  readonly key: string;
-  readonly worker: number;
-  readonly connId: number;
+/** A device's cursor (src/im/device-cursor.ts) on this shard, with the state of its reads from Redis. */
+class ClusterDevice extends DeviceCursor {
   readonly user: ClusterUser;
-  readonly timer: TimerEntry<Expiring>;
-  sent = 0;
-  acked = 0;
-  singles: Set<number> | null = null;
-  window: number;
   /** Not null until the sync's reads came back: nothing is sent before op 115. */
   pendingSync: PendingSync | null;
   /** A range read is in flight: the next pump waits for it. */
@@ -62,19 +54,10 @@ class ClusterDevice {
   private readonly shard: RedisImShard;
 
   constructor(shard: RedisImShard, user: ClusterUser, ref: DeviceRef, window: number, after: number) {
+    super(ref, window);
     this.shard = shard;
     this.user = user;
-    this.mid = ref.mid;
-    this.key = ref.key;
-    this.worker = ref.worker;
-    this.connId = ref.connId;
-    this.window = window;
     this.pendingSync = { after };
-    this.timer = new TimerEntry<Expiring>(this);
-  }
-
-  same(ref: DeviceRef): boolean {
-    return this.worker === ref.worker && this.connId === ref.connId;
   }
 
   onTimeout(): void {
@@ -85,7 +68,6 @@ class ClusterDevice {
 /** What the shard uses of the Redis store (src/cluster/im-store-redis.ts). */
 export type ShardStore = Pick<RedisImStore, 'append' | 'range' | 'lastSeq' | 'readPosition' | 'setReadPosition'>;
 
-const SYNC_REPLY_BYTES = 16;
 /** Retry of a sync whose reads failed (Redis down), at most this often (ms). */
 const SYNC_RETRY_MS = 500;
 const dec = new TextDecoder();
@@ -213,14 +195,14 @@ export class RedisImShard implements Actor, ImRecordHandler {
    */
   private pump(dev: ClusterDevice, hand: Uint8Array | null = null): void {
     if (dev.pendingSync !== null || dev.reading) return;
-    const cap = Math.min(dev.user.durable, dev.acked + dev.window);
+    const cap = dev.cap(dev.user.durable);
     if (dev.sent >= cap) return;
     if (!this.alive(dev)) return this.drop(dev);
-    if (hand !== null && messageSeq(hand) === dev.sent + 1 && (dev.singles === null || !dev.singles.has(dev.sent + 1))) {
+    if (hand !== null && messageSeq(hand) === dev.sent + 1 && dev.wants(dev.sent + 1)) {
       this.deliver(dev, hand);
       dev.sent++;
     }
-    if (!dev.timer.scheduled) this.ctx.wheel.schedule(dev.timer, this.cfg.redeliverMs);
+    dev.arm(this.ctx.wheel, this.cfg.redeliverMs);
     if (dev.sent >= cap) return;
     const from = dev.sent;
     const gen = dev.gen;
@@ -230,7 +212,7 @@ export class RedisImShard implements Actor, ImRecordHandler {
         dev.reading = false;
         if (dev.gen !== gen || dev.sent !== from || !this.alive(dev)) return this.pump(dev);
         for (const msg of msgs) {
-          if (dev.singles === null || !dev.singles.has(messageSeq(msg))) this.deliver(dev, msg);
+          if (dev.wants(messageSeq(msg))) this.deliver(dev, msg);
         }
         // Seqs missing from the page were removed by retention: that gap is not loss.
         dev.sent = cap;
@@ -250,11 +232,10 @@ export class RedisImShard implements Actor, ImRecordHandler {
     if (dev.pendingSync !== null) return this.startSync(dev);
     if (dev.acked >= dev.sent && !dev.reading) {
       // Nothing unacked: a read that failed left nothing sent; look again.
-      if (dev.sent < Math.min(dev.user.durable, dev.acked + dev.window)) this.pump(dev);
+      if (dev.sent < dev.cap(dev.user.durable)) this.pump(dev);
       return;
     }
-    this.ctx.status.add(ST_IM_REDELIVERED, Math.max(0, dev.sent - dev.acked - (dev.singles?.size ?? 0)));
-    dev.sent = dev.acked;
+    this.ctx.status.add(ST_IM_REDELIVERED, dev.rewind());
     dev.gen++;
     this.pump(dev);
   }
@@ -265,7 +246,7 @@ export class RedisImShard implements Actor, ImRecordHandler {
       this.users.set(ref.mid, (u = { mid: ref.mid, durable: 0, devices: new Map() }));
       this.peers.hold(ref.mid);
     }
-    const window = limit > 0 ? Math.min(limit, this.cfg.ackWindow) : this.cfg.ackWindow;
+    const window = syncWindow(limit, this.cfg.ackWindow);
     const old = u.devices.get(ref.key);
     if (old !== undefined) this.ctx.wheel.cancel(old.timer);
     const dev = new ClusterDevice(this, u, ref, window, after);
@@ -282,19 +263,11 @@ export class RedisImShard implements Actor, ImRecordHandler {
         if (p === null || dev.gen !== gen || !this.alive(dev)) return;
         const u = dev.user;
         if (last > u.durable) u.durable = last;
-        // after < 0: from the device's read position; otherwise the client holds everything up to
-        // `after`: that is its read position now. Never beyond what exists.
-        const from = Math.max(0, p.after < 0 ? stored : Math.min(p.after, u.durable));
+        const from = syncFrom(p.after, stored, u.durable);
         if (from > stored) this.store.setReadPosition(dev.mid, dev.key, from).catch((err: unknown) => this.storeFailed('a read position', err));
         dev.pendingSync = null;
-        dev.acked = from;
-        dev.sent = from;
-        dev.singles = null;
-        const reply = new Uint8Array(SYNC_REPLY_BYTES);
-        const dv = new DataView(reply.buffer);
-        setU64(dv, 0, from);
-        setU64(dv, 8, u.durable);
-        this.ctx.system.send(dev.worker, ActorKind.Connection, dev.connId, MessageKind.ImSyncReply, reply);
+        dev.start(from);
+        this.ctx.system.send(dev.worker, ActorKind.Connection, dev.connId, MessageKind.ImSyncReply, encodeSyncReply(from, u.durable));
         this.pump(dev);
       },
       (err: unknown) => {
@@ -312,20 +285,9 @@ export class RedisImShard implements Actor, ImRecordHandler {
       if (!single) this.store.setReadPosition(ref.mid, ref.key, seq).catch((err: unknown) => this.storeFailed('a read position', err));
       return;
     }
-    if (seq > dev.sent || seq <= dev.acked) return;
-    if (single && seq !== dev.acked + 1) {
-      (dev.singles ??= new Set()).add(seq);
-      return;
-    }
-    dev.acked = seq;
-    if (dev.singles !== null) {
-      while (dev.singles.delete(dev.acked + 1)) dev.acked++;
-      for (const s of dev.singles) if (s <= dev.acked) dev.singles.delete(s);
-      if (dev.singles.size === 0) dev.singles = null;
-    }
+    if (!dev.ack(seq, single)) return;
     this.store.setReadPosition(ref.mid, ref.key, dev.acked).catch((err: unknown) => this.storeFailed('a read position', err));
-    if (dev.acked >= dev.sent) this.ctx.wheel.cancel(dev.timer);
-    else this.ctx.wheel.schedule(dev.timer, this.cfg.redeliverMs);
+    dev.rearm(this.ctx.wheel, this.cfg.redeliverMs);
     this.pump(dev);
   }
 }

@@ -15,14 +15,15 @@
  */
 import { ActorKind, type Actor, type ActorSystem } from '../src/actor-system.js';
 import type { ImConfig } from '../src/config/index.js';
-import { encodeMessage, messageSeq, setU64 } from '../src/im/message.js';
+import { DeviceCursor, encodeSyncReply, syncFrom, syncWindow } from '../src/im/device-cursor.js';
+import { encodeMessage, messageSeq } from '../src/im/message.js';
 import { dispatchImRecord, encodeSendReply, ImCode, type DeviceRef, type ImRecordHandler, type SendRecord } from '../src/im/records.js';
 import { ST_IM_REDELIVERED, ST_IM_SENT, ST_IM_STORED } from '../src/im/status.js';
 import type { ImStore } from '../src/im/store.js';
 import type { Logger } from '../src/logger.js';
 import { MessageKind, SystemActorId } from '../src/messages.js';
 import type { ThreadStatus } from '../src/thread-status.js';
-import { TimerEntry, type Expiring, type TimerWheel } from '../src/timer-wheel.js';
+import type { Expiring, TimerWheel } from '../src/timer-wheel.js';
 import type { RouterShard } from './router-shard.js';
 
 /** What the shard is handed by its worker (a part of the worker's context, actors/context.ts). */
@@ -47,31 +48,15 @@ interface UserState {
   devices: Map<string, Device>;
 }
 
-export class Device {
-  readonly mid: number;
-  readonly key: string;
-  worker: number;
-  connId: number;
-  /** Highest seq sent (everything in (acked, sent] is in flight). */
-  sent = 0;
-  /** Read position: everything ≤ acked is acked. */
-  acked = 0;
-  /** Singly acked seqs above `acked` (not sent again on redelivery). */
-  singles: Set<number> | null = null;
-  window: number;
-  readonly timer: TimerEntry<Expiring>;
+/** A device's cursor (src/im/device-cursor.ts) on this shard. */
+export class Device extends DeviceCursor {
   readonly user: UserState;
   private readonly shard: ImShard;
 
   constructor(shard: ImShard, user: UserState, ref: DeviceRef, window: number) {
+    super(ref, window);
     this.shard = shard;
     this.user = user;
-    this.mid = ref.mid;
-    this.key = ref.key;
-    this.worker = ref.worker;
-    this.connId = ref.connId;
-    this.window = window;
-    this.timer = new TimerEntry<Expiring>(this);
   }
 
   onTimeout(): void {
@@ -85,7 +70,6 @@ interface PendingWrite {
   msg: Uint8Array;
 }
 
-const SYNC_REPLY_BYTES = 16;
 /** Users kept in memory without a device or a write in flight (their seq and retention bounds, saving a store read per message). */
 const IDLE_USERS_MAX = 100_000;
 /** Messages retention removes per write at most. */
@@ -263,13 +247,13 @@ export class ImShard implements Actor, ImRecordHandler {
    */
   private pump(dev: Device, hand: PendingWrite | null = null): void {
     const u = dev.user;
-    const cap = Math.min(u.durable, dev.acked + dev.window);
+    const cap = dev.cap(u.durable);
     if (dev.sent >= cap) return;
     if (!this.alive(dev)) {
       this.drop(dev);
       return;
     }
-    if (hand !== null && hand.seq === dev.sent + 1 && cap >= hand.seq && (dev.singles === null || !dev.singles.has(hand.seq))) {
+    if (hand !== null && hand.seq === dev.sent + 1 && cap >= hand.seq && dev.wants(hand.seq)) {
       this.toConnection(dev.worker, dev.connId, MessageKind.ImDeliver, hand.msg);
       this.ctx.status.add(ST_IM_SENT, 1);
       dev.sent = hand.seq;
@@ -277,13 +261,13 @@ export class ImShard implements Actor, ImRecordHandler {
     if (dev.sent < cap) {
       const minTs = Date.now() - this.cfg.retainMs;
       for (const msg of this.store.range(dev.mid, dev.sent, cap, cap - dev.sent, minTs)) {
-        if (dev.singles !== null && dev.singles.has(messageSeq(msg))) continue;
+        if (!dev.wants(messageSeq(msg))) continue;
         this.toConnection(dev.worker, dev.connId, MessageKind.ImDeliver, msg);
         this.ctx.status.add(ST_IM_SENT, 1);
       }
       dev.sent = cap;
     }
-    if (!dev.timer.scheduled) this.ctx.wheel.schedule(dev.timer, this.cfg.redeliverMs);
+    dev.arm(this.ctx.wheel, this.cfg.redeliverMs);
   }
 
   /** No ack progress for redeliverMs: send the unacked messages again. */
@@ -293,63 +277,40 @@ export class ImShard implements Actor, ImRecordHandler {
       return;
     }
     if (dev.acked >= dev.sent) return;
-    this.ctx.status.add(ST_IM_REDELIVERED, Math.max(0, dev.sent - dev.acked - (dev.singles?.size ?? 0)));
-    dev.sent = dev.acked;
+    this.ctx.status.add(ST_IM_REDELIVERED, dev.rewind());
     this.pump(dev);
   }
 
   onSync(ref: DeviceRef, after: number, limit: number): void {
     const u = this.user(ref.mid);
     let dev = u.devices.get(ref.key);
-    const window = limit > 0 ? Math.min(limit, this.cfg.ackWindow) : this.cfg.ackWindow;
-    if (dev === undefined || dev.worker !== ref.worker || dev.connId !== ref.connId) {
+    const window = syncWindow(limit, this.cfg.ackWindow);
+    if (dev === undefined || !dev.same(ref)) {
       if (dev !== undefined) this.ctx.wheel.cancel(dev.timer);
       dev = new Device(this, u, ref, window);
       u.devices.set(ref.key, dev);
     }
     dev.window = window;
     const stored = this.store.readPosition(ref.mid, ref.key);
-    // after < 0: resume from the device's read position; otherwise the client has everything up to
-    // `after` (its local store): that is its read position now. Never beyond what exists.
-    let from = after < 0 ? stored : Math.min(after, u.durable);
-    if (from < 0) from = 0;
+    const from = syncFrom(after, stored, u.durable);
     if (from > stored) this.store.setReadPosition(ref.mid, ref.key, from);
-    dev.acked = from;
-    dev.sent = from;
-    dev.singles = null;
-    const reply = new Uint8Array(SYNC_REPLY_BYTES);
-    const dv = new DataView(reply.buffer);
-    setU64(dv, 0, from);
-    setU64(dv, 8, u.durable);
-    this.toConnection(ref.worker, ref.connId, MessageKind.ImSyncReply, reply);
+    dev.start(from);
+    this.toConnection(ref.worker, ref.connId, MessageKind.ImSyncReply, encodeSyncReply(from, u.durable));
     this.pump(dev);
   }
 
   onAck(ref: DeviceRef, seq: number, single: boolean): void {
     const u = this.users.get(ref.mid);
     const dev = u?.devices.get(ref.key);
-    if (u === undefined || dev === undefined || dev.connId !== ref.connId || dev.worker !== ref.worker) {
+    if (u === undefined || dev === undefined || !dev.same(ref)) {
       // An ack from a connection the shard no longer tracks (it closed, or a newer one synced): the
       // client did read those messages, so the device's read position still moves forward.
       if (!single && seq <= (u?.durable ?? this.store.lastSeq(ref.mid)) && seq > this.store.readPosition(ref.mid, ref.key)) this.store.setReadPosition(ref.mid, ref.key, seq);
       return;
     }
-    if (seq > dev.sent || seq <= dev.acked) return; // nothing to learn (a client acking what it was never sent is ignored)
-    if (single && seq !== dev.acked + 1) {
-      if (dev.singles === null) dev.singles = new Set();
-      dev.singles.add(seq);
-      return;
-    }
-    dev.acked = seq;
-    if (dev.singles !== null) {
-      while (dev.singles.delete(dev.acked + 1)) dev.acked++;
-      for (const s of dev.singles) if (s <= dev.acked) dev.singles.delete(s);
-      if (dev.singles.size === 0) dev.singles = null;
-    }
+    if (!dev.ack(seq, single)) return; // no progress (nothing new, or a single ack out of order: remembered)
     this.store.setReadPosition(ref.mid, ref.key, dev.acked);
-    // Progress: the redelivery deadline starts again; none is needed once everything is acked.
-    if (dev.acked >= dev.sent) this.ctx.wheel.cancel(dev.timer);
-    else this.ctx.wheel.schedule(dev.timer, this.cfg.redeliverMs);
+    dev.rearm(this.ctx.wheel, this.cfg.redeliverMs);
     this.pump(dev);
   }
 }
