@@ -9,7 +9,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { loadConfig, resolvedWorkers, tlsEnabled, type Config } from './config/index.js';
-import { clusterEnabled } from './config/derived.js';
+import { clusterEnabled, withClusterNodeId } from './config/derived.js';
 import type { ClusterBox } from './cluster/box.js';
 import type { Logger } from './logger.js';
 import { StartupError } from './errors.js';
@@ -135,20 +135,24 @@ async function startCluster(config: Config, supervisor: Supervisor, log: Logger,
 
 async function main(): Promise<void> {
   const startedAt = Date.now();
-  const config = loadConfig(process.argv.slice(2), process.env);
-  const log = createLogger(config.log.level, 'acceptor');
-  const workers = resolvedWorkers(config);
-  const tlsPem = readTls(config);
+  const loaded = loadConfig(process.argv.slice(2), process.env);
+  const log = createLogger(loaded.log.level, 'acceptor');
+  const workers = resolvedWorkers(loaded);
+  const tlsPem = readTls(loaded);
 
   const specs: ListenerSpec[] = [];
-  if (config.tcp.enabled) specs.push({ name: 'tcp', host: config.tcp.host, port: config.tcp.port });
-  if (config.ws.enabled) specs.push({ name: 'ws', host: config.ws.host, port: config.ws.port });
-  if (config.mars.port !== 0) specs.push({ name: 'mars', host: config.mars.host, port: config.mars.port });
-  if (tlsPem !== null && config.tls.tcpPort !== 0) specs.push({ name: 'tcps', host: config.tls.host, port: config.tls.tcpPort });
-  if (tlsPem !== null && config.tls.wsPort !== 0) specs.push({ name: 'wss', host: config.tls.host, port: config.tls.wsPort });
+  if (loaded.tcp.enabled) specs.push({ name: 'tcp', host: loaded.tcp.host, port: loaded.tcp.port });
+  if (loaded.ws.enabled) specs.push({ name: 'ws', host: loaded.ws.host, port: loaded.ws.port });
+  if (loaded.mars.port !== 0) specs.push({ name: 'mars', host: loaded.mars.host, port: loaded.mars.port });
+  if (tlsPem !== null && loaded.tls.tcpPort !== 0) specs.push({ name: 'tcps', host: loaded.tls.host, port: loaded.tls.tcpPort });
+  if (tlsPem !== null && loaded.tls.wsPort !== 0) specs.push({ name: 'wss', host: loaded.tls.host, port: loaded.tls.wsPort });
   // The control port: every worker serves it on its own descriptor, as the client ports.
-  specs.push({ name: 'control', host: config.control.host, port: config.control.port });
-  const fds = await step(() => ListenFdPool.open(specs, workers, config.supervisor.spareListenFds));
+  specs.push({ name: 'control', host: loaded.control.host, port: loaded.control.port });
+  const fds = await step(() => ListenFdPool.open(specs, workers, loaded.supervisor.spareListenFds));
+  const controlPort = fds.listeners.find((l) => l.name === 'control')!.port;
+  // The default cluster.nodeId names the control port as bound (control.port 0 = any free port):
+  // resolved here, before the lease is taken and the workers read the config.
+  const config = withClusterNodeId(loaded, controlPort);
   // The message store, once the listeners are bound: a data directory that cannot be opened stops
   // start-up with its reason.
   // In cluster mode the store is Redis (src/cluster/im-data.ts): nothing to open here, and the first
@@ -190,7 +194,6 @@ async function main(): Promise<void> {
 
   // The client listeners (the control port is served by the workers too, but is not one of them).
   const listeners = fds.listeners.filter((l) => l.name !== 'control').map((l) => ({ name: l.name, host: l.host, port: l.port }));
-  const controlPort = fds.listeners.find((l) => l.name === 'control')!.port;
   // Reliable messaging in the acceptor: group administration (the workers hand those routes over).
   const imRequests = new ImRequests(supervisor.system, workers, () => supervisor.liveWorkers(), config.push.maxInFlight);
   supervisor.system.register(ActorKind.System, SystemActorId.ImRequests, imRequests);

@@ -25,9 +25,20 @@ export function kickPlatforms(cfg: MultiLoginConfig, platform: string): boolean 
   return cfg.default === 'kick';
 }
 
-/** This box's cluster id: `cluster.nodeId`, or `<hostname>:<control.port>` when it is empty. */
-export function clusterNodeId(cfg: Config): string {
-  return cfg.cluster.nodeId !== '' ? cfg.cluster.nodeId : `${os.hostname()}:${cfg.control.port}`;
+/**
+ * This box's cluster id: `cluster.nodeId`, or `<hostname>:<port>` when it is empty, with the control
+ * port as bound (control.port 0 binds any free port, and two boxes on one host must not share an id).
+ * The acceptor fills the id in once the port is bound (withClusterNodeId), so the workers read it as set.
+ */
+export function clusterNodeId(cfg: Config, boundControlPort: number = cfg.control.port): string {
+  return cfg.cluster.nodeId !== '' ? cfg.cluster.nodeId : `${os.hostname()}:${boundControlPort}`;
+}
+
+/** The config with `cluster.nodeId` resolved against the bound control port (unchanged when it is set). */
+export function withClusterNodeId(cfg: Config, boundControlPort: number): Config {
+  if (cfg.cluster.nodeId !== '') return cfg;
+  const cluster = Object.freeze({ ...cfg.cluster, nodeId: clusterNodeId(cfg, boundControlPort) });
+  return Object.freeze({ ...cfg, cluster });
 }
 
 /** Whether this box runs in cluster mode (cluster.redisUrl set). */

@@ -224,7 +224,7 @@ export const KEYS = {
     ),
     nodeId: text(
       '',
-      'This box\'s id in the cluster, unique among the live boxes (a box started with the id of a live one refuses to start). Empty = `<hostname>:<control.port>`.',
+      'This box\'s id in the cluster, unique among the live boxes (a box started with the id of a live one refuses to start). Empty = `<hostname>:<port>` with the control port as bound (with control.port 0, the free port it got).',
     ),
     leaseMs: int(
       5000,

@@ -7,12 +7,14 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { KEYS } from '../../src/config/keys.js';
 import { PACKAGE_ROOT } from '../../src/config/paths.js';
 import { ADMIN_PATHS } from '../../src/control/admin-api.js';
 import { BATCH_ROUTES } from '../../src/control/batch.js';
 import { DASHBOARD_PATHS } from '../../src/control/dashboard/index.js';
 import { GOIM_ROUTES } from '../../src/control/goim-api.js';
 import { IM_ROUTES } from '../../src/control/im-api.js';
+import { STREAM_PATH } from '../../src/control/stream.js';
 import { DISCONNECTS, type Reconnect } from '../../src/errors.js';
 
 const read = (page: string): string => fs.readFileSync(path.join(PACKAGE_ROOT, 'docs', page), 'utf8');
@@ -54,8 +56,14 @@ describe('docs: reference tables match the code', () => {
 
   it('every control route is in docs/control-api.md', () => {
     const page = read('control-api.md');
-    const paths = ['/health', '/metrics', ...[...GOIM_ROUTES, ...BATCH_ROUTES, ...IM_ROUTES].map(([p]) => p), ...ADMIN_PATHS, ...DASHBOARD_PATHS];
+    const paths = ['/health', '/metrics', STREAM_PATH, '/debug/router', '/debug/memory', ...[...GOIM_ROUTES, ...BATCH_ROUTES, ...IM_ROUTES].map(([p]) => p), ...ADMIN_PATHS, ...DASHBOARD_PATHS];
     const missing = paths.filter((p) => !new RegExp('`(GET |POST )?' + p.replace(/[/]/g, '\\/') + '[`?]').test(page));
+    assert.deepEqual(missing, []);
+  });
+
+  it('every cluster.* key is named in docs/cluster.md', () => {
+    const page = read('cluster.md');
+    const missing = Object.keys(KEYS.cluster).filter((k) => !page.includes(`\`cluster.${k}\``));
     assert.deepEqual(missing, []);
   });
 });
