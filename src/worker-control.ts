@@ -17,7 +17,7 @@ import { shardOfKey } from './hash.js';
 import { SharedControlCounters } from './control/counters.js';
 import type { ImService } from './im/service.js';
 import type { LiveNodesSource } from './control/goim-api.js';
-import type { PushService } from './push/types.js';
+import type { ClusterPushService } from './cluster/push.js';
 import { SystemActorId, type AcceptorControl, type WorkerInit } from './messages.js';
 import { ProcessWords } from './process-words.js';
 import type { WorkerAdminSurface } from './worker-admin.js';
@@ -42,7 +42,7 @@ export class WorkerControl {
   private readonly init: WorkerInit;
   private readonly im: ImService;
   /** Cluster mode (set by the runtime before listen): the push service that reaches every box, and the live boxes. */
-  clusterPush: PushService | null = null;
+  clusterPush: ClusterPushService | null = null;
   liveNodes: LiveNodesSource | null = null;
 
   constructor(ctx: WorkerContext, init: WorkerInit, parts: ControlParts, admin: () => WorkerAdminSurface) {
@@ -114,8 +114,13 @@ export class WorkerControl {
       workers,
       startedAt: control.dashboard.startedAt,
       listeners: control.dashboard.listeners,
-      // A kick goes to the key's key-directory shard, which kicks the holder (as a push by key goes).
-      kickKey: async (key) => Number((await queries.ask(shardOfKey(key, workers), QueryType.KickKey, { key })) ?? 0),
+      // A kick goes to the key's key-directory shard, which kicks the holder (as a push by key goes);
+      // in a cluster a key no worker of this box holds is looked up and kicked on its box.
+      kickKey: async (key) => {
+        const here = Number((await queries.ask(shardOfKey(key, workers), QueryType.KickKey, { key })) ?? 0);
+        if (here > 0 || this.clusterPush === null) return here;
+        return this.clusterPush.kickElsewhere(key, Disconnect.Kicked.code, Disconnect.Kicked.reason);
+      },
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -11,13 +11,31 @@
  */
 import type { OnlineTotal, PushResult, PushService, SessionInfo } from '../push/types.js';
 import { EngineUnavailable, type ClusterEngine, type LookupResult } from './engine.js';
-import { encodeDeliver, encodeFanout } from './wire.js';
+import { encodeDeliver, encodeFanout, encodeKick } from './wire.js';
 
 export class ClusterPushService implements PushService {
   constructor(
     private readonly local: PushService,
     private readonly engine: ClusterEngine,
   ) {}
+
+  /**
+   * POST /admin/kick for a key held on another box: the directory names its holder, which gets the
+   * Kick message and closes it with op 6 `code`. Resolves with the connections reached (0: nobody
+   * holds the key elsewhere); the engine away rejects with EngineUnavailable (503).
+   */
+  async kickElsewhere(key: string, code: number, reason: string): Promise<number> {
+    const found = await this.engine.lookupKeys([key]);
+    const self = this.engine.nodeId;
+    const sends: Array<Promise<number>> = [];
+    for (const g of found.groups) {
+      if (g.nodeId === self) continue; // this box's key shard answered for its own
+      sends.push(this.engine.publishToWorker(g.nodeId, g.worker, encodeKick(key, code, reason)).then((reached) => (reached > 0 ? g.keys.length : 0)));
+    }
+    let total = 0;
+    for (const n of await Promise.all(sends)) total += n;
+    return total;
+  }
 
   inFlight(): number {
     return this.local.inFlight?.() ?? 0;

@@ -162,6 +162,14 @@ describe('cluster: three boxes on one Redis', function () {
     const got = await drainAll('end-kick');
     assert.deepEqual(got.get('k0'), ['1000:after']);
     assert.deepEqual(got.get('ios-2'), ['1000:after']);
+    // POST /admin/kick on box 0 reaches a key held on box 2 (op 6 4006 there); a key nobody holds is 404
+    const target = members.find((m) => m.key === 'k22')!;
+    const kick = await post(boxes[0]!, '/admin/kick?key=k22', '');
+    assert.equal(kick.status, 200, JSON.stringify(kick.json));
+    assert.equal(kick.json.data.kicked, 1);
+    assert.equal(JSON.parse(dec.decode((await target.c.expect(Op.DisconnectReply, 5000)).body)).code, 4006);
+    members = members.filter((m) => m !== target);
+    assert.equal((await post(boxes[0]!, '/admin/kick?key=nobody-here', '')).status, 404);
   });
 
   it('a box killed -9 under load: pushes to the others never stall, and its entries and counts are gone within the lease', async () => {
