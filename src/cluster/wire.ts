@@ -11,6 +11,7 @@
  * Room and all channels: [u8 originLen][origin box id][i32 op][u32 speed][body]; the origin box
  * delivered to its own clients through its rings already, so its workers skip their copy.
  */
+import { readStringList, stringListBytes, writeStringList } from '../string-list.js';
 
 export const WireType = Object.freeze({
   Deliver: 1,
@@ -25,20 +26,12 @@ const dec = new TextDecoder();
 
 export function encodeDeliver(op: number, keys: readonly string[], body: Uint8Array): Uint8Array {
   const encoded = keys.map((k) => enc.encode(k));
-  let head = 9;
-  for (const k of encoded) head += 2 + k.length;
-  const out = new Uint8Array(head + body.length);
+  const out = new Uint8Array(9 + stringListBytes(encoded) + body.length);
   const dv = new DataView(out.buffer);
   dv.setUint8(0, WireType.Deliver);
   dv.setInt32(1, op);
   dv.setUint32(5, keys.length);
-  let at = 9;
-  for (const k of encoded) {
-    dv.setUint16(at, k.length);
-    out.set(k, at + 2);
-    at += 2 + k.length;
-  }
-  out.set(body, head);
+  out.set(body, writeStringList(out, dv, 9, encoded));
   return out;
 }
 
@@ -56,14 +49,8 @@ export function decodeDeliver(bytes: Uint8Array): DeliverView | null {
   const n = dv.getUint32(5);
   if (n > bytes.length) return null;
   const keys: string[] = new Array<string>(n);
-  let at = 9;
-  for (let i = 0; i < n; i++) {
-    if (at + 2 > bytes.length) return null;
-    const len = dv.getUint16(at);
-    if (at + 2 + len > bytes.length) return null;
-    keys[i] = dec.decode(bytes.subarray(at + 2, at + 2 + len));
-    at += 2 + len;
-  }
+  const at = readStringList(bytes, 9, bytes.length, n, (key, i) => (keys[i] = key));
+  if (at < 0) return null;
   return { op, keys, body: bytes.subarray(at) };
 }
 

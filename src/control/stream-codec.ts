@@ -14,6 +14,7 @@
  *
  * The server reads requests in place (src/control/stream.ts); this module is what both sides share.
  */
+import { stringListBytes, writeStringList } from '../string-list.js';
 
 export const enum StreamTarget {
   Keys = 1,
@@ -64,21 +65,14 @@ export function encodeStreamRequest(id: number, push: StreamPush): Uint8Array {
     target = StreamTarget.All;
     n = 0;
   }
-  let size = REQUEST_HEAD + mids.length * 8 + body.length;
-  for (const s of strings) size += 2 + s.length;
-  const out = new Uint8Array(size);
+  const out = new Uint8Array(REQUEST_HEAD + stringListBytes(strings) + mids.length * 8 + body.length);
   const dv = new DataView(out.buffer);
   out[0] = target;
   dv.setUint32(1, id);
   dv.setInt32(5, push.op);
   dv.setUint32(9, n);
   dv.setUint32(13, body.length);
-  let at = REQUEST_HEAD;
-  for (const s of strings) {
-    dv.setUint16(at, s.length);
-    out.set(s, at + 2);
-    at += 2 + s.length;
-  }
+  let at = writeStringList(out, dv, REQUEST_HEAD, strings);
   for (const m of mids) {
     dv.setUint32(at, Math.floor(m / 0x100000000));
     dv.setUint32(at + 4, m >>> 0);

@@ -15,6 +15,8 @@
  * part is complete without an extra record (and wake-up) per push. A shard that found no holder
  * replies with PushReply.
  */
+import { readStringList, stringListBytes, writeStringList } from '../string-list.js';
+
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -77,20 +79,12 @@ export function encodeMidsPush(req: number, op: number, mids: number[], body: Ui
 
 export function encodeKeysPush(req: number, op: number, keys: readonly string[], body: Uint8Array): Uint8Array {
   const encoded = keys.map((k) => enc.encode(k).subarray(0, 0xffff));
-  let size = 12 + body.length;
-  for (const k of encoded) size += 2 + k.length;
-  const out = new Uint8Array(size);
+  const out = new Uint8Array(12 + stringListBytes(encoded) + body.length);
   const dv = new DataView(out.buffer);
   dv.setUint32(0, req);
   dv.setInt32(4, op);
   dv.setUint32(8, keys.length);
-  let at = 12;
-  for (const k of encoded) {
-    dv.setUint16(at, k.length);
-    out.set(k, at + 2);
-    at += 2 + k.length;
-  }
-  out.set(body, at);
+  out.set(body, writeStringList(out, dv, 12, encoded));
   return out;
 }
 
@@ -99,15 +93,8 @@ export function encodeKeysPush(req: number, op: number, keys: readonly string[],
  * of the body (from off), or -1 when the record is malformed.
  */
 export function decodeKeys(buf: Uint8Array, off: number, len: number, n: number, each: (key: string) => void): number {
-  let at = 12;
-  for (let i = 0; i < n; i++) {
-    if (at + 2 > len) return -1;
-    const klen = (buf[off + at]! << 8) | buf[off + at + 1]!;
-    if (at + 2 + klen > len) return -1;
-    each(dec.decode(buf.subarray(off + at + 2, off + at + 2 + klen)));
-    at += 2 + klen;
-  }
-  return at;
+  const end = readStringList(buf, off + 12, off + len, n, each);
+  return end < 0 ? -1 : end - off;
 }
 
 export function encodeDeliver(req: number, op: number, fanout: number, connIds: number[], body: Uint8Array): Uint8Array {
