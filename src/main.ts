@@ -17,7 +17,7 @@ import * as Comlink from 'comlink';
 import { nodeEndpoint } from './comlink-node.js';
 import { controlTotals, createControlCounters } from './control/counters.js';
 import type { DashboardHop, SnapshotOp } from './control/dashboard/remote.js';
-import { createAcceptorControl } from './control/http.js';
+import { createAcceptorControl } from './control/acceptor-control.js';
 import { shardOfMid } from './hash.js';
 import { ListenFdPool, type ListenerSpec } from './listen-fds.js';
 import { createLogger } from './logger.js';

@@ -2,7 +2,7 @@
  * The control routes the acceptor answers, because what they report or command is the supervisor's:
  * GET /health (every worker's state), GET /metrics (everything summed, Prometheus text), POST
  * /admin/drain (the SIGTERM path) and the test-only /debug routes (commands to one worker over comlink). When the workers serve the control
- * port they hand these requests to the acceptor (src/control/http.ts, createAcceptorControl); a
+ * port they hand these requests to the acceptor (src/control/acceptor-control.ts); a
  * server built for the acceptor alone (tests) serves them itself.
  */
 import type { CrashMode } from '../messages.js';

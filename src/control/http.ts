@@ -15,7 +15,7 @@
  * checks the token, the rate (one limit for the process, src/process-words.ts) and the body limit,
  * and answers the push, online, session and messaging routes itself. The routes marked `hop`
  * (health, metrics, test commands, group administration) are handed to the acceptor, which answers
- * them with the supervisor's knowledge (createAcceptorControl); a server made with a supervisor
+ * them with the supervisor's knowledge (src/control/acceptor-control.ts); a server made with a supervisor
  * (tests of this layer) answers them itself.
  *
  * Requests are instances of `ControlRequest` (http.createServer's IncomingMessage option), which
@@ -23,31 +23,23 @@
  */
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
-import querystring from 'node:querystring';
 import { CONFIG_DEFAULTS } from '../config/index.js';
-import type { LimitName } from '../limits.js';
 import type { Logger } from '../logger.js';
-import type { AcceptorControl, CrashMode, ForwardedReply, ForwardedRequest } from '../messages.js';
-import { ServiceError } from '../errors.js';
+import type { CrashMode, ForwardedReply, ForwardedRequest } from '../messages.js';
 import type { PushService } from '../push/types.js';
 import type { Supervisor } from '../supervisor.js';
 import { TokenBucket } from '../token-bucket.js';
 import type { ImService } from '../im/service.js';
 import { acceptorRoutes } from './acceptor-routes.js';
+import { answer, EMPTY_QUERY, errorAnswer, parseQuery, routeTable, type Answer } from './answer.js';
 import { kickRoute } from './admin-api.js';
 import { authorized, bearer } from './bearer.js';
 import { attachPushStream } from './stream.js';
-import { BATCH_ROUTES } from './batch.js';
 import { Dashboard, type DashboardOptions } from './dashboard/index.js';
-import type { ClusterSnapshot } from '../cluster/box.js';
 import { StatsSampler } from './dashboard/stats.js';
-import { SnapshotSamplers, type DashboardHop } from './dashboard/remote.js';
 import type { SnapshotSource } from './dashboard/stream.js';
-import { IM_ROUTES } from './im-api.js';
 import {
   DEFAULT_NODES,
-  GOIM_ROUTES,
-  RawReply,
   nodesReplies,
   type LiveNodesSource,
   type ApiContext,
@@ -119,9 +111,7 @@ export interface ControlOptions {
 export const DEFAULT_MAX_BODY_BYTES = CONFIG_DEFAULTS.control.maxBodyBytes;
 export const DEFAULT_BATCH_MAX_TARGETS = CONFIG_DEFAULTS.control.batchMaxTargets;
 
-const JSON_TYPE = 'application/json; charset=utf-8';
 const EMPTY_BODY = Buffer.alloc(0);
-const EMPTY_QUERY: Query = Object.freeze(Object.create(null) as Query);
 
 interface ServerState {
   api: ApiContext;
@@ -176,7 +166,8 @@ function reply(req: ControlRequest, status: number, contentType: string, text: s
 }
 
 function fail(req: ControlRequest, status: number, message: string, close = false): void {
-  reply(req, status, JSON_TYPE, JSON.stringify({ code: -status, message }), close);
+  const a = errorAnswer(status, message);
+  reply(req, status, a.contentType, a.text, close);
 }
 
 function allowed(methods: readonly string[]): string[] {
@@ -231,7 +222,7 @@ function start(st: ServerState, req: ControlRequest, res: http.ServerResponse): 
     fail(req, 405, `${path} takes ${route.methods.join(' or ')}, not ${method}`, hasBody(req));
     return;
   }
-  if (qi >= 0) req.apiQuery = querystring.parse(url.slice(qi + 1), '&', '=', { maxKeys: 0 }) as Query;
+  if (qi >= 0) req.apiQuery = parseQuery(url.slice(qi + 1));
   if (!route.body) {
     req.resume();
     void run(req);
@@ -277,27 +268,6 @@ function onError(this: ControlRequest, err: Error): void {
 }
 
 /** What a route answers: status, body, and the limit that refused it (counted), if one did. */
-interface Answer {
-  status: number;
-  contentType: string;
-  text: string;
-  limit: LimitName | null;
-}
-
-/** Runs a route's handler: its data in the envelope, its RawReply, or its refusal. */
-async function answer(api: ApiContext, route: ApiRoute, req: ApiRequest, log: Logger, url: string | undefined): Promise<Answer> {
-  try {
-    const data = await route.handle(api, req);
-    if (data instanceof RawReply) return { status: data.status, contentType: data.contentType, text: data.text, limit: null };
-    return { status: 200, contentType: JSON_TYPE, text: JSON.stringify({ code: 0, message: '', data }), limit: null };
-  } catch (err) {
-    // Every refusal (HttpError, PushRefused, ImError) is a ServiceError: its status, its message.
-    if (err instanceof ServiceError) return { status: err.status, contentType: JSON_TYPE, text: JSON.stringify({ code: -err.status, message: err.message }), limit: err.limit };
-    log.error({ err, url }, 'control request failed');
-    return { status: 500, contentType: JSON_TYPE, text: JSON.stringify({ code: -500, message: 'internal error' }), limit: null };
-  }
-}
-
 async function run(req: ControlRequest): Promise<void> {
   const st = req.rcState!;
   const route = req.rcRoute!;
@@ -310,7 +280,7 @@ async function run(req: ControlRequest): Promise<void> {
       crashAfter = fwd.crashAfter;
     } catch (err) {
       st.log.error({ err, url: req.url }, 'control request: the acceptor did not answer');
-      a = { status: 500, contentType: JSON_TYPE, text: JSON.stringify({ code: -500, message: 'internal error' }), limit: null };
+      a = errorAnswer(500, 'internal error');
     }
   } else {
     a = await answer(st.api, route, req, st.log, req.url);
@@ -324,11 +294,6 @@ async function run(req: ControlRequest): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
-
-/** The routes every control server has, with the acceptor's own as given (and POST /admin/kick where requests are parsed). */
-function routeTable(own: { byPath: Array<[string, ApiRoute]>; debug: ApiRoute }, kick: Array<[string, ApiRoute]> = []): { routes: Map<string, ApiRoute>; debug: ApiRoute } {
-  return { routes: new Map<string, ApiRoute>([...own.byPath, ...GOIM_ROUTES, ...BATCH_ROUTES, ...IM_ROUTES, ...kick]), debug: own.debug };
-}
 
 /** The acceptor's routes as a worker's port knows them: handed over, never run there. */
 function handedOver(): { byPath: Array<[string, ApiRoute]>; debug: ApiRoute } {
@@ -462,69 +427,6 @@ export function createControlServer(opts: ControlOptions): http.Server {
   });
   server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => rawJsonReply(socket, 405, 'CONNECT is not supported'));
   return server;
-}
-
-export interface AcceptorControlOptions {
-  supervisor: Supervisor;
-  listeners: Array<{ name: string; host: string; port: number }>;
-  testCommands: boolean;
-  log: Logger;
-  startedAt: number;
-  /** Reliable messaging for the group administration routes. */
-  im: ImService | null;
-  metrics: MetricsSource;
-  draining: () => boolean;
-  /** Starts the graceful drain (POST /admin/drain). */
-  drain: (() => void) | null;
-  /** Cluster mode: the /health section of the cluster. */
-  cluster?: () => Promise<{ readonly engine: { readonly state: string } }>;
-  /** Cluster mode: the dashboard's cluster figures (src/cluster/box.ts). */
-  clusterSnapshot?: () => ClusterSnapshot;
-}
-
-/**
- * The acceptor's side of the control port: answers the `hop` routes the workers hand it (health,
- * metrics, test commands, group administration, the drain), after their token, rate and body
- * checks, and the dashboard's snapshots of the workers that have a stream open
- * (src/control/dashboard/remote.ts).
- */
-export function createAcceptorControl(opts: AcceptorControlOptions): AcceptorControl & DashboardHop & { close(): void; workerGone(worker: number): void } {
-  const metrics = new ControlMetrics(opts.metrics);
-  const api: ApiContext = { push: null, im: opts.im, metrics, batchMaxTargets: DEFAULT_BATCH_MAX_TARGETS, log: opts.log, nodes: nodesReplies(DEFAULT_NODES), liveNodes: null, draining: opts.draining };
-  const { routes, debug } = routeTable(acceptorRoutes({ ...opts, metrics }));
-  // The same figures the dashboard of a server answering alone reads (localSnapshots).
-  const samplers = new SnapshotSamplers({
-    workers: () => opts.supervisor.statuses(),
-    refusals: () => metrics.refusals(),
-    pushTotals: () => metrics.pushTotals(),
-    pushesInFlight: () => opts.metrics.pushesInFlight?.() ?? 0,
-    draining: opts.draining,
-    ...(opts.clusterSnapshot !== undefined ? { cluster: opts.clusterSnapshot } : {}),
-  });
-  return {
-    dashboard: (from, op) => samplers.dashboard(from, op),
-    workerGone: (worker) => samplers.forget(worker),
-    async handle(fwd: ForwardedRequest): Promise<ForwardedReply> {
-      const qi = fwd.url.indexOf('?');
-      const path = qi < 0 ? fwd.url : fwd.url.slice(0, qi);
-      const route = routes.get(path) ?? (path.startsWith('/debug/') ? debug : undefined);
-      if (route === undefined || route.hop !== true) return { status: 404, contentType: JSON_TYPE, text: JSON.stringify({ code: -404, message: `unknown route ${path}` }), limit: null };
-      const req: ApiRequest = {
-        method: fwd.method,
-        headers: fwd.contentType === undefined ? {} : { 'content-type': fwd.contentType },
-        apiPath: path,
-        apiQuery: qi >= 0 ? (querystring.parse(fwd.url.slice(qi + 1), '&', '=', { maxKeys: 0 }) as Query) : EMPTY_QUERY,
-        apiBody: Buffer.from(fwd.body.buffer, fwd.body.byteOffset, fwd.body.byteLength),
-        apiFrom: fwd.from,
-      };
-      const a = await answer(api, route, req, opts.log, fwd.url);
-      return req.apiCrashAfter === undefined ? a : { ...a, crashAfter: req.apiCrashAfter };
-    },
-    close: () => {
-      samplers.close();
-      metrics.close();
-    },
-  };
 }
 
 /** Writes a complete JSON error response straight to a socket the HTTP parser has given up on. */
