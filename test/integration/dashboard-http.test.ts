@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Op } from '../../src/ops.js';
 import { GoimClient } from '../helpers/goim-client.js';
 import { ROOT, startServer, until, type RunningServer } from '../helpers/server.js';
+import { sseEvents, type SseEvent } from '../helpers/sse.js';
 
 interface RawReply {
   status: number;
@@ -31,27 +32,17 @@ function raw(port: number, rawPath: string, method = 'GET', headers: http.Outgoi
 }
 
 /** Opens the stream and collects its events until `done` says so (or 10 s pass). */
-async function readStream(port: number, done: (events: Array<{ event: string; data: any }>) => boolean, headers: Record<string, string> = {}): Promise<Array<{ event: string; data: any }>> {
+async function readStream(port: number, done: (events: SseEvent[]) => boolean, headers: Record<string, string> = {}): Promise<SseEvent[]> {
   const ctl = new AbortController();
   const res = await fetch(`http://127.0.0.1:${port}/dashboard/stream`, { headers, signal: ctl.signal });
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('content-type'), 'text/event-stream; charset=utf-8');
   assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
-  const events: Array<{ event: string; data: any }> = [];
+  const events: SseEvent[] = [];
   const timer = setTimeout(() => ctl.abort(), 10_000);
-  const decoder = new TextDecoder();
-  let buf = '';
   try {
-    for await (const chunk of res.body!) {
-      buf += decoder.decode(chunk as Uint8Array, { stream: true });
-      let end: number;
-      while ((end = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, end);
-        buf = buf.slice(end + 2);
-        const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (data !== undefined) events.push({ event, data: JSON.parse(data) });
-      }
+    for await (const e of sseEvents(res.body!)) {
+      events.push(e);
       if (done(events)) break;
     }
   } finally {

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { GoimClient } from '../helpers/goim-client.js';
 import { metricsText, startServer, until, type RunningServer } from '../helpers/server.js';
+import { sseEvents } from '../helpers/sse.js';
 
 const NAME = 'ringcast_push_write_latency_seconds';
 
@@ -77,8 +78,6 @@ describe('push-to-write latency histogram', function () {
   it('moves the dashboard stream\'s p50/p99 while pushes are written', async () => {
     const ctl = new AbortController();
     const res = await fetch(`http://127.0.0.1:${s.controlPort}/dashboard/stream`, { signal: ctl.signal });
-    const decoder = new TextDecoder();
-    let buf = '';
     const snaps: any[] = [];
     let pushing = true;
     let n = 0;
@@ -89,15 +88,8 @@ describe('push-to-write latency histogram', function () {
       }
     })();
     try {
-      for await (const chunk of res.body!) {
-        buf += decoder.decode(chunk as Uint8Array, { stream: true });
-        let end: number;
-        while ((end = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, end);
-          buf = buf.slice(end + 2);
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (data !== undefined && !/^event: hello$/m.test(block)) snaps.push(JSON.parse(data));
-        }
+      for await (const e of sseEvents(res.body!)) {
+        if (e.event !== 'hello') snaps.push(e.data);
         if (snaps.some((x) => x.latency !== null && x.latency.count > 0)) break;
       }
     } finally {
